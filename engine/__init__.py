@@ -1,0 +1,51 @@
+"""perpx: an event-sourced perpetual-futures exchange core."""
+
+from engine.commands import (
+    AnyCommand,
+    CancelAll,
+    CancelOrder,
+    Deposit,
+    ListMarket,
+    PlaceOrder,
+    SetIndexPrice,
+    SettleFunding,
+    Withdraw,
+)
+from engine.engine import Engine, fold
+from engine.enums import CancelReason, OrderType, SelfTradePrevention, Side, TimeInForce
+from engine.errors import CorruptLog, LogUnavailable, PerpxError, SequenceGap
+from engine.eventlog import EventLog, MemoryLog
+from engine.events import AnyEvent
+from engine.filelog import FileLog
+from engine.markets import Deleveraging, MarketSpec
+from engine.reasons import RejectReason
+
+__all__ = [
+    "AnyCommand",
+    "AnyEvent",
+    "CancelAll",
+    "CancelOrder",
+    "CancelReason",
+    "CorruptLog",
+    "Deleveraging",
+    "Deposit",
+    "Engine",
+    "EventLog",
+    "FileLog",
+    "ListMarket",
+    "LogUnavailable",
+    "MarketSpec",
+    "MemoryLog",
+    "OrderType",
+    "PerpxError",
+    "PlaceOrder",
+    "RejectReason",
+    "SelfTradePrevention",
+    "SequenceGap",
+    "SetIndexPrice",
+    "SettleFunding",
+    "Side",
+    "TimeInForce",
+    "Withdraw",
+    "fold",
+]

@@ -1,0 +1,66 @@
+"""Every input the engine accepts: a tagged union of frozen Structs.
+
+A command carries its own timestamp (``ts``, in the gateway's time unit, which
+must never go backwards) and any price the engine needs: the core reads no
+clock and no feed of its own.
+"""
+
+import msgspec
+
+from engine.enums import OrderType, SelfTradePrevention, Side, TimeInForce
+from engine.markets import MarketSpec
+
+
+class Command(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False):
+    ts: int
+
+
+class ListMarket(Command):
+    spec: MarketSpec
+
+
+class Deposit(Command):
+    account: int
+    amount: int
+
+
+class Withdraw(Command):
+    account: int
+    amount: int
+
+
+class PlaceOrder(Command):
+    account: int
+    market: str
+    client_id: int  # unique per account, forever: a resubmission is rejected
+    side: Side
+    qty: int
+    price: int = 0  # limit price; must be 0 for a market order
+    order_type: OrderType = OrderType.LIMIT
+    tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    stp: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING
+
+
+class CancelOrder(Command):
+    account: int
+    order_id: int
+
+
+class CancelAll(Command):
+    account: int
+    market: str = ""  # empty: every market
+
+
+class SetIndexPrice(Command):
+    """The oracle's index price; the engine derives the mark from it and the book."""
+
+    market: str
+    price: int
+
+
+class SettleFunding(Command):
+    market: str
+
+
+AnyCommand = ListMarket | Deposit | Withdraw | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | SettleFunding

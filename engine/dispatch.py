@@ -1,0 +1,381 @@
+"""``Dispatcher.handle(command) -> events``: the one place commands become events.
+
+Each handler validates its command against the state, rejecting with one
+specific reason, and otherwise emits events. ``emit`` applies each event
+through ``engine.apply`` as it is made, so a sweep of the book sees the book as
+the previous fill left it, and state still changes in exactly one place.
+Replay runs the same ``apply`` over the recorded events.
+
+Order rules
+    - Self-trade prevention: when an incoming order meets a resting order of
+      the same account, the order's ``stp`` mode decides (default: cancel the
+      resting order and keep matching).
+    - A resting order whose owner can no longer afford the fill (equity after
+      the fill below the initial margin of its positions) is cancelled with
+      reason INSUFFICIENT_MARGIN and matching moves on; fills that only reduce
+      a position are always allowed.
+    - Reduce-only orders never add exposure: one is accepted only against an
+      opposite position that the account's reduce-only orders on that side do
+      not already cover, and after every command that moves a position, the
+      account's reduce-only orders there that would no longer reduce are
+      cancelled, newest first.
+    - FOK orders are checked against the book, with the same self-trade and
+      affordability rules, before anything happens: they fill in full or are
+      rejected with no change.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from engine import risk
+from engine.apply import apply
+from engine.book import Order
+from engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Deposit,
+    ListMarket,
+    PlaceOrder,
+    SetIndexPrice,
+    SettleFunding,
+    Withdraw,
+)
+from engine.enums import CancelReason, OrderType, SelfTradePrevention, Side, TimeInForce
+from engine.events import (
+    CommandRejected,
+    Deposited,
+    FundingPaid,
+    FundingSettled,
+    MarketListed,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRested,
+    PricesUpdated,
+    TradeExecuted,
+    Withdrawn,
+)
+from engine.margin import (
+    fee,
+    funding_payment,
+    funding_rate_ppm,
+    mark_price,
+    premium_ppm,
+    price_band,
+    realized_pnl,
+)
+from engine.markets import spec_problem
+from engine.reasons import RejectReason as R
+from engine.state import Account, ExchangeState, Market
+
+_RESTING_TIFS = (TimeInForce.GTC, TimeInForce.POST_ONLY)
+
+
+class Dispatcher:
+    def __init__(self, state: ExchangeState) -> None:
+        self.state = state
+        self._out: list[Any] = []
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ListMarket: self._list_market,
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+            PlaceOrder: self._place_order,
+            CancelOrder: self._cancel_order,
+            CancelAll: self._cancel_all,
+            SetIndexPrice: self._set_index_price,
+            SettleFunding: self._settle_funding,
+        }
+
+    def handle(self, command: Any) -> list[Any]:
+        """Decide and apply one command; return the events it produced, in seq order."""
+        self._out = out = []
+        if command.ts < self.state.ts:
+            self._reject(command, R.TIMESTAMP_REGRESSED)
+        else:
+            self._handlers[type(command)](command)
+        return out
+
+    def _emit(self, event: Any) -> None:
+        self._out.append(event)
+        apply(self.state, event)
+
+    def _reject(self, command: Any, reason: R, ref: int = 0) -> None:
+        account = getattr(command, "account", 0)
+        self._emit(CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason))
+
+    # markets and money
+
+    def _list_market(self, c: ListMarket) -> None:
+        if c.spec.symbol in self.state.markets:
+            return self._reject(c, R.MARKET_EXISTS)
+        if spec_problem(c.spec):
+            return self._reject(c, R.INVALID_MARKET_SPEC)
+        self._emit(MarketListed(self.state.seq + 1, c.ts, c.spec))
+
+    def _deposit(self, c: Deposit) -> None:
+        if c.account <= 0:
+            return self._reject(c, R.INVALID_ACCOUNT)
+        if c.amount <= 0:
+            return self._reject(c, R.INVALID_AMOUNT)
+        self._emit(Deposited(self.state.seq + 1, c.ts, c.account, c.amount))
+
+    def _withdraw(self, c: Withdraw) -> None:
+        state = self.state
+        account = state.accounts.get(c.account)
+        if account is None:
+            return self._reject(c, R.UNKNOWN_ACCOUNT)
+        if c.amount <= 0:
+            return self._reject(c, R.INVALID_AMOUNT)
+        if c.amount > account.balance:
+            return self._reject(c, R.INSUFFICIENT_BALANCE)
+        if risk.equity(state, account) - c.amount < risk.initial_requirement(state, account):
+            return self._reject(c, R.INSUFFICIENT_MARGIN)
+        self._emit(Withdrawn(state.seq + 1, c.ts, c.account, c.amount))
+
+    # orders
+
+    def _place_order(self, c: PlaceOrder) -> None:
+        state = self.state
+        market = state.markets.get(c.market)
+        if market is None:
+            return self._reject(c, R.UNKNOWN_MARKET, c.client_id)
+        account = state.accounts.get(c.account)
+        if account is None:
+            return self._reject(c, R.UNKNOWN_ACCOUNT, c.client_id)
+        price, reason = self._order_price(c, market)
+        if reason is None:
+            reason = self._order_problem(c, market, account, price)
+        if reason is not None:
+            return self._reject(c, reason, c.client_id)
+        limit = price if c.side == Side.BUY else -price
+        book = market.book
+        best = book.best_ask() if c.side == Side.BUY else book.best_bid()
+        crosses = best is not None and (best <= price if c.side == Side.BUY else best >= price)
+        if c.tif == TimeInForce.POST_ONLY and crosses:
+            return self._reject(c, R.POST_ONLY_WOULD_CROSS, c.client_id)
+        if c.tif == TimeInForce.FOK and self._fillable(c, market, price) < c.qty:
+            return self._reject(c, R.FOK_NOT_FILLABLE, c.client_id)
+        order_id = state.next_order_id
+        rests = not crosses and c.tif in _RESTING_TIFS
+        self._emit(
+            OrderAccepted(
+                state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
+                c.side, price, c.qty, c.tif, c.reduce_only, rests,
+            )
+        )
+        if rests:
+            return self._enforce_reduce_only(c.ts, account, c.market) if c.reduce_only else None
+        order = state.orders[order_id]
+        touched = self._match(c, market, order, limit) if crosses else []
+        if order.qty:
+            if c.tif in _RESTING_TIFS:
+                self._emit(OrderRested(state.seq + 1, c.ts, order_id))
+            else:
+                self._cancel(c.ts, order, CancelReason.UNFILLED)
+        touched.append(account)
+        for acct in touched:
+            self._enforce_reduce_only(c.ts, acct, c.market)
+
+    def _order_price(self, c: PlaceOrder, market: Market) -> tuple[int, R | None]:
+        """The order's limit price (a market order's is the band edge), or why it has none."""
+        if c.side not in (Side.BUY, Side.SELL):
+            return 0, R.INVALID_ORDER_TYPE
+        if not market.mark:
+            return 0, R.NO_MARK_PRICE
+        spec = market.spec
+        lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
+        if c.order_type == OrderType.MARKET:
+            if c.price or c.tif not in (TimeInForce.IOC, TimeInForce.FOK):
+                return 0, R.INVALID_ORDER_TYPE
+            return (hi if c.side == Side.BUY else lo), None
+        if c.order_type != OrderType.LIMIT or c.tif not in TimeInForce._value2member_map_:
+            return 0, R.INVALID_ORDER_TYPE
+        if c.price <= 0:
+            return 0, R.INVALID_PRICE
+        if c.price % spec.tick_size:
+            return 0, R.PRICE_NOT_ON_TICK
+        if not lo <= c.price <= hi:
+            return 0, R.PRICE_OUTSIDE_BAND
+        return c.price, None
+
+    def _order_problem(self, c: PlaceOrder, market: Market, account: Account, price: int) -> R | None:
+        spec = market.spec
+        qty = c.qty
+        if qty <= 0:
+            return R.INVALID_QTY
+        if qty % spec.lot_size:
+            return R.QTY_NOT_ON_LOT
+        if qty < spec.min_qty:
+            return R.QTY_BELOW_MIN
+        if qty > spec.max_qty:
+            return R.QTY_ABOVE_MAX
+        if c.client_id in account.client_ids:
+            return R.DUPLICATE_CLIENT_ID
+        if c.reduce_only:
+            pos = account.positions.get(c.market)
+            size = pos.size if pos else 0
+            if size * c.side >= 0 or qty + self._reduce_only_open(account, c.market, c.side) > abs(size):
+                return R.REDUCE_ONLY_WOULD_INCREASE
+            return None
+        bids, asks = (qty, 0) if c.side == Side.BUY else (0, qty)
+        required = risk.initial_requirement(self.state, account, c.market, bids, asks)
+        if risk.equity(self.state, account) < required:
+            return R.INSUFFICIENT_MARGIN
+        return None
+
+    @staticmethod
+    def _reduce_only_open(account: Account, market: str, side: Side) -> int:
+        return sum(o.qty for o in account.orders.values() if o.reduce_only and o.market == market and o.side == side)
+
+    def _match(self, c: PlaceOrder, market: Market, order: Order, limit: int) -> list[Account]:
+        """Trade ``order`` against the book down to ``limit`` (negated for sells)."""
+        state = self.state
+        accounts = state.accounts
+        book = market.book
+        spec = market.spec
+        multiplier = spec.multiplier
+        side = order.side
+        resting = Side.SELL if side == Side.BUY else Side.BUY
+        taker = accounts[order.account]
+        touched: list[Account] = []
+        while order.qty:
+            level = book.best_level(resting)
+            if level is None:
+                break
+            maker = level.orders[0]
+            price = maker.price
+            if (price if side == Side.BUY else -price) > limit:
+                break
+            if maker.account == order.account:
+                if c.stp != SelfTradePrevention.CANCEL_INCOMING:
+                    self._cancel(c.ts, maker, CancelReason.SELF_TRADE)
+                if c.stp != SelfTradePrevention.CANCEL_RESTING:
+                    self._cancel(c.ts, order, CancelReason.SELF_TRADE)
+                continue
+            qty = min(order.qty, maker.qty)
+            value = qty * price * multiplier
+            maker_fee = fee(value, spec.maker_fee_bps)
+            maker_account = accounts[maker.account]
+            maker_qty = -side * qty
+            gain = maker_qty * (market.mark - price) * multiplier - maker_fee
+            if not maker.reduce_only and not risk.can_afford_fill(state, maker_account, c.market, maker_qty, gain):
+                self._cancel(c.ts, maker, CancelReason.INSUFFICIENT_MARGIN)
+                continue
+            maker_pos = maker_account.positions[c.market]
+            taker_pos = taker.positions.get(c.market)
+            taker_size, taker_cost = (taker_pos.size, taker_pos.cost) if taker_pos else (0, 0)
+            self._emit(
+                TradeExecuted(
+                    state.seq + 1, c.ts, c.market, price, qty, side, maker.id, order.id,
+                    maker.account, order.account, maker_fee, fee(value, spec.taker_fee_bps),
+                    realized_pnl(maker_pos.size, maker_pos.cost, maker_qty, price, multiplier),
+                    realized_pnl(taker_size, taker_cost, side * qty, price, multiplier),
+                    maker_pos.size + maker_qty, taker_size + side * qty,
+                )
+            )
+            touched.append(maker_account)
+        return touched
+
+    def _fillable(self, c: PlaceOrder, market: Market, price: int) -> int:
+        """How much of a FOK order would fill now, under the same rules as ``_match``."""
+        state = self.state
+        spec = market.spec
+        resting = Side.SELL if c.side == Side.BUY else Side.BUY
+        taken: dict[int, tuple[int, int]] = {}  # account: (qty, equity change) so far
+        filled = 0
+        for level_price, level in market.book.levels(resting):
+            if (level_price > price) if c.side == Side.BUY else (level_price < price):
+                break
+            for maker in level.orders:
+                if not maker.qty:
+                    continue
+                if maker.account == c.account:
+                    if c.stp != SelfTradePrevention.CANCEL_RESTING:
+                        return filled
+                    continue
+                qty = min(c.qty - filled, maker.qty)
+                prior_qty, prior_gain = taken.get(maker.account, (0, 0))
+                maker_qty = -c.side * qty
+                value = qty * level_price * spec.multiplier
+                gain = maker_qty * (market.mark - level_price) * spec.multiplier - fee(value, spec.maker_fee_bps)
+                account = state.accounts[maker.account]
+                if maker.reduce_only or risk.can_afford_fill(
+                    state, account, c.market, maker_qty, gain, prior_qty, prior_gain
+                ):
+                    taken[maker.account] = (prior_qty + maker_qty, prior_gain + gain)
+                    filled += qty
+                    if filled == c.qty:
+                        return filled
+        return filled
+
+    def _cancel(self, ts: int, order: Order, reason: CancelReason) -> None:
+        self._emit(OrderCancelled(self.state.seq + 1, ts, order.id, order.account, order.market, order.qty, reason))
+
+    def _enforce_reduce_only(self, ts: int, account: Account, market: str) -> None:
+        """Cancel the account's reduce-only orders in ``market`` that would no longer reduce."""
+        pos = account.positions.get(market)
+        if pos is None or not pos.reduce_only:
+            return
+        room = abs(pos.size)
+        closing = Side.SELL if pos.size > 0 else Side.BUY
+        mine = sorted(o.id for o in account.orders.values() if o.reduce_only and o.market == market)
+        for order_id in mine:
+            order = account.orders[order_id]
+            if order.side == closing and order.qty <= room:
+                room -= order.qty
+            else:
+                self._cancel(ts, order, CancelReason.REDUCE_ONLY)
+
+    def _cancel_order(self, c: CancelOrder) -> None:
+        order = self.state.orders.get(c.order_id)
+        if order is None:
+            return self._reject(c, R.UNKNOWN_ORDER, c.order_id)
+        if order.account != c.account:
+            return self._reject(c, R.NOT_YOUR_ORDER, c.order_id)
+        self._cancel(c.ts, order, CancelReason.USER)
+
+    def _cancel_all(self, c: CancelAll) -> None:
+        account = self.state.accounts.get(c.account)
+        if account is None:
+            return self._reject(c, R.UNKNOWN_ACCOUNT)
+        if c.market and c.market not in self.state.markets:
+            return self._reject(c, R.UNKNOWN_MARKET)
+        for order_id in sorted(account.orders):
+            order = account.orders[order_id]
+            if not c.market or order.market == c.market:
+                self._cancel(c.ts, order, CancelReason.USER)
+
+    # prices and funding
+
+    def _set_index_price(self, c: SetIndexPrice) -> None:
+        market = self.state.markets.get(c.market)
+        if market is None:
+            return self._reject(c, R.UNKNOWN_MARKET)
+        if c.price <= 0:
+            return self._reject(c, R.INVALID_INDEX_PRICE)
+        bid, ask = market.book.best_bid(), market.book.best_ask()
+        mark = mark_price(c.price, bid, ask, market.spec.mark_band_bps)
+        self._emit(PricesUpdated(self.state.seq + 1, c.ts, c.market, c.price, mark, premium_ppm(c.price, bid, ask)))
+
+    def _settle_funding(self, c: SettleFunding) -> None:
+        """Settle one interval. Positions pay in account-id order so replays match."""
+        state = self.state
+        market = state.markets.get(c.market)
+        if market is None:
+            return self._reject(c, R.UNKNOWN_MARKET)
+        spec = market.spec
+        if c.ts < market.last_funding_ts + spec.funding_interval:
+            return self._reject(c, R.FUNDING_NOT_DUE)
+        if not market.mark:
+            return self._reject(c, R.NO_MARK_PRICE)
+        rate = funding_rate_ppm(market.premium_sum, market.premium_count, spec.interest_ppm, spec.funding_cap_ppm)
+        payments = [
+            (account_id, funding_payment(pos.size, market.mark, spec.multiplier, rate))
+            for account_id, pos in sorted(market.positions.items())
+            if pos.size
+        ]
+        paid = sum(amount for _, amount in payments if amount > 0)
+        received = -sum(amount for _, amount in payments if amount < 0)
+        self._emit(FundingSettled(state.seq + 1, c.ts, c.market, rate, market.mark, paid, received))
+        for account_id, amount in payments:
+            if amount:
+                self._emit(FundingPaid(state.seq + 1, c.ts, c.market, account_id, amount))

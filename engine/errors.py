@@ -1,0 +1,34 @@
+"""The few exceptions for infrastructure and corruption. Bad commands are never
+exceptions: they become ``CommandRejected`` events."""
+
+
+class PerpxError(Exception):
+    """Base of every perpx exception."""
+
+
+class SequenceGap(PerpxError):
+    """An event arrived whose seq is not the last seq + 1."""
+
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(f"sequence gap: expected seq {expected}, got {got}")
+        self.expected = expected
+        self.got = got
+
+
+class CorruptLog(PerpxError):
+    """Bytes in a log that cannot be trusted. ``where`` names the file offset or stream id."""
+
+    def __init__(self, source: str, where: str, detail: str) -> None:
+        super().__init__(f"{source}: corrupt record at {where}: {detail}")
+        self.source = source
+        self.where = where
+        self.detail = detail
+
+
+class LogUnavailable(PerpxError):
+    """The event log refused or failed an append: the engine takes no commands until it recovers."""
+
+    def __init__(self, detail: str, pending: int = 0) -> None:
+        super().__init__(f"event log unavailable ({pending} events waiting): {detail}")
+        self.detail = detail
+        self.pending = pending

@@ -1,0 +1,127 @@
+"""The embedded default event log: one append-only file of checksummed frames.
+
+File layout: an 8-byte magic ``PERPXLOG``, a u16 schema version, then frames
+(see ``engine.codec``), one per append.
+
+Crash safety: a crash can leave the last frame half-written. Opening the log
+for writing finds that torn tail (a header or payload cut short, or a bad
+checksum on the very last frame), truncates it and reports it in ``torn``;
+opening it for reading reports it and stops before it. A bad frame with more
+data after it is not a torn write but corruption: ``CorruptLog`` names its
+offset. Each append is written with one ``write`` call and flushed to the OS
+(it survives a process crash); ``fsync=True`` also survives power loss, at the
+cost of a disk sync per append.
+"""
+
+import os
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import msgspec
+
+from engine.codec import FRAME_HEADER, SCHEMA_VERSION, decode_events, frame
+from engine.errors import CorruptLog, LogUnavailable
+from engine.eventlog import check_continues
+
+MAGIC = b"PERPXLOG"
+FILE_HEADER = struct.Struct("<8sH")
+
+
+class TornTail(msgspec.Struct, frozen=True):
+    offset: int  # where the torn frame started
+    dropped: int  # bytes after it
+
+
+class FileLog:
+    def __init__(self, path: str | os.PathLike[str], *, writable: bool = True, fsync: bool = False) -> None:
+        self.path = os.fspath(path)
+        self.fsync = fsync
+        self.torn: TornTail | None = None
+        self._last_seq = 0
+        self._fd: int | None = None
+        exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
+        if not exists and not writable:
+            raise FileNotFoundError(self.path)
+        if exists:
+            self._end = self._scan()
+        else:
+            with open(self.path, "wb") as f:
+                f.write(FILE_HEADER.pack(MAGIC, SCHEMA_VERSION))
+            self._end = FILE_HEADER.size
+        if writable:
+            self._fd = os.open(self.path, os.O_WRONLY)
+            if self.torn:
+                os.ftruncate(self._fd, self.torn.offset)
+            os.lseek(self._fd, self._end, os.SEEK_SET)
+
+    def _frames(self) -> Iterator[tuple[int, bytes]]:
+        """(offset, payload) of every intact frame; sets ``torn`` at a torn tail."""
+        size = os.path.getsize(self.path)
+        with open(self.path, "rb") as f:
+            head = f.read(FILE_HEADER.size)
+            if len(head) < FILE_HEADER.size or head[:8] != MAGIC:
+                raise CorruptLog(self.path, "offset 0", "not a perpx event log (bad magic)")
+            version = FILE_HEADER.unpack(head)[1]
+            if version != SCHEMA_VERSION:
+                raise CorruptLog(self.path, "offset 8", f"unsupported schema version {version}")
+            offset = FILE_HEADER.size
+            while offset < size:
+                header = f.read(FRAME_HEADER.size)
+                length, crc = FRAME_HEADER.unpack(header) if len(header) == FRAME_HEADER.size else (size, 0)
+                end = offset + FRAME_HEADER.size + length
+                payload = f.read(length) if end <= size else b""
+                if end > size or zlib.crc32(payload) != crc:
+                    if end >= size:
+                        self.torn = TornTail(offset, size - offset)
+                        return
+                    raise CorruptLog(self.path, f"offset {offset}", "checksum mismatch")
+                yield offset, payload
+                offset = end
+
+    def _scan(self) -> int:
+        """Validate every frame and find the last seq and the end of the intact data."""
+        end = FILE_HEADER.size
+        last = b""
+        last_offset = end
+        for offset, payload in self._frames():
+            last, last_offset = payload, offset
+            end = offset + FRAME_HEADER.size + len(payload)
+        if last:
+            self._last_seq = decode_events(last, self.path, f"offset {last_offset}")[-1].seq
+        return end
+
+    def append(self, events: Sequence[Any]) -> None:
+        if self._fd is None:
+            raise LogUnavailable(f"{self.path} is open read-only")
+        if not events:
+            return
+        check_continues(self._last_seq, events)
+        data = frame(events)
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(f"short write: {written} of {len(data)} bytes")
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError as exc:
+            os.ftruncate(self._fd, self._end)
+            os.lseek(self._fd, self._end, os.SEEK_SET)
+            raise LogUnavailable(f"{self.path}: {exc}", len(events)) from exc
+        self._end += len(data)
+        self._last_seq = events[-1].seq
+
+    def read(self, after: int = 0) -> Iterator[Any]:
+        for offset, payload in self._frames():
+            for event in decode_events(payload, self.path, f"offset {offset}"):
+                if event.seq > after:
+                    yield event
+
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,57 @@
+"""A market's parameters, listed once by a command and fixed afterwards."""
+
+from enum import IntEnum
+
+import msgspec
+
+from engine.units import BPS, PPM
+
+
+class Deleveraging(IntEnum):
+    """Who covers a deficit the insurance fund cannot."""
+
+    ADL = 0  # close the best-ranked opposite positions at the bankruptcy price
+    SOCIALIZED = 1  # charge profitable accounts pro rata to their unrealized profit
+
+
+class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Units are described in ``engine.units``; fractions are in bps unless named ppm."""
+
+    symbol: str
+    tick_size: int  # price grid step, in price units
+    lot_size: int  # size grid step, in size units
+    multiplier: int  # quote units per (price unit x size unit)
+    im_bps: int  # initial margin fraction
+    mm_bps: int  # maintenance margin fraction, below im_bps
+    maker_fee_bps: int  # negative: a rebate, at most the taker fee
+    taker_fee_bps: int
+    min_qty: int
+    max_qty: int
+    price_band_bps: int  # limit prices must lie within mark x (1 +- band)
+    mark_band_bps: int  # the mark stays within index x (1 +- band)
+    funding_interval: int  # timestamp units between funding ticks
+    funding_cap_ppm: int  # |funding rate| per interval is capped here
+    interest_ppm: int = 100  # the interest component of funding, per interval
+    liquidation_fee_bps: int = 0
+    deleveraging: Deleveraging = Deleveraging.ADL
+
+
+def spec_problem(spec: MarketSpec) -> str | None:
+    """The first thing wrong with a spec, in words, or None when it is sound."""
+    checks = (
+        (0 < len(spec.symbol) <= 32, "symbol must be 1 to 32 characters"),
+        (spec.tick_size > 0, "tick_size must be positive"),
+        (spec.lot_size > 0, "lot_size must be positive"),
+        (spec.multiplier > 0, "multiplier must be positive"),
+        (0 < spec.mm_bps < spec.im_bps <= BPS, "need 0 < mm_bps < im_bps <= 10000"),
+        (spec.taker_fee_bps >= 0, "taker_fee_bps must not be negative"),
+        (-spec.taker_fee_bps <= spec.maker_fee_bps < BPS, "a maker rebate may not exceed the taker fee"),
+        (spec.min_qty > 0 and spec.min_qty % spec.lot_size == 0, "min_qty must be a positive lot multiple"),
+        (spec.max_qty >= spec.min_qty and spec.max_qty % spec.lot_size == 0, "max_qty: a lot multiple >= min_qty"),
+        (0 < spec.price_band_bps < BPS, "need 0 < price_band_bps < 10000"),
+        (0 <= spec.mark_band_bps < BPS, "need 0 <= mark_band_bps < 10000"),
+        (spec.funding_interval > 0, "funding_interval must be positive"),
+        (0 <= spec.funding_cap_ppm <= PPM, "need 0 <= funding_cap_ppm <= 1000000"),
+        (0 <= spec.liquidation_fee_bps < BPS, "need 0 <= liquidation_fee_bps < 10000"),
+    )
+    return next((why for ok, why in checks if not ok), None)

@@ -1,0 +1,40 @@
+"""Why a command was rejected: stable integer codes grouped by subsystem.
+
+Codes never change meaning once released; new reasons take new numbers.
+1xx market, 2xx order, 3xx risk, 4xx account, 5xx command.
+"""
+
+from enum import IntEnum
+
+
+class RejectReason(IntEnum):
+    UNKNOWN_MARKET = 100
+    MARKET_EXISTS = 101
+    INVALID_MARKET_SPEC = 102
+    NO_MARK_PRICE = 103
+    FUNDING_NOT_DUE = 104
+    INVALID_INDEX_PRICE = 105
+
+    INVALID_QTY = 200
+    QTY_NOT_ON_LOT = 201
+    QTY_BELOW_MIN = 202
+    QTY_ABOVE_MAX = 203
+    INVALID_PRICE = 204
+    PRICE_NOT_ON_TICK = 205
+    PRICE_OUTSIDE_BAND = 206
+    DUPLICATE_CLIENT_ID = 207
+    POST_ONLY_WOULD_CROSS = 208
+    FOK_NOT_FILLABLE = 209
+    UNKNOWN_ORDER = 210
+    NOT_YOUR_ORDER = 211
+    REDUCE_ONLY_WOULD_INCREASE = 212
+    INVALID_ORDER_TYPE = 213
+
+    INSUFFICIENT_MARGIN = 300
+    INSUFFICIENT_BALANCE = 301
+
+    UNKNOWN_ACCOUNT = 400
+    INVALID_AMOUNT = 401
+    INVALID_ACCOUNT = 402
+
+    TIMESTAMP_REGRESSED = 500

@@ -1,0 +1,92 @@
+"""Account-level margin: equity and requirements across all of an account's markets.
+
+Cross margin: one balance backs every position. Everything is valued at each
+market's mark price, never at the last trade.
+
+- equity = balance + sum over positions of unrealized PnL at mark
+- initial requirement = sum over markets of IM on the worst-case size, i.e. the
+  position if every open (non-reduce-only) order on one side filled. Open
+  orders are valued at mark; the price band bounds how far from the mark an
+  order can be priced, so the gap is bounded too.
+- maintenance requirement = sum over markets of MM on the position alone.
+"""
+
+from engine.margin import margin_requirement, worst_case_size
+from engine.state import Account, ExchangeState
+
+
+def equity(state: ExchangeState, account: Account) -> int:
+    markets = state.markets
+    total = account.balance
+    for symbol, pos in account.positions.items():
+        if pos.size:
+            mkt = markets[symbol]
+            total += pos.size * mkt.mark * mkt.spec.multiplier - pos.cost
+    return total
+
+
+def initial_requirement(
+    state: ExchangeState, account: Account, market: str = "", bids: int = 0, asks: int = 0
+) -> int:
+    """IM of the worst case, with ``bids``/``asks`` more open in ``market`` (a new order)."""
+    markets = state.markets
+    total = 0
+    seen = False
+    for symbol, pos in account.positions.items():
+        b, a = pos.bids, pos.asks
+        if symbol == market:
+            b += bids
+            a += asks
+            seen = True
+        worst = worst_case_size(pos.size, b, a)
+        if worst:
+            mkt = markets[symbol]
+            total += margin_requirement(worst * mkt.mark * mkt.spec.multiplier, mkt.spec.im_bps)
+    if market and not seen:
+        mkt = markets[market]
+        total += margin_requirement(max(bids, asks) * mkt.mark * mkt.spec.multiplier, mkt.spec.im_bps)
+    return total
+
+
+def position_requirement(
+    state: ExchangeState, account: Account, fraction: str, market: str = "", fill: int = 0
+) -> int:
+    """Sum of IM or MM (``fraction`` is ``"im_bps"`` or ``"mm_bps"``) on positions alone,
+    as if a fill of signed ``fill`` in ``market`` had happened."""
+    markets = state.markets
+    total = 0
+    seen = False
+    for symbol, pos in account.positions.items():
+        size = pos.size
+        if symbol == market:
+            size += fill
+            seen = True
+        if size:
+            mkt = markets[symbol]
+            spec = mkt.spec
+            total += margin_requirement(abs(size) * mkt.mark * spec.multiplier, getattr(spec, fraction))
+    if market and not seen and fill:
+        mkt = markets[market]
+        spec = mkt.spec
+        total += margin_requirement(abs(fill) * mkt.mark * spec.multiplier, getattr(spec, fraction))
+    return total
+
+
+def can_afford_fill(
+    state: ExchangeState, account: Account, market: str, fill: int, gain: int, prior_fill: int = 0, prior_gain: int = 0
+) -> bool:
+    """May a resting order of this account fill by signed ``fill``?
+
+    ``gain`` is the fill's effect on equity: its gap to mark less its fee,
+    ``fill x (M - p) x m - fee``; ``prior_*`` are fills the same sweep already
+    gave the account (used when a FOK order is checked before it trades).
+    Yes when the fill only reduces the position; otherwise when equity after
+    it still covers the initial margin of the positions. A resting order that
+    fails is cancelled instead of filled into a margin breach.
+    """
+    pos = account.positions.get(market)
+    size = (pos.size if pos else 0) + prior_fill
+    if abs(size + fill) <= abs(size):
+        return True
+    after = equity(state, account) + prior_gain + gain
+    return after >= position_requirement(state, account, "im_bps", market, prior_fill + fill)

@@ -1,0 +1,77 @@
+"""The exchange's whole state: plain data and lookups, changed only by ``engine.apply``.
+
+Money identity (checked by ``engine.invariants.conservation``)::
+
+    sum(account.balance - sum(position.cost)) + insurance_fund + fee_pool
+        == deposits - withdrawals
+
+``balance`` is realized cash (deposits, realized PnL, fees, funding);
+``position.cost`` is the open position's entry cost, the running sum of signed
+qty x price x multiplier. A fill moves ``balance - cost`` of the buyer down and
+of the seller up by exactly the fill's value, so trading creates nothing, and
+the rounding of realized PnL on a partial close only moves value between an
+account's balance and its own position cost.
+"""
+
+import msgspec
+
+from engine.book import Book, Order
+from engine.markets import MarketSpec
+
+
+class Position(msgspec.Struct, gc=False):
+    """One account's stake in one market: its position and its open orders there."""
+
+    size: int = 0  # signed: long > 0
+    cost: int = 0  # entry cost in quote units, signed like size
+    bids: int = 0  # qty of open buy orders that can add exposure (not reduce-only)
+    asks: int = 0
+    reduce_only: int = 0  # number of open reduce-only orders
+
+    def idle(self) -> bool:
+        return not (self.size or self.bids or self.asks or self.reduce_only)
+
+
+class Account(msgspec.Struct):
+    id: int
+    balance: int = 0
+    positions: dict[str, Position] = msgspec.field(default_factory=dict)
+    orders: dict[int, Order] = msgspec.field(default_factory=dict)  # resting orders
+    client_ids: set[int] = msgspec.field(default_factory=set)  # every client id ever used
+
+
+class Market(msgspec.Struct):
+    spec: MarketSpec
+    book: Book = msgspec.field(default_factory=Book)
+    index: int = 0
+    mark: int = 0  # 0 until the first index price: no trading before it
+    premium_sum: int = 0  # funding premium samples since the last settlement, in ppm
+    premium_count: int = 0
+    last_funding_ts: int = 0
+    positions: dict[int, Position] = msgspec.field(default_factory=dict)  # by account
+
+
+class ExchangeState(msgspec.Struct):
+    seq: int = 0  # seq of the last event applied
+    ts: int = 0  # ts of the last command that changed state
+    next_order_id: int = 1
+    markets: dict[str, Market] = msgspec.field(default_factory=dict)
+    accounts: dict[int, Account] = msgspec.field(default_factory=dict)
+    orders: dict[int, Order] = msgspec.field(default_factory=dict)  # every live order
+    insurance_fund: int = 0
+    fee_pool: int = 0
+    deposits: int = 0
+    withdrawals: int = 0
+
+    def position(self, account: Account, market: str) -> Position:
+        """The account's position record in ``market``, created empty if missing."""
+        pos = account.positions.get(market)
+        if pos is None:
+            pos = account.positions[market] = Position()
+            self.markets[market].positions[account.id] = pos
+        return pos
+
+    def drop_if_idle(self, account: Account, market: str, pos: Position) -> None:
+        if pos.idle():
+            del account.positions[market]
+            del self.markets[market].positions[account.id]

@@ -1,0 +1,67 @@
+"""A canonical encoding of the whole state, and its SHA-256 digest.
+
+Canonical means: only plain integers, strings and booleans, in nested arrays,
+with every mapping sorted by key and every order queue in priority order,
+under a domain tag and version. msgpack encodes each integer in its one
+shortest form and prefixes every string and array with its length, so equal
+states give equal bytes on any machine. Python's ``hash()`` and dict order are
+never used.
+"""
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+from engine.enums import Side
+from engine.state import ExchangeState, Market
+
+DOMAIN_TAG = b"perpx-state-v1\x00"
+
+
+def _book(market: Market) -> list[Any]:
+    book = market.book
+    return [
+        [[o.id, o.account, o.price, o.qty, o.client_id, o.reduce_only] for o in book.orders(side)]
+        for side in (Side.BUY, Side.SELL)
+    ]
+
+
+def canonical(state: ExchangeState) -> bytes:
+    markets = [
+        [
+            symbol,
+            msgspec.to_builtins(m.spec),
+            m.index,
+            m.mark,
+            m.premium_sum,
+            m.premium_count,
+            m.last_funding_ts,
+            _book(m),
+        ]
+        for symbol, m in sorted(state.markets.items())
+    ]
+    accounts = [
+        [
+            a.id,
+            a.balance,
+            [[s, p.size, p.cost, p.bids, p.asks, p.reduce_only] for s, p in sorted(a.positions.items())],
+            sorted(a.orders),
+            sorted(a.client_ids),
+        ]
+        for _, a in sorted(state.accounts.items())
+    ]
+    totals = [
+        state.seq,
+        state.ts,
+        state.next_order_id,
+        state.insurance_fund,
+        state.fee_pool,
+        state.deposits,
+        state.withdrawals,
+    ]
+    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts])
+
+
+def state_hash(state: ExchangeState) -> str:
+    return hashlib.sha256(canonical(state)).hexdigest()
