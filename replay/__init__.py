@@ -1,0 +1,1 @@
+"""Rebuild, verify and explain an exchange's state from its event log."""
