@@ -12,15 +12,25 @@ from engine.book import Order
 from engine.enums import Side
 from engine.errors import SequenceGap
 from engine.events import (
+    AdlRanksPublished,
     CommandRejected,
+    DeleveragingRound,
     Deposited,
     FundingPaid,
     FundingSettled,
+    InsuranceFunded,
+    InsuranceFundPaid,
+    LiquidationEnded,
+    LiquidationFeeCharged,
+    LiquidationFilled,
+    LiquidationStarted,
     MarketListed,
     OrderAccepted,
     OrderCancelled,
     OrderRested,
+    PositionDeleveraged,
     PricesUpdated,
+    SocializedLossCharged,
     TradeExecuted,
     Withdrawn,
 )
@@ -87,20 +97,27 @@ def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
     state.drop_if_idle(account, e.market, pos)
 
 
+def _fill_resting(state: ExchangeState, market: Market, order_id: int, qty: int) -> tuple[Account, Position]:
+    """Take ``qty`` off a resting order: its book level, its owner's open-order totals; return the owner."""
+    orders = state.orders
+    maker = orders[order_id]
+    account = state.accounts[maker.account]
+    pos = account.positions[maker.market]
+    market.book.fill(maker, qty)
+    _track(pos, maker, -qty, 0 if maker.qty else -1)
+    if maker.qty == 0:
+        del orders[maker.id]
+        del account.orders[maker.id]
+    return account, pos
+
+
 def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
     market = state.markets[e.market]
     orders = state.orders
     accounts = state.accounts
     qty = e.qty
     value = qty * e.price * market.spec.multiplier
-    maker = orders[e.maker_order_id]
-    maker_account = accounts[e.maker_account]
-    maker_pos = maker_account.positions[e.market]
-    market.book.fill(maker, qty)
-    _track(maker_pos, maker, -qty, 0 if maker.qty else -1)
-    if maker.qty == 0:
-        del orders[maker.id]
-        del maker_account.orders[maker.id]
+    maker_account, maker_pos = _fill_resting(state, market, e.maker_order_id, qty)
     taker = orders[e.taker_order_id]
     taker.qty -= qty
     if taker.qty == 0:
@@ -151,6 +168,53 @@ def _funding_paid(state: ExchangeState, e: FundingPaid) -> None:
     state.accounts[e.account].balance -= e.amount
 
 
+def _insurance_funded(state: ExchangeState, e: InsuranceFunded) -> None:
+    state.insurance_fund += e.amount
+    state.deposits += e.amount
+
+
+def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
+    """The maker side books like a TradeExecuted maker; the liquidated side has no order and pays no fee."""
+    market = state.markets[e.market]
+    value = e.side * e.qty * e.price * market.spec.multiplier
+    maker_account, maker_pos = _fill_resting(state, market, e.maker_order_id, e.qty)
+    _settle(state, maker_account, maker_pos, e.market, -e.side * e.qty, -value, e.maker_pnl, e.maker_fee)
+    account = state.accounts[e.account]
+    _settle(state, account, account.positions[e.market], e.market, e.side * e.qty, value, e.pnl, 0)
+    state.fee_pool += e.maker_fee
+
+
+def _insurance_fund_paid(state: ExchangeState, e: InsuranceFundPaid) -> None:
+    state.insurance_fund -= e.amount
+    state.accounts[e.account].balance += e.amount
+
+
+def _liquidation_fee_charged(state: ExchangeState, e: LiquidationFeeCharged) -> None:
+    state.accounts[e.account].balance -= e.amount
+    state.insurance_fund += e.amount
+
+
+def _socialized_loss_charged(state: ExchangeState, e: SocializedLossCharged) -> None:
+    accounts = state.accounts
+    accounts[e.account].balance -= e.amount
+    accounts[e.bankrupt_account].balance += e.amount
+
+
+def _position_deleveraged(state: ExchangeState, e: PositionDeleveraged) -> None:
+    """Both sides book a fill of ``qty`` for the exact quote ``value``, with no fee."""
+    accounts = state.accounts
+    qty = e.side * e.qty
+    value = e.side * e.value
+    account = accounts[e.account]
+    _settle(state, account, account.positions[e.market], e.market, qty, value, e.pnl, 0)
+    other = accounts[e.counterparty_account]
+    _settle(state, other, other.positions[e.market], e.market, -qty, -value, e.counterparty_pnl, 0)
+
+
+def _recorded(state: ExchangeState, e: Any) -> None:
+    """An audit or notice event: it records a decision, the events around it carry the changes."""
+
+
 HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     MarketListed: _market_listed,
     Deposited: _deposited,
@@ -163,6 +227,16 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     PricesUpdated: _prices_updated,
     FundingSettled: _funding_settled,
     FundingPaid: _funding_paid,
+    InsuranceFunded: _insurance_funded,
+    LiquidationStarted: _recorded,
+    LiquidationFilled: _liquidation_filled,
+    LiquidationFeeCharged: _liquidation_fee_charged,
+    InsuranceFundPaid: _insurance_fund_paid,
+    DeleveragingRound: _recorded,
+    SocializedLossCharged: _socialized_loss_charged,
+    PositionDeleveraged: _position_deleveraged,
+    LiquidationEnded: _recorded,
+    AdlRanksPublished: _recorded,
 }
 
 

@@ -28,10 +28,14 @@ encode = _encoder.encode
 
 
 def decode_events(payload: bytes, source: str, where: str) -> list[Any]:
+    """The events of one record; an empty batch is corrupt too, since no append ever writes one."""
     try:
-        return _events_decoder.decode(payload)
+        events = _events_decoder.decode(payload)
     except msgspec.DecodeError as exc:
         raise CorruptLog(source, where, str(exc)) from None
+    if not events:
+        raise CorruptLog(source, where, "empty batch")
+    return events
 
 
 def decode_commands(payload: bytes, source: str, where: str) -> list[Any]:

@@ -63,4 +63,20 @@ class SettleFunding(Command):
     market: str
 
 
-AnyCommand = ListMarket | Deposit | Withdraw | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | SettleFunding
+class FundInsurance(Command):
+    """The operator pays money into the insurance fund (as OKX did in 2018 before clawing back the rest)."""
+
+    amount: int
+
+
+AnyCommand = (
+    ListMarket
+    | Deposit
+    | Withdraw
+    | PlaceOrder
+    | CancelOrder
+    | CancelAll
+    | SetIndexPrice
+    | SettleFunding
+    | FundInsurance
+)

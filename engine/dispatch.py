@@ -18,7 +18,10 @@ Order rules
       opposite position that the account's reduce-only orders on that side do
       not already cover, and after every command that moves a position, the
       account's reduce-only orders there that would no longer reduce are
-      cancelled, newest first.
+      cancelled, newest first. Within one sweep, a resting reduce-only order
+      fills only as far as it still reduces its owner's position (which other
+      fills of that sweep may already have shrunk); its remainder is cancelled
+      with reason REDUCE_ONLY.
     - FOK orders are checked against the book, with the same self-trade and
       affordability rules, before anything happens: they fill in full or are
       rejected with no change.
@@ -34,6 +37,7 @@ from engine.commands import (
     CancelAll,
     CancelOrder,
     Deposit,
+    FundInsurance,
     ListMarket,
     PlaceOrder,
     SetIndexPrice,
@@ -46,6 +50,7 @@ from engine.events import (
     Deposited,
     FundingPaid,
     FundingSettled,
+    InsuranceFunded,
     MarketListed,
     OrderAccepted,
     OrderCancelled,
@@ -54,6 +59,7 @@ from engine.events import (
     TradeExecuted,
     Withdrawn,
 )
+from engine.liquidation import Liquidator
 from engine.margin import (
     fee,
     funding_payment,
@@ -67,7 +73,17 @@ from engine.markets import spec_problem
 from engine.reasons import RejectReason as R
 from engine.state import Account, ExchangeState, Market
 
-_RESTING_TIFS = (TimeInForce.GTC, TimeInForce.POST_ONLY)
+# Enum members used on every order, as module constants: looking one up on its class costs ~130 ns on Python 3.11.
+BUY, SELL = Side.BUY, Side.SELL
+IOC, FOK, POST_ONLY = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.POST_ONLY
+_SIDES = (BUY, SELL)
+_TIFS = tuple(TimeInForce)
+_RESTING_TIFS = (TimeInForce.GTC, POST_ONLY)
+
+
+def _reducible(size: int, side: Side) -> int:
+    """How much an order on ``side`` can trade against a position of ``size`` while it only reduces it."""
+    return abs(size) if size * side < 0 else 0
 
 
 class Dispatcher:
@@ -83,23 +99,29 @@ class Dispatcher:
             CancelAll: self._cancel_all,
             SetIndexPrice: self._set_index_price,
             SettleFunding: self._settle_funding,
+            FundInsurance: self._fund_insurance,
         }
+        self._liquidator = Liquidator(state, self._emit, self._enforce_reduce_only)
 
     def handle(self, command: Any) -> list[Any]:
-        """Decide and apply one command; return the events it produced, in seq order."""
+        """Decide and apply one command, then liquidate whoever it left liquidatable
+        (``engine.liquidation``); return the events it produced, in seq order."""
         self._out = out = []
         if command.ts < self.state.ts:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
             self._handlers[type(command)](command)
+            self._liquidator.run(command.ts, out)
         return out
 
     def _emit(self, event: Any) -> None:
         self._out.append(event)
         apply(self.state, event)
 
-    def _reject(self, command: Any, reason: R, ref: int = 0) -> None:
+    def _reject(self, command: Any, reason: R) -> None:
+        """Record the rejection, echoing the command's client id or order id (0 when it has neither)."""
         account = getattr(command, "account", 0)
+        ref = getattr(command, "client_id", getattr(command, "order_id", 0))
         self._emit(CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason))
 
     # markets and money
@@ -131,29 +153,31 @@ class Dispatcher:
             return self._reject(c, R.INSUFFICIENT_MARGIN)
         self._emit(Withdrawn(state.seq + 1, c.ts, c.account, c.amount))
 
+    def _fund_insurance(self, c: FundInsurance) -> None:
+        if c.amount <= 0:
+            return self._reject(c, R.INVALID_AMOUNT)
+        self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount))
+
     # orders
 
     def _place_order(self, c: PlaceOrder) -> None:
         state = self.state
         market = state.markets.get(c.market)
         if market is None:
-            return self._reject(c, R.UNKNOWN_MARKET, c.client_id)
+            return self._reject(c, R.UNKNOWN_MARKET)
         account = state.accounts.get(c.account)
         if account is None:
-            return self._reject(c, R.UNKNOWN_ACCOUNT, c.client_id)
+            return self._reject(c, R.UNKNOWN_ACCOUNT)
         price, reason = self._order_price(c, market)
         if reason is None:
             reason = self._order_problem(c, market, account, price)
         if reason is not None:
-            return self._reject(c, reason, c.client_id)
-        limit = price if c.side == Side.BUY else -price
-        book = market.book
-        best = book.best_ask() if c.side == Side.BUY else book.best_bid()
-        crosses = best is not None and (best <= price if c.side == Side.BUY else best >= price)
-        if c.tif == TimeInForce.POST_ONLY and crosses:
-            return self._reject(c, R.POST_ONLY_WOULD_CROSS, c.client_id)
-        if c.tif == TimeInForce.FOK and self._fillable(c, market, price) < c.qty:
-            return self._reject(c, R.FOK_NOT_FILLABLE, c.client_id)
+            return self._reject(c, reason)
+        crosses = market.book.head(SELL if c.side == BUY else BUY, price) is not None
+        if c.tif == POST_ONLY and crosses:
+            return self._reject(c, R.POST_ONLY_WOULD_CROSS)
+        if c.tif == FOK and self._fillable(c, market, price) < c.qty:
+            return self._reject(c, R.FOK_NOT_FILLABLE)
         order_id = state.next_order_id
         rests = not crosses and c.tif in _RESTING_TIFS
         self._emit(
@@ -165,7 +189,7 @@ class Dispatcher:
         if rests:
             return self._enforce_reduce_only(c.ts, account, c.market) if c.reduce_only else None
         order = state.orders[order_id]
-        touched = self._match(c, market, order, limit) if crosses else []
+        touched = self._match(c, market, order, price) if crosses else []
         if order.qty:
             if c.tif in _RESTING_TIFS:
                 self._emit(OrderRested(state.seq + 1, c.ts, order_id))
@@ -177,17 +201,17 @@ class Dispatcher:
 
     def _order_price(self, c: PlaceOrder, market: Market) -> tuple[int, R | None]:
         """The order's limit price (a market order's is the band edge), or why it has none."""
-        if c.side not in (Side.BUY, Side.SELL):
+        if c.side not in _SIDES:
             return 0, R.INVALID_ORDER_TYPE
         if not market.mark:
             return 0, R.NO_MARK_PRICE
         spec = market.spec
         lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
         if c.order_type == OrderType.MARKET:
-            if c.price or c.tif not in (TimeInForce.IOC, TimeInForce.FOK):
+            if c.price or c.tif not in (IOC, FOK):
                 return 0, R.INVALID_ORDER_TYPE
-            return (hi if c.side == Side.BUY else lo), None
-        if c.order_type != OrderType.LIMIT or c.tif not in TimeInForce._value2member_map_:
+            return (hi if c.side == BUY else lo), None
+        if c.order_type != OrderType.LIMIT or c.tif not in _TIFS:
             return 0, R.INVALID_ORDER_TYPE
         if c.price <= 0:
             return 0, R.INVALID_PRICE
@@ -216,7 +240,7 @@ class Dispatcher:
             if size * c.side >= 0 or qty + self._reduce_only_open(account, c.market, c.side) > abs(size):
                 return R.REDUCE_ONLY_WOULD_INCREASE
             return None
-        bids, asks = (qty, 0) if c.side == Side.BUY else (0, qty)
+        bids, asks = (qty, 0) if c.side == BUY else (0, qty)
         required = risk.initial_requirement(self.state, account, c.market, bids, asks)
         if risk.equity(self.state, account) < required:
             return R.INSUFFICIENT_MARGIN
@@ -227,40 +251,42 @@ class Dispatcher:
         return sum(o.qty for o in account.orders.values() if o.reduce_only and o.market == market and o.side == side)
 
     def _match(self, c: PlaceOrder, market: Market, order: Order, limit: int) -> list[Account]:
-        """Trade ``order`` against the book down to ``limit`` (negated for sells)."""
+        """Trade ``order`` against the book up to ``limit``: a buy's highest price, a sell's lowest."""
         state = self.state
         accounts = state.accounts
         book = market.book
         spec = market.spec
         multiplier = spec.multiplier
         side = order.side
-        resting = Side.SELL if side == Side.BUY else Side.BUY
+        resting = SELL if side == BUY else BUY
         taker = accounts[order.account]
         touched: list[Account] = []
         while order.qty:
-            level = book.best_level(resting)
-            if level is None:
+            maker = book.head(resting, limit)
+            if maker is None:
                 break
-            maker = level.orders[0]
             price = maker.price
-            if (price if side == Side.BUY else -price) > limit:
-                break
             if maker.account == order.account:
                 if c.stp != SelfTradePrevention.CANCEL_INCOMING:
                     self._cancel(c.ts, maker, CancelReason.SELF_TRADE)
                 if c.stp != SelfTradePrevention.CANCEL_RESTING:
                     self._cancel(c.ts, order, CancelReason.SELF_TRADE)
                 continue
+            maker_account = accounts[maker.account]
+            maker_pos = maker_account.positions[c.market]
             qty = min(order.qty, maker.qty)
+            if maker.reduce_only:
+                qty = min(qty, _reducible(maker_pos.size, maker.side))
+                if not qty:
+                    self._cancel(c.ts, maker, CancelReason.REDUCE_ONLY)
+                    continue
             value = qty * price * multiplier
             maker_fee = fee(value, spec.maker_fee_bps)
-            maker_account = accounts[maker.account]
             maker_qty = -side * qty
             gain = maker_qty * (market.mark - price) * multiplier - maker_fee
             if not maker.reduce_only and not risk.can_afford_fill(state, maker_account, c.market, maker_qty, gain):
                 self._cancel(c.ts, maker, CancelReason.INSUFFICIENT_MARGIN)
                 continue
-            maker_pos = maker_account.positions[c.market]
             taker_pos = taker.positions.get(c.market)
             taker_size, taker_cost = (taker_pos.size, taker_pos.cost) if taker_pos else (0, 0)
             self._emit(
@@ -294,10 +320,14 @@ class Dispatcher:
                     continue
                 qty = min(c.qty - filled, maker.qty)
                 prior_qty, prior_gain = taken.get(maker.account, (0, 0))
+                account = state.accounts[maker.account]
+                if maker.reduce_only:
+                    qty = min(qty, _reducible(account.positions[c.market].size + prior_qty, maker.side))
+                    if not qty:
+                        continue
                 maker_qty = -c.side * qty
                 value = qty * level_price * spec.multiplier
                 gain = maker_qty * (market.mark - level_price) * spec.multiplier - fee(value, spec.maker_fee_bps)
-                account = state.accounts[maker.account]
                 if maker.reduce_only or risk.can_afford_fill(
                     state, account, c.market, maker_qty, gain, prior_qty, prior_gain
                 ):
@@ -328,9 +358,9 @@ class Dispatcher:
     def _cancel_order(self, c: CancelOrder) -> None:
         order = self.state.orders.get(c.order_id)
         if order is None:
-            return self._reject(c, R.UNKNOWN_ORDER, c.order_id)
+            return self._reject(c, R.UNKNOWN_ORDER)
         if order.account != c.account:
-            return self._reject(c, R.NOT_YOUR_ORDER, c.order_id)
+            return self._reject(c, R.NOT_YOUR_ORDER)
         self._cancel(c.ts, order, CancelReason.USER)
 
     def _cancel_all(self, c: CancelAll) -> None:

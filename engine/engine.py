@@ -6,6 +6,11 @@ stay pending and the engine refuses new commands (``LogUnavailable``) until a
 later ``submit`` or ``resume`` gets them into the log: the state never runs
 more than one command ahead of the log, nothing is lost and, since the log
 refuses a batch that does not continue its sequence, nothing is written twice.
+
+With a snapshot store, the engine saves a snapshot every ``snapshot_every``
+events, just before taking a command (so only state the log has is saved, and
+a store that fails refuses the command like a log that fails); ``recover``
+starts from the newest one and folds only the events after it.
 """
 
 from collections.abc import Iterable
@@ -14,6 +19,7 @@ from typing import Any
 from engine.apply import apply
 from engine.dispatch import Dispatcher
 from engine.eventlog import EventLog, MemoryLog
+from engine.snapshot import SnapshotStore, restore_latest, take
 from engine.state import ExchangeState
 from engine.statehash import state_hash
 
@@ -26,27 +32,46 @@ def fold(events: Iterable[Any], state: ExchangeState | None = None) -> ExchangeS
     return state
 
 
+NEVER = 1 << 63
+
+
 class Engine:
-    def __init__(self, log: EventLog | None = None, state: ExchangeState | None = None) -> None:
+    def __init__(
+        self,
+        log: EventLog | None = None,
+        state: ExchangeState | None = None,
+        snapshots: SnapshotStore | None = None,
+        snapshot_every: int = 100_000,
+    ) -> None:
         self.log: EventLog = MemoryLog() if log is None else log
         self.state = ExchangeState() if state is None else state
         self._dispatcher = Dispatcher(self.state)
         self._pending: list[Any] = []
+        self.snapshots = snapshots
+        self.snapshot_every = snapshot_every
+        self._snapshot_due = self.state.seq + snapshot_every if snapshots is not None else NEVER
+        self._tip: Any = None  # the last event the log acknowledged: a snapshot records it
 
     @classmethod
-    def recover(cls, log: EventLog) -> "Engine":
-        """An engine whose state is the fold of everything ``log`` holds; it continues the sequence."""
-        return cls(log, fold(log.read()))
+    def recover(cls, log: EventLog, snapshots: SnapshotStore | None = None, snapshot_every: int = 100_000) -> "Engine":
+        """An engine whose state is everything ``log`` holds (the newest snapshot in ``snapshots``
+        at or below the log's last seq, plus the events after it); it continues the sequence."""
+        state, tip, events = restore_latest(log, snapshots, log.last_seq())
+        for tip in events:  # leaves the last event in ``tip``
+            apply(state, tip)
+        engine = cls(log, state, snapshots, snapshot_every)
+        engine._tip = tip
+        return engine
 
     def submit(self, command: Any) -> list[Any]:
         """Run one command. Returns every event this call made durable, backlog first."""
-        backlog = self.resume() if self._pending else []
+        backlog = self._ready() if self._pending or self.state.seq >= self._snapshot_due else []
         self._pending = self._dispatcher.handle(command)
         return backlog + self.resume()
 
     def submit_many(self, commands: Iterable[Any]) -> list[Any]:
         """Run several commands with one log append (group commit)."""
-        backlog = self.resume() if self._pending else []
+        backlog = self._ready() if self._pending or self.state.seq >= self._snapshot_due else []
         handle = self._dispatcher.handle
         self._pending = [event for command in commands for event in handle(command)]
         return backlog + self.resume()
@@ -57,7 +82,16 @@ class Engine:
         if pending:
             self.log.append(pending)
             self._pending = []
+            self._tip = pending[-1]
         return pending
+
+    def _ready(self) -> list[Any]:
+        """Get the backlog into the log, then save a snapshot if one is due."""
+        backlog = self.resume()
+        if self.snapshots is not None and self.state.seq >= self._snapshot_due:
+            self.snapshots.save(self.state.seq, take(self.state, self._tip))
+            self._snapshot_due = self.state.seq + self.snapshot_every
+        return backlog
 
     @property
     def pending(self) -> int:

@@ -36,7 +36,7 @@ class MemoryLog:
         self.events: list[Any] = []
 
     def append(self, events: Sequence[Any]) -> None:
-        check_continues(self.last_seq(), events[:1])
+        check_continues(self.last_seq(), events)
         self.events.extend(events)
 
     def read(self, after: int = 0) -> Iterator[Any]:

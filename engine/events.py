@@ -9,8 +9,9 @@ logs still decode (``array_like`` encoding keeps them positional and small).
 import msgspec
 
 from engine.enums import CancelReason, Side, TimeInForce
-from engine.markets import MarketSpec
+from engine.markets import Deleveraging, MarketSpec
 from engine.reasons import RejectReason
+from engine.transitions import Stage
 
 
 class Event(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False):
@@ -115,6 +116,142 @@ class FundingPaid(Event):
     amount: int  # positive: the account paid; negative: it received
 
 
+class InsuranceFunded(Event):
+    """Money paid into the insurance fund from outside (counts as a deposit)."""
+
+    amount: int
+
+
+# Liquidation (engine.liquidation). Count liquidations by LiquidationStarted;
+# LiquidationEnded says how far down the waterfall each one went.
+
+
+class LiquidationStarted(Event):
+    """Equity fell below maintenance margin; the ratio equity / maintenance set the queue order."""
+
+    account: int
+    equity: int
+    maintenance: int
+    notional: int  # of all its positions, at mark
+
+
+class LiquidationFilled(Event):
+    """A liquidation order of ``account`` traded with a resting order.
+
+    The liquidated side pays no trading fee (it pays ``LiquidationFeeCharged``
+    instead), so the maker's fee is never a rebate: nothing would fund it.
+    """
+
+    market: str
+    account: int
+    maker_account: int
+    maker_order_id: int
+    side: Side  # the liquidated account's side of the trade
+    price: int
+    qty: int
+    maker_fee: int
+    pnl: int  # realized by the liquidated account
+    maker_pnl: int
+    position: int  # signed, after the fill
+    maker_position: int
+
+
+class LiquidationFeeCharged(Event):
+    """The liquidation fee on ``notional`` closed through the book, capped at the account's equity."""
+
+    market: str
+    account: int
+    notional: int
+    amount: int
+
+
+class InsuranceFundPaid(Event):
+    """The insurance fund paid ``amount`` into a liquidated account: a fill's gap to bankruptcy, or its deficit."""
+
+    market: str  # "" when the account had no position left
+    account: int
+    amount: int
+
+
+class DeleveragingShare(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One candidate a deleveraging round took from: its score (num / den), qty closed and amount taken at mark."""
+
+    account: int
+    score_num: int  # ADL: the rank score; socialized: the unrealized profit (den 1)
+    score_den: int
+    qty: int  # closed against the bankrupt position (0 for a socialized charge)
+    amount: int  # what it lost, valued at mark: its share of ``deficit``
+
+
+class DeleveragingRound(Event):
+    """Audit of one round: the deficit the fund left, who covered it, and how much each.
+
+    ``sum(share.amount) == deficit`` exactly. The shares list every account
+    taken from, in the order taken (ADL: highest rank first; socialized:
+    charges by account id, then the closes at mark, which take nothing).
+    """
+
+    market: str
+    account: int  # the bankrupt
+    policy: Deleveraging
+    qty: int  # of the bankrupt's position closed against others
+    value: int  # that close's bankruptcy value: received by a long, paid by a short
+    insurance: int  # what the fund paid toward this position's deficit first
+    deficit: int  # what remained, taken from the shares
+    candidates: int  # how many accounts were eligible
+    shares: tuple[DeleveragingShare, ...]
+
+
+class SocializedLossCharged(Event):
+    """``amount`` of a bankrupt's deficit charged to a profitable account, pro rata to ``profit``."""
+
+    market: str
+    account: int
+    bankrupt_account: int
+    amount: int
+    profit: int  # its unrealized profit at mark when charged
+
+
+class PositionDeleveraged(Event):
+    """Part of a bankrupt position closed against ``counterparty_account`` for an exact quote ``value``.
+
+    ``price`` is for display (value / (qty x m), rounded down); the books use ``value``.
+    """
+
+    market: str
+    account: int  # the bankrupt
+    counterparty_account: int
+    side: Side  # the bankrupt's side of the trade
+    qty: int
+    value: int
+    price: int
+    pnl: int
+    counterparty_pnl: int
+    position: int
+    counterparty_position: int
+
+
+class LiquidationEnded(Event):
+    """The waterfall finished at ``stage``; negative ``equity`` is a loss nobody could cover."""
+
+    account: int
+    stage: Stage
+    equity: int
+    maintenance: int
+
+
+class AdlRank(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    account: int
+    lights: int  # 5: first to be deleveraged (top fifth of its side), 1: last
+
+
+class AdlRanksPublished(Event):
+    """Every position's ADL quantile in ``market`` after a liquidation round, by account id."""
+
+    market: str
+    ranks: tuple[AdlRank, ...]
+
+
 AnyEvent = (
     MarketListed
     | Deposited
@@ -127,4 +264,14 @@ AnyEvent = (
     | PricesUpdated
     | FundingSettled
     | FundingPaid
+    | InsuranceFunded
+    | LiquidationStarted
+    | LiquidationFilled
+    | LiquidationFeeCharged
+    | InsuranceFundPaid
+    | DeleveragingRound
+    | SocializedLossCharged
+    | PositionDeleveraged
+    | LiquidationEnded
+    | AdlRanksPublished
 )

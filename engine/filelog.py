@@ -83,12 +83,12 @@ class FileLog:
     def _scan(self) -> int:
         """Validate every frame and find the last seq and the end of the intact data."""
         end = FILE_HEADER.size
-        last = b""
+        last: bytes | None = None
         last_offset = end
         for offset, payload in self._frames():
             last, last_offset = payload, offset
             end = offset + FRAME_HEADER.size + len(payload)
-        if last:
+        if last is not None:
             self._last_seq = decode_events(last, self.path, f"offset {last_offset}")[-1].seq
         return end
 

@@ -2,10 +2,13 @@
 
 Symbols: ``q`` signed size (long > 0), ``p`` price, ``m`` multiplier (quote
 units per price unit x size unit), ``C`` position entry cost (signed like q,
-the running sum of q x p x m over the fills that opened it), ``M`` mark price.
+the running sum of q x p x m over the fills that opened it), ``M`` mark price,
+``B`` the account's balance, ``E`` its equity, ``N`` a notional, ``r`` a
+maintenance rate in bps.
 """
 
-from engine.units import BPS, PPM, ceil_div, clamp, median3, mul_div, trunc_div
+from engine.markets import MarginTier
+from engine.units import BPS, PPM, ceil_div, clamp, floor_div, median3, mul_div, trunc_div
 
 
 def notional(qty: int, price: int, multiplier: int) -> int:
@@ -45,9 +48,18 @@ def realized_pnl(size: int, cost: int, fill_qty: int, price: int, multiplier: in
     if size == 0 or (size > 0) == (fill_qty > 0):
         return 0
     closed = min(abs(fill_qty), abs(size))
+    return close_pnl(size, cost, closed, closed * price * multiplier)
+
+
+def close_pnl(size: int, cost: int, closed: int, value: int) -> int:
+    """PnL of closing ``closed`` units of (q, C) for quote ``value`` (received by a long, paid by a short).
+
+    ``s x value - R`` with ``R = C x closed / |q|`` rounded toward +inf, and
+    exactly C on a full close, as in ``realized_pnl``. Deleveraging fills use it
+    directly: their value is an exact share of a bankruptcy value, not qty x p x m.
+    """
     removed = cost if closed == abs(size) else ceil_div(cost * closed, abs(size))
-    sign = 1 if size > 0 else -1
-    return sign * closed * price * multiplier - removed
+    return (value if size > 0 else -value) - removed
 
 
 def worst_case_size(size: int, bids: int, asks: int) -> int:
@@ -106,3 +118,178 @@ def funding_payment(size: int, mark: int, multiplier: int, rate_ppm: int) -> int
     the sum over all positions is >= 0; the insurance fund keeps that remainder.
     """
     return mul_div(size * mark * multiplier, rate_ppm, PPM, up=True)
+
+
+# Liquidation. Everything below concerns one account at one set of marks.
+
+
+def _tier(notional_value: int, mm_bps: int, tiers: tuple[MarginTier, ...]) -> tuple[int, int]:
+    """(r_t, D_t) of the tier ``notional_value`` falls in; see ``maintenance_margin``."""
+    rate, deduction = mm_bps, 0
+    for tier in tiers:
+        if notional_value < tier.floor:
+            break
+        deduction += tier.floor * (tier.mm_bps - rate)
+        rate = tier.mm_bps
+    return rate, deduction
+
+
+def maintenance_margin(notional_value: int, mm_bps: int, tiers: tuple[MarginTier, ...] = ()) -> int:
+    """Tiered maintenance margin, continuous: MM = (N x r_t - D_t) / 10^4, rounded up.
+
+    Tier t is the highest whose floor F_t <= N (tier 0: F_0 = 0, r_0 = the
+    spec's ``mm_bps``). D_t = sum over i = 1..t of F_i x (r_i - r_(i-1)), in
+    bps x quote units, so both tiers give the same MM at N = F_t: no jump, and
+    each slice of notional between two floors pays its own tier's rate (the
+    Binance/Bybit "maintenance amount"). One division, rounded up like every
+    requirement. Without tiers this is ``margin_requirement(N, mm_bps)``.
+    """
+    rate, deduction = _tier(notional_value, mm_bps, tiers)
+    return ceil_div(notional_value * rate - deduction, BPS)
+
+
+def liquidation_price(net: int, size: int, multiplier: int, mm_bps: int, tiers: tuple[MarginTier, ...] = ()) -> int:
+    """The mark at which an account holding one position turns liquidatable; ``net`` = B - C.
+
+    E = net + q x M x m and the account is healthy iff E >= MM, i.e. (E being
+    an integer) iff h(N) = 10^4 x E - (N x r_t - D_t) >= 0 with N = |q| x M x m.
+    h is continuous in N, rising for a long (r_t < 10^4) and falling for a
+    short, so there is one crossing; it lies in the last tier t whose floor is
+    still on the losing side, found by evaluating h at the floors.
+
+    - Long: K = ceil(-(10^4 x net + D_t) / ((10^4 - r_t) x q x m)), the lowest
+      healthy mark; liquidatable iff M < K. K = 0 when net >= 0 (never).
+    - Short: K = floor((10^4 x net + D_t) / ((10^4 + r_t) x |q| x m)), the
+      highest healthy mark; liquidatable iff M > K. K = -1 when net < 0 (always).
+
+    Exact, not an estimate: the ceiling (floor) is the first (last) integer
+    mark on the healthy side, so the distress index keyed by K agrees with the
+    integer check E < MM at every mark.
+    """
+    scaled = BPS * net
+    rate, deduction = mm_bps, 0
+    if size > 0:
+        if scaled >= 0:
+            return 0
+        for tier in tiers:
+            if scaled + tier.floor * (BPS - rate) + deduction >= 0:
+                break
+            deduction += tier.floor * (tier.mm_bps - rate)
+            rate = tier.mm_bps
+        return ceil_div(-(scaled + deduction), (BPS - rate) * size * multiplier)
+    if scaled < 0:
+        return -1
+    for tier in tiers:
+        if scaled - tier.floor * (BPS + rate) + deduction < 0:
+            break
+        deduction += tier.floor * (tier.mm_bps - rate)
+        rate = tier.mm_bps
+    return floor_div(scaled + deduction, (BPS + rate) * -size * multiplier)
+
+
+def equity_share(equity: int, part: int, total: int) -> int:
+    """S_i = E x MM_i / MM: the equity behind one position (dYdX's split), rounded down.
+
+    With several positions, each is closed as if it owned the share of the
+    account's equity that its maintenance margin is of the account's. Rounding
+    down leaves the unit with the account, so closing at the resulting
+    bankruptcy value never needs the insurance fund; with one position S = E
+    exactly, and the last position closed absorbs every earlier unit.
+    """
+    return floor_div(equity * part, total)
+
+
+def bankruptcy_value(size: int, mark: int, multiplier: int, share: int) -> int:
+    """W = q x M x m - S: the quote at which closing the whole position uses up exactly its equity share S.
+
+    A long receives W, a short pays -W; either way the account's equity
+    changes by W - q x M x m = -S. With one position S = E, so W = C - B
+    exactly: a bankruptcy price is a rational, but the value is an integer.
+    """
+    return size * mark * multiplier - share
+
+
+def bankruptcy_price(size: int, value: int, multiplier: int, tick: int) -> int:
+    """P_bk = W / (q x m) on the tick grid: the worst limit a liquidation order may have.
+
+    Rounded against the bankrupt: up for a long (it sells no lower than
+    P_bk), down for a short (it buys no higher), so a fill at the limit never
+    leaves the account below zero.
+    """
+    divide = ceil_div if size > 0 else floor_div
+    return divide(value, size * multiplier * tick) * tick
+
+
+def partial_close_size(
+    equity: int,
+    others: int,
+    size: int,
+    mark: int,
+    multiplier: int,
+    mm_bps: int,
+    tiers: tuple[MarginTier, ...],
+    fee_bps: int,
+    lot: int,
+) -> int:
+    """The fewest units c (a lot multiple) of one position whose close at mark restores maintenance margin.
+
+    Closing c at M moves equity only by its liquidation fee, and the position's
+    MM from MM(|q|) to MM(|q| - c): find the least c with
+    E - fee(c x M x m) >= others + MM((|q| - c) x M x m), ``others`` being the
+    MM of the account's other positions. Returns |q| when no c does. Every lot
+    releases at least r_0 > fee_bps of its notional (``spec_problem``), so the
+    condition turns true once and a binary search over lots finds it.
+    """
+    unit = mark * multiplier
+    lots = floor_div(abs(size), lot)
+
+    def restores(n: int) -> bool:
+        closed = n * lot
+        charge = margin_requirement(closed * unit, fee_bps)
+        return equity - charge >= others + maintenance_margin((abs(size) - closed) * unit, mm_bps, tiers)
+
+    lo, hi = 0, lots  # restores(lo) is false (the account is distressed); we want the least true n
+    if not restores(hi):
+        return abs(size)
+    while hi - lo > 1:
+        mid = floor_div(lo + hi, 2)
+        if restores(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi * lot
+
+
+def insurance_payment(closed: int, size: int, gap: int) -> int:
+    """What the insurance fund pays for a fill closing ``closed`` of |q| units beyond bankruptcy.
+
+    ``gap`` = W - p x m x q is what the whole position would fall short of its
+    bankruptcy value W if all of it filled at p (dYdX: delta = quote received -
+    quote at bankruptcy, here with its sign flipped). The fill's share,
+    gap x closed / |q|, is rounded down: the fund pays no unit it does not owe,
+    and the account's next bankruptcy value takes the unit in; the fill that
+    closes the rest pays exactly. Nothing when the fill is at or inside W.
+    """
+    return floor_div(gap * closed, abs(size)) if gap > 0 else 0
+
+
+def insured_qty(fund: int, size: int, gap: int, lot: int) -> int:
+    """The most units (a lot multiple) whose ``insurance_payment`` the fund can cover: k x gap <= fund x |q|."""
+    return floor_div(floor_div(fund * abs(size), gap), lot) * lot
+
+
+def pro_rata(total: int, weights: list[int]) -> list[int]:
+    """Split ``total`` in proportion to positive ``weights``, exactly: largest remainder.
+
+    Share i is floor(total x w_i / sum w); the units left over (fewer than the
+    number of shares) go one each to the largest remainders, the earlier entry
+    first on equal remainders (callers list entries in rank or id order). The
+    shares sum to ``total`` exactly, whatever its sign.
+    """
+    whole = sum(weights)
+    parts = [divmod(total * w, whole) for w in weights]
+    shares = [share for share, _ in parts]
+    left = total - sum(shares)
+    for i in sorted(range(len(parts)), key=lambda i: (-parts[i][1], i))[:left]:
+        shares[i] += 1
+    return shares

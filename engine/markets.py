@@ -14,6 +14,18 @@ class Deleveraging(IntEnum):
     SOCIALIZED = 1  # charge profitable accounts pro rata to their unrealized profit
 
 
+class MarginTier(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A maintenance-margin tier: from position notional ``floor`` (quote units) up, ``mm_bps`` applies.
+
+    Tier 0 is implicit: notional 0 up at the spec's ``mm_bps``. The rate
+    applies to the whole notional less a deduction that keeps MM continuous at
+    every floor (``engine.margin.maintenance_margin``).
+    """
+
+    floor: int
+    mm_bps: int
+
+
 class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Units are described in ``engine.units``; fractions are in bps unless named ppm."""
 
@@ -34,6 +46,7 @@ class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     interest_ppm: int = 100  # the interest component of funding, per interval
     liquidation_fee_bps: int = 0
     deleveraging: Deleveraging = Deleveraging.ADL
+    mm_tiers: tuple[MarginTier, ...] = ()  # larger positions: higher maintenance fractions
 
 
 def spec_problem(spec: MarketSpec) -> str | None:
@@ -52,6 +65,23 @@ def spec_problem(spec: MarketSpec) -> str | None:
         (0 <= spec.mark_band_bps < BPS, "need 0 <= mark_band_bps < 10000"),
         (spec.funding_interval > 0, "funding_interval must be positive"),
         (0 <= spec.funding_cap_ppm <= PPM, "need 0 <= funding_cap_ppm <= 1000000"),
-        (0 <= spec.liquidation_fee_bps < BPS, "need 0 <= liquidation_fee_bps < 10000"),
+        (0 <= spec.liquidation_fee_bps < spec.mm_bps, "need 0 <= liquidation_fee_bps < mm_bps"),
+        (spec.deleveraging in Deleveraging._value2member_map_, "unknown deleveraging policy"),
     )
-    return next((why for ok, why in checks if not ok), None)
+    return next((why for ok, why in checks if not ok), _tiers_problem(spec))
+
+
+def _tiers_problem(spec: MarketSpec) -> str | None:
+    """Tiers must rise in both floor and rate, and stay below the initial margin.
+
+    Rates below ``im_bps`` keep MM < IM at every size (the deduction is never
+    negative), so an order the IM check admits never opens a position that is
+    already liquidatable; rates above the liquidation fee (which is below
+    ``mm_bps``) make every closed lot release more margin than its fee costs.
+    """
+    floor, rate = 0, spec.mm_bps
+    for tier in spec.mm_tiers:
+        if not (tier.floor > floor and rate < tier.mm_bps < spec.im_bps):
+            return "mm_tiers need rising floors and rates between mm_bps and im_bps"
+        floor, rate = tier.floor, tier.mm_bps
+    return None

@@ -8,10 +8,11 @@ market's mark price, never at the last trade.
   position if every open (non-reduce-only) order on one side filled. Open
   orders are valued at mark; the price band bounds how far from the mark an
   order can be priced, so the gap is bounded too.
-- maintenance requirement = sum over markets of MM on the position alone.
+- maintenance requirement = sum over markets of MM on the position alone,
+  tiered by the position's notional (``engine.margin.maintenance_margin``).
 """
 
-from engine.margin import margin_requirement, worst_case_size
+from engine.margin import maintenance_margin, margin_requirement, worst_case_size
 from engine.state import Account, ExchangeState
 
 
@@ -22,6 +23,18 @@ def equity(state: ExchangeState, account: Account) -> int:
         if pos.size:
             mkt = markets[symbol]
             total += pos.size * mkt.mark * mkt.spec.multiplier - pos.cost
+    return total
+
+
+def maintenance_requirement(state: ExchangeState, account: Account) -> int:
+    """Sum of tiered MM on the account's positions at mark: it is liquidatable when equity falls below."""
+    markets = state.markets
+    total = 0
+    for symbol, pos in account.positions.items():
+        if pos.size:
+            mkt = markets[symbol]
+            spec = mkt.spec
+            total += maintenance_margin(abs(pos.size) * mkt.mark * spec.multiplier, spec.mm_bps, spec.mm_tiers)
     return total
 
 

@@ -1,0 +1,67 @@
+"""The full engine over the standard workload: validation, risk checks, matching, positions, events, log.
+
+Each round replays the workload's commands on a fresh engine that has already
+run the workload's setup (market, index price, deposits, the seed book); only
+the commands are timed.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from workload import Workload, standard
+
+from engine import Engine, FileLog
+
+ROUNDS = 5
+GROUP = 1_000  # commands per submit_many call: one log append each
+
+
+@pytest.fixture(scope="module")
+def workload() -> Workload:
+    return standard()
+
+
+def ready(workload: Workload, log: Any = None) -> Engine:
+    engine = Engine(log)
+    engine.submit_many(workload.setup)
+    return engine
+
+
+def run_each(engine: Engine, commands: list[Any]) -> None:
+    submit = engine.submit
+    for command in commands:
+        submit(command)
+
+
+def run_grouped(engine: Engine, commands: list[Any]) -> None:
+    for start in range(0, len(commands), GROUP):
+        engine.submit_many(commands[start : start + GROUP])
+
+
+@pytest.mark.benchmark(group="engine")
+def test_engine_memory_log(benchmark: Any, rate: Any, workload: Workload) -> None:
+    """Engine.submit per command, MemoryLog."""
+    benchmark.name = f"engine, memory log, submit: {workload.name}"
+    benchmark.pedantic(run_each, setup=lambda: ((ready(workload), workload.commands), {}), rounds=ROUNDS)
+    rate(benchmark, len(workload.commands))
+
+
+@pytest.mark.benchmark(group="engine")
+def test_engine_file_log(benchmark: Any, rate: Any, workload: Workload, tmp_path: Path) -> None:
+    """Engine.submit per command, FileLog (one write per command, no fsync)."""
+    benchmark.name = f"engine, file log, submit: {workload.name}"
+    logs = iter(range(ROUNDS + 1))
+    setup = lambda: ((ready(workload, FileLog(tmp_path / f"{next(logs)}.perpxlog")), workload.commands), {})  # noqa: E731
+    benchmark.pedantic(run_each, setup=setup, rounds=ROUNDS)
+    rate(benchmark, len(workload.commands))
+
+
+@pytest.mark.benchmark(group="engine")
+def test_engine_file_log_group_commit(benchmark: Any, rate: Any, workload: Workload, tmp_path: Path) -> None:
+    """Engine.submit_many in groups of GROUP commands, FileLog (one write per group, no fsync)."""
+    benchmark.name = f"engine, file log, submit_many({GROUP:,}): {workload.name}"
+    logs = iter(range(ROUNDS + 1))
+    setup = lambda: ((ready(workload, FileLog(tmp_path / f"{next(logs)}.perpxlog")), workload.commands), {})  # noqa: E731
+    benchmark.pedantic(run_grouped, setup=setup, rounds=ROUNDS)
+    rate(benchmark, len(workload.commands))

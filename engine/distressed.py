@@ -1,0 +1,221 @@
+"""Which accounts are liquidatable, found without scanning every account on every price tick.
+
+The index (``DistressIndex``)
+    An account with exactly one open position is filed under that market and
+    side, keyed by its liquidation price K (``engine.margin.liquidation_price``):
+    a long is liquidatable iff mark < K, a short iff mark > K. K depends on the
+    account's balance, the position's size and cost and the market's tiers,
+    never on the mark, so a mark move re-keys nobody: the longs it made
+    liquidatable are the keys above the new mark and the shorts the keys below
+    it, two range queries on a ``SortedList`` of (K, account). A liquidation
+    round leaves every account healthy, so these are exactly the accounts the
+    move crossed: O(log n + k) for k of them, and a tick that crosses nobody
+    costs O(log n) however many accounts there are. K is exact, not a bound,
+    so a candidate needs no second check.
+
+Several positions (cross margin)
+    Such an account's liquidation price in one market moves with the marks of
+    the others, so it is not keyed: ``multi[market]`` holds every such account
+    with a position there, and a mark move in that market re-checks each one
+    with the exact integer test (equity < maintenance): O(m) for m of them.
+    An account with no position is not filed at all: with no maintenance
+    margin it is liquidatable only with a negative balance, which only a change
+    to the account itself can cause.
+
+Keeping keys current
+    K changes only when the account's balance or positions do, that is when an
+    event names it. ``touched`` lists the accounts and markets a batch of
+    events changed; the liquidator refreshes those accounts once per command
+    and after each liquidation, O(log n) each. Event types that cannot move a
+    balance or a position are skipped; every other event's ``account`` and
+    ``*_account`` fields count, so a new money-moving event is covered without
+    a change here.
+
+Derived data
+    The index is not part of the state: neither hashed nor snapshotted.
+    ``DistressIndex(state)`` builds it from any state in O(n log n), and
+    ``check()`` compares it with a brute-force scan of every account.
+
+The queue (``DistressQueue``)
+    A heap of ``engine.ranking.distress_key``: lowest equity / maintenance
+    first, then larger notional, then account id. Pushing an account again
+    replaces its entry (the old one is skipped when it surfaces), and
+    ``discard`` drops an account that recovered before its turn.
+"""
+
+import heapq
+from collections.abc import Iterable
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from engine import risk
+from engine.events import (
+    AdlRanksPublished,
+    CommandRejected,
+    DeleveragingRound,
+    FundingSettled,
+    InsuranceFunded,
+    LiquidationEnded,
+    LiquidationStarted,
+    MarketListed,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRested,
+    PricesUpdated,
+)
+from engine.margin import liquidation_price
+from engine.state import Account, ExchangeState
+
+_QUIET = (
+    MarketListed,
+    OrderAccepted,
+    OrderRested,
+    OrderCancelled,
+    CommandRejected,
+    FundingSettled,
+    InsuranceFunded,
+    LiquidationStarted,
+    LiquidationEnded,
+    DeleveragingRound,
+    AdlRanksPublished,
+)
+_ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
+
+
+def _account_fields(kind: type) -> tuple[str, ...]:
+    names = _ACCOUNT_FIELDS.get(kind)
+    if names is None:
+        names = tuple(f for f in kind.__struct_fields__ if f == "account" or f.endswith("_account"))
+        _ACCOUNT_FIELDS[kind] = names
+    return names
+
+
+def touched(events: Iterable[Any]) -> tuple[set[int], set[str]]:
+    """(accounts whose balance or positions the events may have changed, markets whose mark they set)."""
+    accounts: set[int] = set()
+    markets: set[str] = set()
+    for event in events:
+        kind = type(event)
+        if kind is PricesUpdated:
+            markets.add(event.market)
+            continue
+        for name in _account_fields(kind):
+            accounts.add(getattr(event, name))
+    return accounts, markets
+
+
+def liquidatable(state: ExchangeState, account: Account) -> bool:
+    """The exact test: equity below the sum of tiered maintenance margins, at mark."""
+    return risk.equity(state, account) < risk.maintenance_requirement(state, account)
+
+
+class DistressIndex:
+    def __init__(self, state: ExchangeState) -> None:
+        self.state = state
+        self._longs: dict[str, SortedList] = {}
+        self._shorts: dict[str, SortedList] = {}
+        self._multi: dict[str, set[int]] = {}
+        self._keyed: dict[int, tuple[str, int, int]] = {}  # account: (market, side, K) of its one position
+        self._spread: dict[int, tuple[str, ...]] = {}  # account: its markets, when it has several positions
+        for account_id in state.accounts:
+            self.refresh(account_id)
+
+    def refresh(self, account_id: int) -> bool:
+        """File the account afresh from its current state; is it liquidatable at the current marks?"""
+        state = self.state
+        account = state.accounts[account_id]
+        held = [(symbol, pos) for symbol, pos in account.positions.items() if pos.size]
+        if len(held) == 1:
+            symbol, pos = held[0]
+            market = state.markets[symbol]
+            spec = market.spec
+            side = 1 if pos.size > 0 else -1
+            key = liquidation_price(account.balance - pos.cost, pos.size, spec.multiplier, spec.mm_bps, spec.mm_tiers)
+            filed = (symbol, side, key)
+            if self._keyed.get(account_id) != filed:
+                self._unfile(account_id)
+                self._keyed[account_id] = filed
+                self._keys(symbol, side).add((key, account_id))
+            return market.mark < key if side > 0 else market.mark > key
+        self._unfile(account_id)
+        if held:
+            markets = tuple(symbol for symbol, _ in held)
+            self._spread[account_id] = markets
+            for symbol in markets:
+                self._multi.setdefault(symbol, set()).add(account_id)
+        return liquidatable(state, account)
+
+    def crossed(self, market: str) -> list[int]:
+        """The accounts liquidatable at ``market``'s current mark among those with a position there."""
+        mark = self.state.markets[market].mark
+        found = [account for _, account in self._keys(market, 1).irange((mark + 1,))]
+        found += [account for _, account in self._keys(market, -1).irange(None, (mark,), inclusive=(True, False))]
+        accounts = self.state.accounts
+        found += [a for a in self._multi.get(market, ()) if liquidatable(self.state, accounts[a])]
+        return found
+
+    def _keys(self, market: str, side: int) -> SortedList:
+        books = self._longs if side > 0 else self._shorts
+        keys = books.get(market)
+        if keys is None:
+            keys = books[market] = SortedList()
+        return keys
+
+    def _unfile(self, account_id: int) -> None:
+        filed = self._keyed.pop(account_id, None)
+        if filed is not None:
+            symbol, side, key = filed
+            self._keys(symbol, side).remove((key, account_id))
+        for symbol in self._spread.pop(account_id, ()):
+            self._multi[symbol].discard(account_id)
+
+    def check(self) -> list[str]:
+        """Every way the index differs from a fresh build and from a brute-force scan, in words."""
+        state = self.state
+        fresh = DistressIndex(state)
+        problems = []
+        if fresh._keyed != self._keyed or fresh._spread != self._spread:
+            problems.append("stale filing: keys differ from a rebuild")
+        for side, books in ((1, self._longs), (-1, self._shorts)):
+            for symbol, keys in books.items():
+                if list(keys) != list(fresh._keys(symbol, side)):
+                    problems.append(f"{symbol}: side {side} keys differ from a rebuild")
+        said = {a for symbol in state.markets for a in self.crossed(symbol)}
+        for account_id, account in state.accounts.items():
+            scan = liquidatable(state, account)
+            positions = account_id in self._keyed or account_id in self._spread
+            if positions and (account_id in said) != scan:
+                problems.append(f"account {account_id}: index says {account_id in said}, scan says {scan}")
+        return problems
+
+
+class DistressQueue:
+    def __init__(self) -> None:
+        self._heap: list[tuple[Any, ...]] = []
+        self._entry: dict[int, tuple[Any, ...]] = {}  # account: its live key
+
+    def __bool__(self) -> bool:
+        return bool(self._entry)
+
+    def __len__(self) -> int:
+        return len(self._entry)
+
+    def push(self, key: tuple[Any, ...]) -> None:
+        """Queue (or re-queue) the account that ends ``key``."""
+        self._entry[key[-1]] = key
+        heapq.heappush(self._heap, key)
+
+    def discard(self, account_id: int) -> None:
+        self._entry.pop(account_id, None)
+
+    def pop(self) -> int:
+        """The most distressed account; skips entries replaced or discarded since they were pushed."""
+        entry = self._entry
+        while True:
+            key = heapq.heappop(self._heap)
+            if entry.get(key[-1]) is key:
+                del entry[key[-1]]
+                if not entry:
+                    self._heap.clear()  # only replaced entries are left
+                return key[-1]

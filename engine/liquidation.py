@@ -1,0 +1,403 @@
+"""The liquidation waterfall: what happens to a distressed account, one event at a time.
+
+When
+    The dispatcher calls ``Liquidator.run`` at the end of every command. It
+    refreshes the distress index (``engine.distressed``) for the accounts the
+    command's events touched, asks it which accounts the command's mark moves
+    crossed, queues the liquidatable ones (lowest equity / maintenance first)
+    and liquidates them one at a time until the queue is empty. Each
+    liquidation touches other accounts (makers, deleveraged counterparties,
+    charged winners); those are re-checked and queued, re-queued or dropped,
+    so a cascade drains within the command, and an account that recovers
+    before its turn is left alone. Last, the ADL lights of every market where
+    an account was liquidated are published.
+
+The waterfall (stages in ``engine.transitions``)
+    1. Cancel the account's open orders (reason LIQUIDATION).
+    2. Close through the book with IOC orders no worse than the bankruptcy
+       price P_bk (and inside the price band). First partially: per position,
+       riskiest first (largest MM, then symbol), the fewest lots whose close
+       at mark would restore maintenance margin (``margin.partial_close_size``);
+       then, if still distressed, all the rest. The liquidated side pays no
+       trading fee but a liquidation fee: ``liquidation_fee_bps`` of the
+       notional closed, capped at its equity, to the insurance fund.
+    3. Insured close: the rest trades through the book beyond P_bk, out to the
+       band edge, and the insurance fund pays each fill's gap to the
+       bankruptcy value (dYdX's per-fill delta, ``margin.insurance_payment``).
+       A fill is cut to what the fund can pay: the fund never goes negative.
+    4. Deleverage each remaining position. Its share S of the account's equity
+       (``margin.equity_share``; S = E for the last one) is the most it may
+       lose. If S < 0 the fund pays what it can of -S; the rest, the deficit D:
+       - ADL: goes through the price. The position closes against the opposite
+         side in rank order (``engine.ranking``), most highly ranked first,
+         for the bankruptcy value W = q x M x m + sign(q) x D in quote, exactly.
+       - Socialized: is first charged to every account with unrealized profit
+         in the market, pro rata to that profit and never more than it; what
+         profit cannot cover goes through the price as in ADL. The position
+         then closes against the ranked opposite side for W, which is its
+         mark value when the charges covered D: at mark, the close takes
+         nothing; it only gives the position a counterparty.
+       When S >= 0 (the book was empty but the account solvent), D = 0 and the
+       close is at mark: the account keeps its equity.
+
+Exactly the shortfall
+    Bankruptcy prices are rationals; values are not rounded through a price.
+    The close value W is an integer and is split across counterparties by
+    largest remainder (``margin.pro_rata``), so what counterparties lose
+    against mark sums to D to the unit, and so do the socialized charges. The
+    ``DeleveragingRound`` event lists each account taken from, with its score,
+    qty and amount; the amounts sum to its ``deficit``.
+
+Fills
+    A liquidation fill follows the matching rules for resting orders: a maker
+    that could not afford the fill (equity below IM after it) is cancelled
+    with INSUFFICIENT_MARGIN, a reduce-only maker fills only as far as it
+    reduces, and afterwards the makers' (and deleveraged accounts')
+    reduce-only orders that would no longer reduce are cancelled.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from engine import risk
+from engine.book import Order
+from engine.distressed import DistressIndex, DistressQueue, touched
+from engine.enums import CancelReason, Side
+from engine.events import (
+    AdlRank,
+    AdlRanksPublished,
+    DeleveragingRound,
+    DeleveragingShare,
+    InsuranceFundPaid,
+    LiquidationEnded,
+    LiquidationFeeCharged,
+    LiquidationFilled,
+    LiquidationStarted,
+    OrderCancelled,
+    PositionDeleveraged,
+    SocializedLossCharged,
+)
+from engine.margin import (
+    bankruptcy_price,
+    bankruptcy_value,
+    close_pnl,
+    equity_share,
+    fee,
+    insurance_payment,
+    insured_qty,
+    maintenance_margin,
+    partial_close_size,
+    price_band,
+    pro_rata,
+    realized_pnl,
+)
+from engine.markets import Deleveraging
+from engine.ranking import adl_quantiles, adl_ranking, distress_key
+from engine.state import Account, ExchangeState, Market
+from engine.transitions import Stage, next_stage
+from engine.units import floor_div
+
+
+class Liquidator:
+    def __init__(
+        self,
+        state: ExchangeState,
+        emit: Callable[[Any], None],
+        after_fills: Callable[[int, Account, str], None],
+    ) -> None:
+        """``emit`` applies and records an event; ``after_fills(ts, account, market)`` re-checks an
+        account's reduce-only orders after its position moved."""
+        self.state = state
+        self._emit = emit
+        self._after_fills = after_fills
+        self.index = DistressIndex(state)
+        self._queue = DistressQueue()
+        self._steps: dict[Stage, Callable[[int, Account], None]] = {
+            Stage.CANCEL_ORDERS: self.cancel_orders,
+            Stage.PARTIAL_CLOSE: self.close_partially,
+            Stage.FULL_CLOSE: self.close_fully,
+            Stage.INSURED_CLOSE: self.close_insured,
+            Stage.DELEVERAGE: self.deleverage,
+        }
+
+    def run(self, ts: int, events: list[Any]) -> None:
+        """Liquidate, until none is left, every account that ``events`` (a command's events so far,
+        to which this appends) left liquidatable."""
+        index = self.index
+        queue = self._queue
+        accounts, markets = touched(events)
+        for account_id in accounts:
+            if index.refresh(account_id):
+                self._enqueue(account_id)
+        for symbol in markets:
+            for account_id in index.crossed(symbol):
+                self._enqueue(account_id)
+        liquidated: set[str] = set()
+        while queue:
+            account_id = queue.pop()
+            start = len(events)
+            liquidated |= self._liquidate(ts, account_id)
+            for other in touched(events[start:])[0]:
+                if index.refresh(other) and other != account_id:
+                    self._enqueue(other)
+                else:
+                    queue.discard(other)
+        for symbol in sorted(liquidated):
+            ranks = tuple(AdlRank(account, lights) for account, lights in adl_quantiles(self.state, symbol))
+            self._emit(AdlRanksPublished(self._seq(), ts, symbol, ranks))
+
+    def _enqueue(self, account_id: int) -> None:
+        account = self.state.accounts[account_id]
+        equity, maintenance = self._health(account)
+        self._queue.push(distress_key(equity, maintenance, self._notional(account), account_id))
+
+    def _liquidate(self, ts: int, account_id: int) -> set[str]:
+        """Walk one account down the waterfall; return the markets it held positions in."""
+        account = self.state.accounts[account_id]
+        markets = {symbol for symbol, pos in account.positions.items() if pos.size}
+        equity, maintenance = self._health(account)
+        self._emit(LiquidationStarted(self._seq(), ts, account_id, equity, maintenance, self._notional(account)))
+        stage = Stage.CANCEL_ORDERS
+        while True:
+            self._steps[stage](ts, account)
+            equity, maintenance = self._health(account)
+            after = next_stage(stage, equity >= maintenance)
+            if after is Stage.DONE:
+                break
+            stage = after
+        self._emit(LiquidationEnded(self._seq(), ts, account_id, stage, equity, maintenance))
+        return markets
+
+    # the stages
+
+    def cancel_orders(self, ts: int, account: Account) -> None:
+        for order_id in sorted(account.orders):
+            self._cancel(ts, account.orders[order_id], CancelReason.LIQUIDATION)
+
+    def close_partially(self, ts: int, account: Account) -> None:
+        for symbol in self._by_risk(account):
+            equity, maintenance = self._health(account)
+            if equity >= maintenance:
+                return
+            market = self.state.markets[symbol]
+            spec = market.spec
+            size = account.positions[symbol].size
+            others = maintenance - self._maintenance(market, size)
+            qty = partial_close_size(
+                equity, others, size, market.mark, spec.multiplier,
+                spec.mm_bps, spec.mm_tiers, spec.liquidation_fee_bps, spec.lot_size,
+            )  # fmt: skip
+            self._close_within_bankruptcy(ts, account, symbol, qty)
+
+    def close_fully(self, ts: int, account: Account) -> None:
+        for symbol in self._by_risk(account):
+            self._close_within_bankruptcy(ts, account, symbol, abs(account.positions[symbol].size))
+
+    def close_insured(self, ts: int, account: Account) -> None:
+        for symbol in self._by_risk(account):
+            market = self.state.markets[symbol]
+            spec = market.spec
+            size = account.positions[symbol].size
+            lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
+            self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
+
+    def deleverage(self, ts: int, account: Account) -> None:
+        for symbol in self._by_risk(account):
+            self._deleverage_position(ts, account, symbol)
+        equity = risk.equity(self.state, account)
+        fund = self.state.insurance_fund
+        if equity < 0 and fund:  # no position left: its own order closed it beyond bankruptcy
+            self._emit(InsuranceFundPaid(self._seq(), ts, "", account.id, min(fund, -equity)))
+
+    # closing through the book
+
+    def _close_within_bankruptcy(self, ts: int, account: Account, symbol: str, qty: int) -> None:
+        """Close ``qty`` at prices no worse than the bankruptcy price, then charge the liquidation fee."""
+        market = self.state.markets[symbol]
+        spec = market.spec
+        size = account.positions[symbol].size
+        limit = bankruptcy_price(size, self._bankruptcy_value(account, symbol), spec.multiplier, spec.tick_size)
+        lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
+        notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
+        charge = min(fee(notional, spec.liquidation_fee_bps), max(0, risk.equity(self.state, account)))
+        if charge:
+            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge))
+
+    def _trade(self, ts: int, account: Account, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
+        """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
+
+        ``insured``: each fill's gap to the bankruptcy value is paid by the
+        insurance fund, and a fill is cut to what the fund can pay. Returns the
+        notional closed.
+        """
+        state = self.state
+        market = state.markets[symbol]
+        spec = market.spec
+        multiplier = spec.multiplier
+        pos = account.positions[symbol]
+        side = Side.SELL if pos.size > 0 else Side.BUY
+        resting = Side(-side)
+        makers: set[int] = set()
+        notional = 0
+        while qty:
+            maker = market.book.head(resting, limit)
+            if maker is None:
+                break
+            price = maker.price
+            fill = min(qty, maker.qty)
+            gap = self._bankruptcy_value(account, symbol) - price * multiplier * pos.size if insured else 0
+            if gap > 0:
+                fill = min(fill, insured_qty(state.insurance_fund, pos.size, gap, spec.lot_size))
+                if not fill:
+                    break
+            fill = self._maker_fill(ts, market, maker, side, fill)
+            if not fill:
+                continue
+            value = fill * price * multiplier
+            maker_pos = state.accounts[maker.account].positions[symbol]
+            size = pos.size
+            self._emit(
+                LiquidationFilled(
+                    self._seq(), ts, symbol, account.id, maker.account, maker.id, side, price, fill,
+                    max(0, fee(value, spec.maker_fee_bps)),
+                    realized_pnl(size, pos.cost, side * fill, price, multiplier),
+                    realized_pnl(maker_pos.size, maker_pos.cost, -side * fill, price, multiplier),
+                    size + side * fill, maker_pos.size - side * fill,
+                )
+            )  # fmt: skip
+            paid = insurance_payment(fill, size, gap)
+            if paid:
+                self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, paid))
+            qty -= fill
+            notional += value
+            makers.add(maker.account)
+        for maker_id in sorted(makers):
+            self._after_fills(ts, state.accounts[maker_id], symbol)
+        return notional
+
+    def _maker_fill(self, ts: int, market: Market, maker: Order, side: Side, fill: int) -> int:
+        """How much of ``fill`` the resting ``maker`` may take, under the matching rules for resting
+        orders; 0 after cancelling it when it may take nothing."""
+        state = self.state
+        spec = market.spec
+        account = state.accounts[maker.account]
+        size = account.positions[spec.symbol].size
+        if maker.reduce_only:
+            fill = min(fill, abs(size) if size * maker.side < 0 else 0)
+            if not fill:
+                self._cancel(ts, maker, CancelReason.REDUCE_ONLY)
+            return fill
+        qty = -side * fill
+        value = fill * maker.price * spec.multiplier
+        gain = qty * (market.mark - maker.price) * spec.multiplier - max(0, fee(value, spec.maker_fee_bps))
+        if risk.can_afford_fill(state, account, spec.symbol, qty, gain):
+            return fill
+        self._cancel(ts, maker, CancelReason.INSUFFICIENT_MARGIN)
+        return 0
+
+    # deleveraging
+
+    def _deleverage_position(self, ts: int, account: Account, symbol: str) -> None:
+        state = self.state
+        market = state.markets[symbol]
+        spec = market.spec
+        pos = account.positions[symbol]
+        equity, maintenance = self._health(account)
+        deficit = max(0, -equity_share(equity, self._maintenance(market, pos.size), maintenance))
+        insurance = min(state.insurance_fund, deficit)
+        if insurance:
+            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, insurance))
+        deficit -= insurance
+        shares = []
+        if deficit and spec.deleveraging == Deleveraging.SOCIALIZED:
+            shares = self._socialize(ts, account, symbol, deficit)
+        sign = 1 if pos.size > 0 else -1
+        qty = abs(pos.size)
+        unit = market.mark * spec.multiplier
+        # received by a long, paid by a short: the mark value moved by what the charges left of the deficit
+        value = qty * unit + sign * (deficit - sum(share.amount for share in shares))
+        ranked = adl_ranking(state, symbol, -sign)
+        picks = []
+        left = qty
+        for key, num, den in ranked:
+            take = min(left, abs(market.positions[key[-1]].size))
+            picks.append((key[-1], num, den, take))
+            left -= take
+            if not left:
+                break
+        side = Side(-sign)
+        values = pro_rata(value, [take for *_, take in picks])
+        for (other, num, den, take), piece in zip(picks, values, strict=True):
+            other_pos = state.accounts[other].positions[symbol]
+            size = pos.size
+            self._emit(
+                PositionDeleveraged(
+                    self._seq(), ts, symbol, account.id, other, side, take, piece,
+                    floor_div(piece, take * spec.multiplier),
+                    close_pnl(size, pos.cost, take, piece), close_pnl(other_pos.size, other_pos.cost, take, piece),
+                    size + side * take, other_pos.size - side * take,
+                )
+            )  # fmt: skip
+            shares.append(DeleveragingShare(other, num, den, take, sign * (piece - take * unit)))
+        self._emit(
+            DeleveragingRound(
+                self._seq(), ts, symbol, account.id, spec.deleveraging, qty, value, insurance, deficit,
+                len(ranked), tuple(shares),
+            )
+        )  # fmt: skip
+        for other, *_ in picks:
+            self._after_fills(ts, state.accounts[other], symbol)
+
+    def _socialize(self, ts: int, account: Account, symbol: str, deficit: int) -> list[DeleveragingShare]:
+        """Charge ``deficit`` (or all the profit there is, if less) to the accounts with unrealized profit
+        in ``symbol``, pro rata to it; units left by rounding go to the largest remainders, then lower ids."""
+        market = self.state.markets[symbol]
+        unit = market.mark * market.spec.multiplier
+        winners = []
+        for account_id, pos in sorted(market.positions.items()):
+            profit = pos.size * unit - pos.cost
+            if profit > 0 and account_id != account.id:
+                winners.append((account_id, profit))
+        total = min(deficit, sum(profit for _, profit in winners))
+        shares = []
+        for (account_id, profit), amount in zip(winners, pro_rata(total, [p for _, p in winners]), strict=True):
+            if amount:
+                self._emit(SocializedLossCharged(self._seq(), ts, symbol, account_id, account.id, amount, profit))
+                shares.append(DeleveragingShare(account_id, profit, 1, 0, amount))
+        return shares
+
+    # helpers
+
+    def _seq(self) -> int:
+        return self.state.seq + 1
+
+    def _cancel(self, ts: int, order: Order, reason: CancelReason) -> None:
+        self._emit(OrderCancelled(self._seq(), ts, order.id, order.account, order.market, order.qty, reason))
+
+    def _health(self, account: Account) -> tuple[int, int]:
+        return risk.equity(self.state, account), risk.maintenance_requirement(self.state, account)
+
+    def _notional(self, account: Account) -> int:
+        markets = self.state.markets
+        total = 0
+        for symbol, pos in account.positions.items():
+            total += abs(pos.size) * markets[symbol].mark * markets[symbol].spec.multiplier
+        return total
+
+    @staticmethod
+    def _maintenance(market: Market, size: int) -> int:
+        spec = market.spec
+        return maintenance_margin(abs(size) * market.mark * spec.multiplier, spec.mm_bps, spec.mm_tiers)
+
+    def _by_risk(self, account: Account) -> list[str]:
+        """The account's markets with a position, largest maintenance margin first, then by symbol."""
+        markets = self.state.markets
+        held = [(-self._maintenance(markets[s], pos.size), s) for s, pos in account.positions.items() if pos.size]
+        return [symbol for _, symbol in sorted(held)]
+
+    def _bankruptcy_value(self, account: Account, symbol: str) -> int:
+        market = self.state.markets[symbol]
+        size = account.positions[symbol].size
+        equity, maintenance = self._health(account)
+        share = equity_share(equity, self._maintenance(market, size), maintenance)
+        return bankruptcy_value(size, market.mark, market.spec.multiplier, share)

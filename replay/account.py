@@ -1,0 +1,117 @@
+"""What one account holds at a seq, and every event that involved it.
+
+An event involves an account when a field named ``account`` or ending in
+``_account`` holds its id (deposits, withdrawals, orders, either side of a
+fill, cancels, rejections, funding payments, liquidation steps), or when its
+``order_id`` is one of the account's orders (an order resting after it
+traded). Events added later that follow this naming appear in timelines with
+no change here. Market-wide events that list accounts inside (ADL ranks) are
+not an account's own events.
+"""
+
+from collections.abc import Iterable
+from decimal import Decimal
+from enum import Enum
+from functools import cache
+from typing import Any
+
+import msgspec
+
+from engine import risk
+from engine.margin import unrealized_pnl
+from engine.state import Account, ExchangeState
+
+
+class PositionView(msgspec.Struct, frozen=True):
+    market: str
+    size: int
+    cost: int  # entry cost in quote units: the running sum of qty x price x multiplier
+    average_entry: str  # cost / (size x multiplier) in price units, a decimal string for display only
+    unrealized_pnl: int  # at mark
+
+
+class OrderView(msgspec.Struct, frozen=True):
+    order_id: int
+    market: str
+    side: str
+    price: int
+    qty: int
+    client_id: int
+    reduce_only: bool
+
+
+class AccountView(msgspec.Struct, frozen=True):
+    account: int
+    balance: int
+    equity: int
+    initial_margin: int
+    maintenance_margin: int
+    positions: list[PositionView]
+    orders: list[OrderView]
+
+
+class Entry(msgspec.Struct, frozen=True):
+    """One event in a timeline: its seq, ts, type name and other fields (enums by name)."""
+
+    seq: int
+    ts: int
+    type: str
+    fields: dict[str, Any]
+
+
+def average_entry(cost: int, size: int, multiplier: int) -> str:
+    """cost / (size x m) to 4 decimal places (half-even): display only, never fed back."""
+    return str((Decimal(cost) / (size * multiplier)).quantize(Decimal("0.0001")))
+
+
+def account_view(state: ExchangeState, account_id: int) -> AccountView:
+    """The account as it stands in ``state``; all zeros if it has no record yet."""
+    account = state.accounts.get(account_id) or Account(id=account_id)
+    positions = []
+    for symbol, pos in sorted(account.positions.items()):
+        if pos.size:
+            market = state.markets[symbol]
+            m = market.spec.multiplier
+            pnl = unrealized_pnl(pos.size, pos.cost, market.mark, m)
+            positions.append(PositionView(symbol, pos.size, pos.cost, average_entry(pos.cost, pos.size, m), pnl))
+    orders = [
+        OrderView(o.id, o.market, o.side.name, o.price, o.qty, o.client_id, o.reduce_only)
+        for _, o in sorted(account.orders.items())
+    ]
+    return AccountView(
+        account_id,
+        account.balance,
+        risk.equity(state, account),
+        risk.initial_requirement(state, account),
+        risk.maintenance_requirement(state, account),
+        positions,
+        orders,
+    )
+
+
+@cache
+def _account_fields(kind: type) -> tuple[str, ...]:
+    return tuple(f for f in kind.__struct_fields__ if f == "account" or f.endswith("_account"))
+
+
+def _entry(event: Any) -> Entry:
+    fields = {
+        name: value.name if isinstance(value, Enum) else msgspec.to_builtins(value)
+        for name, value in msgspec.structs.asdict(event).items()
+        if name not in ("seq", "ts")
+    }
+    return Entry(event.seq, event.ts, type(event).__name__, fields)
+
+
+def timeline(events: Iterable[Any], account_id: int) -> list[Entry]:
+    """The events that involved ``account_id``, in seq order."""
+    orders: set[int] = set()
+    entries = []
+    for event in events:
+        if any(getattr(event, f) == account_id for f in _account_fields(type(event))):
+            if getattr(event, "account", None) == account_id and hasattr(event, "order_id"):
+                orders.add(event.order_id)
+        elif getattr(event, "order_id", None) not in orders:
+            continue
+        entries.append(_entry(event))
+    return entries

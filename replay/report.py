@@ -1,0 +1,148 @@
+"""Render what ``perpx replay`` and ``perpx simulate`` found, as aligned text or as JSON.
+
+Text is for people: amounts are the engine's integers (a log does not say what
+its quote unit is), laid out in columns. JSON is the same data, one document,
+for programs.
+"""
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from engine.invariants import Conservation
+from replay.account import AccountView, Entry
+from replay.markets import MarketSummary
+from replay.simulate import STEP_SECONDS, SimulationSummary, in_base, usd
+from replay.verify import Verification
+
+
+class ReplayReport(msgspec.Struct, frozen=True):
+    log: str
+    last_seq: int  # the log's; the report is of the state at verification.seq
+    verification: Verification
+    markets: list[MarketSummary]
+    account: AccountView | None = None
+    timeline: list[Entry] | None = None
+
+
+def as_json(report: ReplayReport | SimulationSummary) -> str:
+    return msgspec.json.format(msgspec.json.encode(report)).decode()
+
+
+def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A titled table, its columns as wide as their widest cell, numbers right-aligned."""
+    if not rows:
+        return [f"{title}: none"]
+    cells = [list(header)] + [["-" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    right = [all(v is None or type(v) in (int, Decimal) for v in column) for column in zip(*rows, strict=True)]
+    lines = [title]
+    for row in cells:
+        line = "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True))
+        lines.append(f"  {line}".rstrip())
+    return lines
+
+
+def _fields(fields: list[tuple[str, Any]], indent: str = "") -> list[str]:
+    width = max(len(name) for name, _ in fields)
+    return [f"{indent}{name.ljust(width)}  {value}" for name, value in fields]
+
+
+def _conservation(c: Conservation) -> str:
+    verdict = "holds" if c.holds else "BROKEN"
+    return (
+        f"balances {c.balances} - open cost {c.open_cost} + insurance fund {c.insurance_fund}"
+        f" + fee pool {c.fee_pool} = {c.held}; deposits {c.deposits} - withdrawals {c.withdrawals}"
+        f" = {c.deposits - c.withdrawals}: {verdict}"
+    )
+
+
+def _problems(v: Verification) -> list[str]:
+    return [f"  problem: {p}" for p in v.problems]
+
+
+def _timeline_line(e: Entry) -> str:
+    fields = " ".join(f"{name}={value}" for name, value in e.fields.items())
+    return f"  seq {e.seq}  ts {e.ts}  {e.type}  {fields}"
+
+
+def _account(view: AccountView, entries: list[Entry]) -> list[str]:
+    lines = [
+        "",
+        f"account {view.account}",
+        *_fields(
+            [
+                ("balance", view.balance),
+                ("equity", view.equity),
+                ("initial margin", view.initial_margin),
+                ("maintenance margin", view.maintenance_margin),
+            ],
+            indent="  ",
+        ),
+    ]
+    lines += _section(
+        "positions",
+        ("market", "size", "entry cost", "average entry", "unrealized pnl"),
+        [(p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl) for p in view.positions],
+    )
+    lines += _section(
+        "open orders",
+        ("order", "market", "side", "price", "qty", "client id", "reduce only"),
+        [(o.order_id, o.market, o.side, o.price, o.qty, o.client_id, o.reduce_only) for o in view.orders],
+    )
+    lines.append(f"timeline: {len(entries)} events")
+    lines += [_timeline_line(e) for e in entries]
+    return lines
+
+
+def replay_text(report: ReplayReport) -> str:
+    v = report.verification
+    lines = _fields(
+        [
+            ("log", report.log),
+            ("seq", f"{v.seq} of {report.last_seq}"),
+            ("state hash", v.state_hash),
+            ("expected hash", v.expected_hash or "not given"),
+            ("conservation", _conservation(v.conservation)),
+            ("verification", "ok" if v.ok else "FAILED"),
+        ]
+    )
+    lines += _problems(v)
+    lines.append("")
+    lines += _section(
+        "markets",
+        ("market", "index", "mark", "best bid", "best ask", "open interest", "open orders"),
+        [(m.symbol, m.index, m.mark, m.best_bid, m.best_ask, m.open_interest, m.open_orders) for m in report.markets],
+    )
+    if report.account is not None:
+        lines += _account(report.account, report.timeline or [])
+    return "\n".join(lines)
+
+
+def simulation_text(s: SimulationSummary, log: str) -> str:
+    r = s.replay
+    rejections = ", ".join(f"{reason} {n}" for reason, n in s.rejections.items()) or "none"
+    replay = "the state hash matches the live engine's" if r.ok else "FAILED"
+    lines = _fields(
+        [
+            ("scenario", f"{s.scenario}: seed {s.seed}, {s.traders} traders, {s.steps} steps of {STEP_SECONDS} s"),
+            ("commands", s.commands),
+            ("events", s.events),
+            ("trades", s.trades),
+            ("volume", f"{s.volume} quote units ({usd(s.volume)})"),
+            *((f"  {m.symbol}", f"{in_base(m.symbol, m.size)}, {usd(m.volume)}") for m in s.markets),
+            (
+                "funding paid",
+                f"{s.funding_paid} quote units ({usd(s.funding_paid)}), of which the insurance fund"
+                f" kept {s.funding_remainder} (rounding)",
+            ),
+            ("rejections", rejections),
+            ("state hash", s.state_hash),
+            ("conservation", _conservation(r.conservation)),
+            ("wall time", f"{s.seconds:.3f} s, {s.commands_per_second} commands/s"),
+            ("replay", f"{log} re-read and folded in {s.replay_seconds:.3f} s: {replay}"),
+        ]
+    )
+    return "\n".join(lines + _problems(r))

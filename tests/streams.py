@@ -1,0 +1,95 @@
+"""Seeded random command streams for the recovery and snapshot tests.
+
+Two markets, eight accounts, and every command type with most order options
+(limit and market, every time in force, reduce-only, every self-trade mode).
+Some commands are meant to be rejected (cancels of orders that are gone,
+withdrawals beyond the balance, reused client ids): rejections are events
+too. The index walks, and funding falls due often, so positions, fees and
+funding all move. The same seed always gives the same commands.
+"""
+
+import random
+from typing import Any
+
+from conftest import BTC, btc_perp
+
+from engine import (
+    CancelAll,
+    CancelOrder,
+    Deposit,
+    ListMarket,
+    OrderType,
+    PlaceOrder,
+    SelfTradePrevention,
+    SetIndexPrice,
+    SettleFunding,
+    Side,
+    TimeInForce,
+    Withdraw,
+)
+
+ETH = "ETH-PERP"
+ACCOUNTS = range(1, 9)
+TICKS = {BTC: 10, ETH: 1}
+
+
+def setup() -> list[Any]:
+    """List both markets with their first index prices and fund every account with $1,000,000."""
+    return [
+        ListMarket(1, btc_perp(funding_interval=50)),
+        ListMarket(1, btc_perp(symbol=ETH, tick_size=1, funding_interval=70)),
+        SetIndexPrice(1, BTC, 50_000),
+        SetIndexPrice(1, ETH, 3_000),
+        *(Deposit(1, account, 10**9) for account in ACCOUNTS),
+    ]
+
+
+def command_stream(seed: int, n: int) -> list[Any]:
+    """``setup()`` followed by ``n`` random commands."""
+    rng = random.Random(seed)
+    index = {BTC: 50_000, ETH: 3_000}
+    ts, places = 1, 0
+    commands = setup()
+    for _ in range(n):
+        ts += rng.randint(0, 5)
+        account, market = rng.choice(ACCOUNTS), rng.choice((BTC, ETH))
+        draw = rng.random()
+        if draw < 0.55:
+            places += 1
+            commands.append(_order(rng, ts, account, market, index[market], places))
+        elif draw < 0.72:
+            commands.append(CancelOrder(ts, account, rng.randint(max(1, places - 40), places + 1)))
+        elif draw < 0.74:
+            commands.append(CancelAll(ts, account, rng.choice((market, ""))))
+        elif draw < 0.90:
+            index[market] += TICKS[market] * rng.randint(-index[market] // 200, index[market] // 200) // TICKS[market]
+            commands.append(SetIndexPrice(ts, market, index[market]))
+        elif draw < 0.95:
+            commands.append(SettleFunding(ts, market))
+        elif draw < 0.975:
+            commands.append(Deposit(ts, account, rng.randint(1, 10**8)))
+        else:
+            commands.append(Withdraw(ts, account, rng.randint(1, 10**9)))
+    return commands
+
+
+def _order(rng: random.Random, ts: int, account: int, market: str, index: int, client_id: int) -> PlaceOrder:
+    """A limit order within 2 % of the index (an IOC or FOK market order one time in ten), 1-3,000 lots."""
+    side = rng.choice((Side.BUY, Side.SELL))
+    tick = TICKS[market]
+    price = (index + rng.randint(-index // 50, index // 50)) // tick * tick
+    order_type = OrderType.MARKET if rng.random() < 0.1 else OrderType.LIMIT
+    tifs = (TimeInForce.IOC, TimeInForce.FOK) if order_type == OrderType.MARKET else list(TimeInForce)
+    return PlaceOrder(
+        ts,
+        account,
+        market,
+        client_id if rng.random() < 0.98 else 1,
+        side,
+        rng.randint(1, 3_000),
+        0 if order_type == OrderType.MARKET else price,
+        order_type,
+        rng.choice(tifs),
+        rng.random() < 0.1,
+        rng.choice(list(SelfTradePrevention)),
+    )

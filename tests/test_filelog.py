@@ -1,0 +1,291 @@
+"""engine.filelog.FileLog: round trips, sequence checks, torn tails and corruption; MemoryLog.read(after).
+
+File layout under test: 10 header bytes (``PERPXLOG`` + u16 version), then one
+frame per append: length (u32) | crc32 (u32) | msgpack payload.
+"""
+
+import re
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from engine.codec import SCHEMA_VERSION, encode, frame
+from engine.errors import CorruptLog, LogUnavailable, SequenceGap
+from engine.eventlog import MemoryLog
+from engine.events import Deposited
+from engine.filelog import FILE_HEADER, MAGIC, FileLog, TornTail
+
+
+def deposits(first: int, last: int) -> list[Deposited]:
+    """Deposited events with seqs first..last (account 7, amount 100 x seq)."""
+    return [Deposited(seq, 1, 7, 100 * seq) for seq in range(first, last + 1)]
+
+
+BATCHES = [deposits(1, 1), deposits(2, 3), deposits(4, 4)]
+EVENTS = deposits(1, 4)
+
+
+def frame_offsets(batches: list[list[Deposited]]) -> list[int]:
+    """Where each batch's frame starts: after the 10-byte file header and every earlier frame."""
+    offsets = [FILE_HEADER.size]
+    for batch in batches[:-1]:
+        offsets.append(offsets[-1] + len(frame(batch)))
+    return offsets
+
+
+def raw_frame(payload: bytes) -> bytes:
+    """A frame around any payload, with a correct checksum."""
+    return struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
+
+
+def flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "events.log"
+
+
+@pytest.fixture
+def three_frame_log(log_path: Path) -> Path:
+    """A closed log holding BATCHES: frames of seqs [1], [2, 3], [4]."""
+    log = FileLog(log_path)
+    for batch in BATCHES:
+        log.append(batch)
+    log.close()
+    return log_path
+
+
+def test_header_is_magic_and_version(log_path: Path) -> None:
+    """A new log is exactly the 10-byte header: PERPXLOG and the schema version, little-endian."""
+    FileLog(log_path).close()
+    assert log_path.read_bytes() == b"PERPXLOG" + SCHEMA_VERSION.to_bytes(2, "little")
+
+
+def test_round_trip(log_path: Path) -> None:
+    """Appended events read back equal and in order, from the writer and from a reader."""
+    log = FileLog(log_path)
+    for batch in BATCHES:
+        log.append(batch)
+    assert (list(log.read()), log.last_seq()) == (EVENTS, 4)
+    assert list(log.read(after=1)) == EVENTS[1:]  # after 1: seqs 2, 3, 4, including the middle of a frame
+    assert list(log.read(after=2)) == EVENTS[2:]
+    log.close()
+    assert list(FileLog(log_path, writable=False).read()) == EVENTS
+
+
+def test_reopen_continues_last_seq(three_frame_log: Path) -> None:
+    """A reopened log knows its last seq and continues from it."""
+    log = FileLog(three_frame_log)
+    assert log.last_seq() == 4
+    log.append(deposits(5, 6))
+    log.close()
+    assert list(FileLog(three_frame_log, writable=False).read()) == deposits(1, 6)
+
+
+@pytest.mark.parametrize(
+    ("batch", "expected", "got"),
+    [
+        pytest.param(deposits(6, 6), 5, 6, id="skips-a-seq"),
+        pytest.param(deposits(4, 4), 5, 4, id="repeats-the-last"),
+        pytest.param([*deposits(5, 5), *deposits(7, 7)], 6, 7, id="gap-inside-the-batch"),
+    ],
+)
+def test_append_refuses_a_batch_that_does_not_continue(
+    three_frame_log: Path, batch: list[Deposited], expected: int, got: int
+) -> None:
+    """After seq 4, a batch must carry 5, 6, ...; anything else raises SequenceGap and writes nothing."""
+    before = three_frame_log.read_bytes()
+    log = FileLog(three_frame_log)
+    with pytest.raises(SequenceGap) as raised:
+        log.append(batch)
+    assert (raised.value.expected, raised.value.got) == (expected, got)
+    assert log.last_seq() == 4
+    log.close()
+    assert three_frame_log.read_bytes() == before
+
+
+def test_read_only_log_refuses_appends(three_frame_log: Path) -> None:
+    """Appending to a log opened read-only raises LogUnavailable."""
+    log = FileLog(three_frame_log, writable=False)
+    with pytest.raises(LogUnavailable, match="read-only"):
+        log.append(deposits(5, 5))
+
+
+def test_read_only_open_of_a_missing_log_fails(log_path: Path) -> None:
+    """Opening a missing log read-only raises FileNotFoundError and creates nothing."""
+    with pytest.raises(FileNotFoundError):
+        FileLog(log_path, writable=False)
+    assert not log_path.exists()
+
+
+def _cut_header(data: bytes, last: int) -> bytes:
+    return data[: last + 3]  # 3 of the last frame's 8 header bytes
+
+
+def _cut_payload(data: bytes, last: int) -> bytes:
+    return data[:-1]
+
+
+def _bad_checksum(data: bytes, last: int) -> bytes:
+    return flip(data, len(data) - 1)  # last payload byte: its crc no longer matches
+
+
+def _bad_checksum_field(data: bytes, last: int) -> bytes:
+    return flip(data, last + 4)  # first byte of the stored crc
+
+
+TORN_TAILS = [
+    pytest.param(_cut_header, id="header-cut-short"),
+    pytest.param(_cut_payload, id="payload-cut-short"),
+    pytest.param(_bad_checksum, id="bad-checksum-payload"),
+    pytest.param(_bad_checksum_field, id="bad-checksum-field"),
+]
+
+
+@pytest.mark.parametrize("tear", TORN_TAILS)
+def test_writable_open_truncates_a_torn_tail(three_frame_log: Path, tear: Callable[[bytes, int], bytes]) -> None:
+    """Opening for writing cuts a torn last frame off, reports where and how much, and appends after it."""
+    last = frame_offsets(BATCHES)[-1]
+    torn = tear(three_frame_log.read_bytes(), last)
+    three_frame_log.write_bytes(torn)
+    log = FileLog(three_frame_log)
+    assert log.torn == TornTail(offset=last, dropped=len(torn) - last)
+    assert three_frame_log.stat().st_size == last
+    assert (list(log.read()), log.last_seq()) == (deposits(1, 3), 3)
+    log.append(deposits(4, 4))
+    log.close()
+    reopened = FileLog(three_frame_log, writable=False)
+    assert (list(reopened.read()), reopened.torn) == (EVENTS, None)
+
+
+@pytest.mark.parametrize("tear", TORN_TAILS)
+def test_read_only_open_stops_before_a_torn_tail(three_frame_log: Path, tear: Callable[[bytes, int], bytes]) -> None:
+    """Opening read-only reports a torn last frame and reads up to it, leaving the file as it was."""
+    last = frame_offsets(BATCHES)[-1]
+    torn = tear(three_frame_log.read_bytes(), last)
+    three_frame_log.write_bytes(torn)
+    log = FileLog(three_frame_log, writable=False)
+    assert log.torn == TornTail(offset=last, dropped=len(torn) - last)
+    assert (list(log.read()), log.last_seq()) == (deposits(1, 3), 3)
+    assert three_frame_log.read_bytes() == torn
+
+
+def _flip_payload(data: bytes, at: int) -> bytes:
+    return flip(data, at + 8)  # first payload byte
+
+
+def _flip_crc(data: bytes, at: int) -> bytes:
+    return flip(data, at + 4)
+
+
+def _shorten_length(data: bytes, at: int) -> bytes:
+    length = struct.unpack_from("<I", data, at)[0]
+    return data[:at] + struct.pack("<I", length - 1) + data[at + 4 :]
+
+
+@pytest.mark.parametrize("corrupt", [_flip_payload, _flip_crc, _shorten_length])
+@pytest.mark.parametrize("frame_index", [0, 1])
+@pytest.mark.parametrize("writable", [True, False])
+def test_corruption_before_the_last_frame_names_its_offset(
+    three_frame_log: Path, corrupt: Callable[[bytes, int], bytes], frame_index: int, writable: bool
+) -> None:
+    """A bad frame with data after it is corruption, not a torn write: CorruptLog names its offset, nothing is cut."""
+    at = frame_offsets(BATCHES)[frame_index]
+    broken = corrupt(three_frame_log.read_bytes(), at)
+    three_frame_log.write_bytes(broken)
+    with pytest.raises(CorruptLog, match=f"corrupt record at offset {at}: checksum mismatch") as raised:
+        FileLog(three_frame_log, writable=writable)
+    assert raised.value.where == f"offset {at}"
+    assert three_frame_log.read_bytes() == broken
+
+
+@pytest.mark.parametrize(
+    ("header", "where", "detail"),
+    [
+        pytest.param(b"NOTALOG!\x01\x00", "offset 0", "bad magic", id="bad-magic"),
+        pytest.param(b"PERPX", "offset 0", "bad magic", id="header-too-short"),
+        pytest.param(MAGIC + b"\x02\x00", "offset 8", "unsupported schema version 2", id="bad-version"),
+    ],
+)
+@pytest.mark.parametrize("writable", [True, False])
+def test_bad_file_header(log_path: Path, header: bytes, where: str, detail: str, writable: bool) -> None:
+    """A file that does not start with the magic and a known version raises CorruptLog saying so."""
+    log_path.write_bytes(header + frame(deposits(1, 1)))
+    with pytest.raises(CorruptLog, match=detail) as raised:
+        FileLog(log_path, writable=writable)
+    assert raised.value.where == where
+
+
+MALFORMED_PAYLOADS = [
+    # the account field ($[0][3]: event 0, field 3 after tag, seq, ts) is a string
+    pytest.param(encode([["Deposited", 2, 1, "seven", 100]]), "at `$[0][3]`", id="wrong-field-type"),
+    pytest.param(encode([["Exploded", 2, 1]]), "Invalid value 'Exploded' - at `$[0][0]`", id="unknown-tag"),
+    pytest.param(b"\xc1", "MessagePack data is malformed", id="not-msgpack"),
+]
+
+
+@pytest.mark.parametrize(("payload", "detail"), MALFORMED_PAYLOADS)
+def test_malformed_last_frame_fails_open(log_path: Path, payload: bytes, detail: str) -> None:
+    """A last frame whose checksum holds but whose msgpack does not decode fails the open, naming its offset."""
+    log_path.write_bytes(FILE_HEADER.pack(MAGIC, SCHEMA_VERSION) + frame(deposits(1, 1)) + raw_frame(payload))
+    at = frame_offsets([deposits(1, 1), []])[-1]
+    with pytest.raises(CorruptLog, match=f"offset {at}: .*{re.escape(detail)}") as raised:
+        FileLog(log_path, writable=False)
+    assert raised.value.where == f"offset {at}"
+
+
+@pytest.mark.parametrize(("payload", "detail"), MALFORMED_PAYLOADS)
+def test_malformed_middle_frame_fails_read(log_path: Path, payload: bytes, detail: str) -> None:
+    """A frame in the middle whose checksum holds but whose msgpack does not decode stops read() with CorruptLog."""
+    good = deposits(1, 1)
+    log_path.write_bytes(FILE_HEADER.pack(MAGIC, SCHEMA_VERSION) + frame(good) + raw_frame(payload) + frame(good))
+    at = frame_offsets([good, []])[-1]
+    log = FileLog(log_path, writable=False)
+    events = log.read()
+    assert next(events) == good[0]
+    with pytest.raises(CorruptLog, match=f"offset {at}: .*{re.escape(detail)}"):
+        next(events)
+
+
+@pytest.mark.parametrize(
+    ("payload", "detail"),
+    [
+        pytest.param(encode([]), "empty batch", id="empty-batch"),  # append never writes one
+        pytest.param(b"", "truncated", id="zero-length-payload"),  # crc32 of nothing is 0, so the checksum holds
+    ],
+)
+def test_last_frame_without_events_is_corrupt(log_path: Path, payload: bytes, detail: str) -> None:
+    """A checksummed last frame that holds no events raises CorruptLog at its offset, rather than losing last_seq."""
+    log_path.write_bytes(FILE_HEADER.pack(MAGIC, SCHEMA_VERSION) + frame(deposits(1, 1)) + raw_frame(payload))
+    at = frame_offsets([deposits(1, 1), []])[-1]
+    with pytest.raises(CorruptLog, match=f"offset {at}: .*{detail}"):
+        FileLog(log_path, writable=False)
+
+
+@pytest.mark.parametrize(
+    ("after", "expected_seqs"),
+    [
+        pytest.param(0, [1, 2, 3, 4, 5], id="everything"),
+        pytest.param(2, [3, 4, 5], id="after-2"),
+        pytest.param(4, [5], id="after-4"),
+        pytest.param(5, [], id="after-the-last"),
+        pytest.param(9, [], id="past-the-end"),
+    ],
+)
+def test_memory_log_read_after(after: int, expected_seqs: list[int]) -> None:
+    """MemoryLog.read(after) yields exactly the events with seq > after, in order."""
+    log = MemoryLog()
+    log.append(deposits(1, 2))
+    log.append(deposits(3, 5))
+    assert [e.seq for e in log.read(after)] == expected_seqs
+
+
+def test_empty_memory_log_reads_nothing() -> None:
+    """An empty MemoryLog reads nothing after any seq and has last seq 0."""
+    log = MemoryLog()
+    assert (list(log.read()), list(log.read(3)), log.last_seq()) == ([], [], 0)

@@ -1,0 +1,437 @@
+"""Every reject reason the dispatcher can emit, each from one bad command.
+
+A rejection is exactly one ``CommandRejected`` event echoing the command's
+name, account and client id or order id, and it changes nothing but the
+sequence: the canonical state (what ``statehash.state_hash`` digests) is equal
+before and after, seq aside.
+
+Each case below is a builder that takes the prepared engine (``rejection_desk``)
+and returns the bad command; ``rejects`` records the reason and the expected
+echo. ``test_every_reason_has_a_case`` keeps the table complete.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import BTC, btc_perp, canonical_except_seq, funded, listed, place
+
+from engine import (
+    CancelAll,
+    CancelOrder,
+    Deposit,
+    Engine,
+    ListMarket,
+    OrderType,
+    PlaceOrder,
+    RejectReason,
+    SetIndexPrice,
+    SettleFunding,
+    Side,
+    TimeInForce,
+    Withdraw,
+)
+from engine.events import CommandRejected, OrderAccepted
+from engine.invariants import check
+
+R = RejectReason
+ALICE, BOB, STRANGER = 1, 2, 99
+ETH = "ETH-PERP"  # listed, but no index price yet
+TS = 5  # the desk's clock after setup
+ALICE_CASH = 100_000  # IM of 20 at mark 50,000 (20 x 50,000 x 10 %)
+BOB_CASH = 10_000_000
+BUY, SELL = Side.BUY, Side.SELL
+
+CASES: list[Any] = []
+
+
+def rejects(reason: R, account: int = 0, ref: int = 0) -> Callable[[Callable[[Engine], Any]], Callable[[Engine], Any]]:
+    """Register a builder whose command must be rejected for ``reason``, echoing ``account`` and ``ref``."""
+
+    def register(build: Callable[[Engine], Any]) -> Callable[[Engine], Any]:
+        CASES.append(pytest.param(build, reason, account, ref, id=f"{reason.name}-{build.__name__}"))
+        return build
+
+    return register
+
+
+@pytest.fixture
+def rejection_desk() -> Engine:
+    """BTC-PERP (lot 5, min 10, max 1,000) at mark 50,000 so the band is [45,000, 55,000]; ETH-PERP with no
+    mark; Alice holds 100,000; Bob holds 10,000,000 and rests ask 10 at 50,000 (order 1, client id 1) and
+    bid 10 at 49,000 (order 2, client id 2); the clock is at ts 5."""
+    engine = listed(btc_perp(lot_size=5, min_qty=10, max_qty=1_000))
+    engine.submit(ListMarket(1, btc_perp(symbol=ETH)))
+    funded(engine, ALICE, ALICE_CASH)
+    funded(engine, BOB, BOB_CASH)
+    place(engine, BOB, SELL, 10, 50_000)
+    place(engine, BOB, BUY, 10, 49_000)
+    engine.submit(SetIndexPrice(TS, BTC, 50_000))  # book 49,000 / 50,000 around the index: mark stays 50,000
+    assert engine.state.markets[BTC].mark == 50_000 and engine.state.ts == TS
+    return engine
+
+
+def order(qty: int = 10, price: int = 49_500, side: Side = BUY, **kw: Any) -> PlaceOrder:
+    """Alice's limit order with client id 7, by default a sound bid of 10 at 49,500."""
+    fields: dict[str, Any] = {"ts": TS, "account": ALICE, "market": BTC, "client_id": 7, "side": side}
+    fields.update(kw)
+    return PlaceOrder(qty=qty, price=price, **fields)
+
+
+# market (1xx)
+
+
+@rejects(R.UNKNOWN_MARKET, ALICE, 7)
+def order_in_unlisted_market(desk: Engine) -> Any:
+    """An order for a market never listed."""
+    return order(market="DOGE-PERP")
+
+
+@rejects(R.UNKNOWN_MARKET, ALICE)
+def cancel_all_in_unlisted_market(desk: Engine) -> Any:
+    """CancelAll naming a market never listed."""
+    return CancelAll(TS, ALICE, "DOGE-PERP")
+
+
+@rejects(R.UNKNOWN_MARKET)
+def index_for_unlisted_market(desk: Engine) -> Any:
+    """An index price for a market never listed."""
+    return SetIndexPrice(TS, "DOGE-PERP", 1_000)
+
+
+@rejects(R.UNKNOWN_MARKET)
+def funding_for_unlisted_market(desk: Engine) -> Any:
+    """A funding tick for a market never listed."""
+    return SettleFunding(10_000, "DOGE-PERP")
+
+
+@rejects(R.MARKET_EXISTS)
+def listing_a_listed_symbol(desk: Engine) -> Any:
+    """Listing BTC-PERP again, even with other parameters."""
+    return ListMarket(TS, btc_perp(im_bps=2_000))
+
+
+@rejects(R.INVALID_MARKET_SPEC)
+def spec_with_mm_not_below_im(desk: Engine) -> Any:
+    """A spec whose maintenance fraction is not below its initial fraction."""
+    return ListMarket(TS, btc_perp(symbol="SOL-PERP", mm_bps=1_000))
+
+
+@rejects(R.INVALID_MARKET_SPEC)
+def spec_with_zero_tick(desk: Engine) -> Any:
+    """A spec with no price grid."""
+    return ListMarket(TS, btc_perp(symbol="SOL-PERP", tick_size=0))
+
+
+@rejects(R.INVALID_MARKET_SPEC)
+def spec_with_rebate_above_taker_fee(desk: Engine) -> Any:
+    """A spec whose maker rebate (3 bps) exceeds its taker fee (2 bps): the fee pool would pay out."""
+    return ListMarket(TS, btc_perp(symbol="SOL-PERP", maker_fee_bps=-3, taker_fee_bps=2))
+
+
+@rejects(R.NO_MARK_PRICE, ALICE, 7)
+def order_before_first_index(desk: Engine) -> Any:
+    """An order in a market that has no index price yet."""
+    return order(market=ETH)
+
+
+@rejects(R.NO_MARK_PRICE)
+def funding_before_first_index(desk: Engine) -> Any:
+    """A due funding tick in a market that has never had an index price (listed at 1, due at 3,601)."""
+    return SettleFunding(3_601, ETH)
+
+
+@rejects(R.FUNDING_NOT_DUE)
+def funding_one_unit_early(desk: Engine) -> Any:
+    """A funding tick at 3,600, one unit before the first interval ends (listed at 1 + 3,600)."""
+    return SettleFunding(3_600, BTC)
+
+
+@rejects(R.INVALID_INDEX_PRICE)
+def zero_index(desk: Engine) -> Any:
+    """An index price of zero."""
+    return SetIndexPrice(TS, BTC, 0)
+
+
+@rejects(R.INVALID_INDEX_PRICE)
+def negative_index(desk: Engine) -> Any:
+    """A negative index price."""
+    return SetIndexPrice(TS, BTC, -50_000)
+
+
+# order (2xx)
+
+
+@rejects(R.INVALID_QTY, ALICE, 7)
+def zero_qty(desk: Engine) -> Any:
+    """An order for nothing."""
+    return order(qty=0)
+
+
+@rejects(R.INVALID_QTY, ALICE, 7)
+def negative_qty(desk: Engine) -> Any:
+    """A negative quantity: the side carries the sign, never the qty."""
+    return order(qty=-10)
+
+
+@rejects(R.QTY_NOT_ON_LOT, ALICE, 7)
+def qty_off_the_lot_grid(desk: Engine) -> Any:
+    """A qty of 12 on a lot of 5."""
+    return order(qty=12)
+
+
+@rejects(R.QTY_BELOW_MIN, ALICE, 7)
+def qty_below_minimum(desk: Engine) -> Any:
+    """A qty of 5: on the lot grid but below the minimum of 10."""
+    return order(qty=5)
+
+
+@rejects(R.QTY_ABOVE_MAX, ALICE, 7)
+def qty_above_maximum(desk: Engine) -> Any:
+    """A qty of 1,005: on the lot grid but above the maximum of 1,000."""
+    return order(qty=1_005)
+
+
+@rejects(R.INVALID_PRICE, ALICE, 7)
+def zero_limit_price(desk: Engine) -> Any:
+    """A limit order with no price."""
+    return order(price=0)
+
+
+@rejects(R.INVALID_PRICE, ALICE, 7)
+def negative_limit_price(desk: Engine) -> Any:
+    """A limit order with a negative price."""
+    return order(price=-49_500)
+
+
+@rejects(R.PRICE_NOT_ON_TICK, ALICE, 7)
+def price_off_the_tick_grid(desk: Engine) -> Any:
+    """A price of 49,505 on a tick of 10."""
+    return order(price=49_505)
+
+
+@rejects(R.PRICE_OUTSIDE_BAND, ALICE, 7)
+def price_above_band(desk: Engine) -> Any:
+    """A price one tick above the band top 50,000 x 1.1 = 55,000."""
+    return order(price=55_010, side=SELL)
+
+
+@rejects(R.PRICE_OUTSIDE_BAND, ALICE, 7)
+def price_below_band(desk: Engine) -> Any:
+    """A price one tick below the band bottom 50,000 x 0.9 = 45,000."""
+    return order(price=44_990)
+
+
+@rejects(R.DUPLICATE_CLIENT_ID, BOB, 1)
+def client_id_already_used(desk: Engine) -> Any:
+    """Bob reusing client id 1, which his resting ask carries."""
+    return order(account=BOB, client_id=1)
+
+
+@rejects(R.POST_ONLY_WOULD_CROSS, ALICE, 7)
+def post_only_at_the_best_ask(desk: Engine) -> Any:
+    """A post-only bid at the best ask, which would take liquidity."""
+    return order(price=50_000, tif=TimeInForce.POST_ONLY)
+
+
+@rejects(R.FOK_NOT_FILLABLE, ALICE, 7)
+def fok_larger_than_the_book(desk: Engine) -> Any:
+    """A FOK bid for 15 when only 10 are offered within its limit."""
+    return order(qty=15, price=50_000, tif=TimeInForce.FOK)
+
+
+@rejects(R.UNKNOWN_ORDER, ALICE, 42)
+def cancel_of_an_order_never_made(desk: Engine) -> Any:
+    """Cancelling order 42, which does not exist."""
+    return CancelOrder(TS, ALICE, 42)
+
+
+@rejects(R.NOT_YOUR_ORDER, ALICE, 1)
+def cancel_of_someone_elses_order(desk: Engine) -> Any:
+    """Alice cancelling Bob's order 1."""
+    return CancelOrder(TS, ALICE, 1)
+
+
+@rejects(R.REDUCE_ONLY_WOULD_INCREASE, ALICE, 7)
+def reduce_only_without_a_position(desk: Engine) -> Any:
+    """A reduce-only order from an account with no position to reduce."""
+    return order(side=SELL, price=50_500, reduce_only=True)
+
+
+@rejects(R.INVALID_ORDER_TYPE, ALICE, 7)
+def market_order_with_a_price(desk: Engine) -> Any:
+    """A market order must leave its price at 0: the band edge is its price."""
+    return order(price=50_000, order_type=OrderType.MARKET, tif=TimeInForce.IOC)
+
+
+@rejects(R.INVALID_ORDER_TYPE, ALICE, 7)
+def market_order_good_till_cancelled(desk: Engine) -> Any:
+    """A market order cannot rest: it must be IOC or FOK."""
+    return order(price=0, order_type=OrderType.MARKET, tif=TimeInForce.GTC)
+
+
+@rejects(R.INVALID_ORDER_TYPE, ALICE, 7)
+def market_order_post_only(desk: Engine) -> Any:
+    """A post-only market order is a contradiction."""
+    return order(price=0, order_type=OrderType.MARKET, tif=TimeInForce.POST_ONLY)
+
+
+@rejects(R.INVALID_ORDER_TYPE, ALICE, 7)
+def unknown_order_type(desk: Engine) -> Any:
+    """An order type code that does not exist (only a hand-built command can carry one)."""
+    return order(order_type=7)
+
+
+@rejects(R.INVALID_ORDER_TYPE, ALICE, 7)
+def unknown_time_in_force(desk: Engine) -> Any:
+    """A time-in-force code that does not exist."""
+    return order(tif=9)
+
+
+@rejects(R.INVALID_ORDER_TYPE, ALICE, 7)
+def side_zero(desk: Engine) -> Any:
+    """A side that is neither buy (1) nor sell (-1)."""
+    return order(side=0)
+
+
+# risk (3xx)
+
+
+@rejects(R.INSUFFICIENT_MARGIN, ALICE, 7)
+def order_beyond_equity(desk: Engine) -> Any:
+    """A bid for 25 needs IM 25 x 50,000 x 10 % = 125,000 > Alice's 100,000."""
+    return order(qty=25)
+
+
+@rejects(R.INSUFFICIENT_MARGIN, BOB)
+def withdrawal_below_open_order_margin(desk: Engine) -> Any:
+    """Bob's open orders need IM 10 x 50,000 x 10 % = 50,000; withdrawing to 49,995 is refused."""
+    return Withdraw(TS, BOB, BOB_CASH - 49_995)
+
+
+@rejects(R.INSUFFICIENT_BALANCE, ALICE)
+def withdrawal_beyond_balance(desk: Engine) -> Any:
+    """Withdrawing one unit more than the balance."""
+    return Withdraw(TS, ALICE, ALICE_CASH + 1)
+
+
+# account (4xx)
+
+
+@rejects(R.UNKNOWN_ACCOUNT, STRANGER)
+def withdrawal_from_unknown_account(desk: Engine) -> Any:
+    """Withdrawing from an account that never deposited."""
+    return Withdraw(TS, STRANGER, 1)
+
+
+@rejects(R.UNKNOWN_ACCOUNT, STRANGER, 7)
+def order_from_unknown_account(desk: Engine) -> Any:
+    """An order from an account that never deposited."""
+    return order(account=STRANGER)
+
+
+@rejects(R.UNKNOWN_ACCOUNT, STRANGER)
+def cancel_all_from_unknown_account(desk: Engine) -> Any:
+    """CancelAll from an account that never deposited."""
+    return CancelAll(TS, STRANGER)
+
+
+@rejects(R.INVALID_AMOUNT, ALICE)
+def zero_deposit(desk: Engine) -> Any:
+    """A deposit of nothing."""
+    return Deposit(TS, ALICE, 0)
+
+
+@rejects(R.INVALID_AMOUNT, 5)
+def negative_deposit_to_new_account(desk: Engine) -> Any:
+    """A negative deposit, which must not create account 5 either."""
+    return Deposit(TS, 5, -100)
+
+
+@rejects(R.INVALID_AMOUNT, ALICE)
+def zero_withdrawal(desk: Engine) -> Any:
+    """A withdrawal of nothing."""
+    return Withdraw(TS, ALICE, 0)
+
+
+@rejects(R.INVALID_AMOUNT, ALICE)
+def negative_withdrawal(desk: Engine) -> Any:
+    """A negative withdrawal, which would be a deposit in disguise."""
+    return Withdraw(TS, ALICE, -100)
+
+
+@rejects(R.INVALID_ACCOUNT)
+def deposit_to_account_zero(desk: Engine) -> Any:
+    """Account ids start at 1."""
+    return Deposit(TS, 0, 100)
+
+
+@rejects(R.INVALID_ACCOUNT, -1)
+def deposit_to_negative_account(desk: Engine) -> Any:
+    """A negative account id."""
+    return Deposit(TS, -1, 100)
+
+
+# command (5xx)
+
+
+@rejects(R.TIMESTAMP_REGRESSED, ALICE)
+def deposit_from_the_past(desk: Engine) -> Any:
+    """A command stamped 4 after the clock reached 5."""
+    return Deposit(TS - 1, ALICE, 100)
+
+
+@rejects(R.TIMESTAMP_REGRESSED, ALICE, 7)
+def order_from_the_past(desk: Engine) -> Any:
+    """An otherwise sound order stamped before the clock."""
+    return order(ts=TS - 1)
+
+
+@rejects(R.TIMESTAMP_REGRESSED, ALICE, 1)
+def cancel_from_the_past(desk: Engine) -> Any:
+    """A cancel stamped in the past is refused for its time before its order is even looked up."""
+    return CancelOrder(TS - 1, ALICE, 1)
+
+
+@pytest.mark.parametrize(("build", "reason", "account", "ref"), CASES)
+def test_rejection_is_one_event_and_changes_nothing_but_seq(
+    rejection_desk: Engine, build: Callable[[Engine], Any], reason: R, account: int, ref: int
+) -> None:
+    """A bad command yields exactly one CommandRejected echoing it, and the state is unchanged apart from seq."""
+    command = build(rejection_desk)
+    state = rejection_desk.state
+    before = canonical_except_seq(state)
+    seq = state.seq
+    events = rejection_desk.submit(command)
+    assert events == [CommandRejected(seq + 1, command.ts, type(command).__name__, account, ref, reason)]
+    assert canonical_except_seq(state) == before
+    assert state.seq == seq + 1 and rejection_desk.log.last_seq() == seq + 1
+    assert check(state) == []
+
+
+def test_every_reason_has_a_case() -> None:
+    """Every RejectReason code is produced by at least one case above."""
+    covered = {param.values[1] for param in CASES}
+    assert covered == set(RejectReason)
+
+
+def test_a_rejected_orders_client_id_stays_free(rejection_desk: Engine) -> None:
+    """A client id is taken only when its order is accepted, so a rejected one can be used again."""
+    seq = rejection_desk.state.seq
+    assert rejection_desk.submit(order(qty=25))[0].reason == R.INSUFFICIENT_MARGIN
+    assert rejection_desk.submit(order(qty=10)) == [
+        OrderAccepted(seq + 2, TS, 3, ALICE, BTC, 7, BUY, 49_500, 10, TimeInForce.GTC, False, True)
+    ]
+
+
+@pytest.mark.parametrize(("side", "price"), [(BUY, 45_000), (SELL, 55_000)])
+def test_band_edges_are_inside_the_band(rejection_desk: Engine, side: Side, price: int) -> None:
+    """Limit prices exactly at the band edges 45,000 and 55,000 are accepted."""
+    events = rejection_desk.submit(order(side=side, price=price))
+    assert [type(e) for e in events] == [OrderAccepted]
+
+
+def test_withdrawal_down_to_open_order_margin_is_allowed(rejection_desk: Engine) -> None:
+    """Bob may withdraw down to exactly the 50,000 his open orders need, not one unit further."""
+    assert rejection_desk.submit(Withdraw(TS, BOB, BOB_CASH - 50_000))[0].amount == BOB_CASH - 50_000
+    assert rejection_desk.state.accounts[BOB].balance == 50_000
