@@ -5,6 +5,8 @@ run the workload's setup (market, index price, deposits, the seed book); only
 the commands are timed.
 """
 
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,29 @@ GROUP = 1_000  # commands per submit_many call: one log append each
 
 @pytest.fixture(scope="module")
 def workload() -> Workload:
+    """The standard workload: 1 market, 200,000 commands, 1,000 accounts."""
     return standard()
 
 
 def ready(workload: Workload, log: Any = None) -> Engine:
+    """A new engine that has run the workload's setup."""
     engine = Engine(log)
     engine.submit_many(workload.setup)
     return engine
+
+
+def on_file_logs(workload: Workload, tmp_path: Path) -> Callable[[], tuple[tuple[Engine, list[Any]], dict]]:
+    """A ``pedantic`` setup: each round, a ready engine on a new ``FileLog`` (no fsync) under ``tmp_path``."""
+    rounds = itertools.count()
+
+    def setup() -> tuple[tuple[Engine, list[Any]], dict]:
+        return (ready(workload, FileLog(tmp_path / f"{next(rounds)}.perpxlog")), workload.commands), {}
+
+    return setup
+
+
+def close_log(engine: Engine, commands: list[Any]) -> None:
+    engine.log.close()
 
 
 def run_each(engine: Engine, commands: list[Any]) -> None:
@@ -51,9 +69,7 @@ def test_engine_memory_log(benchmark: Any, rate: Any, workload: Workload) -> Non
 def test_engine_file_log(benchmark: Any, rate: Any, workload: Workload, tmp_path: Path) -> None:
     """Engine.submit per command, FileLog (one write per command, no fsync)."""
     benchmark.name = f"engine, file log, submit: {workload.name}"
-    logs = iter(range(ROUNDS + 1))
-    setup = lambda: ((ready(workload, FileLog(tmp_path / f"{next(logs)}.perpxlog")), workload.commands), {})  # noqa: E731
-    benchmark.pedantic(run_each, setup=setup, rounds=ROUNDS)
+    benchmark.pedantic(run_each, setup=on_file_logs(workload, tmp_path), teardown=close_log, rounds=ROUNDS)
     rate(benchmark, len(workload.commands))
 
 
@@ -61,7 +77,5 @@ def test_engine_file_log(benchmark: Any, rate: Any, workload: Workload, tmp_path
 def test_engine_file_log_group_commit(benchmark: Any, rate: Any, workload: Workload, tmp_path: Path) -> None:
     """Engine.submit_many in groups of GROUP commands, FileLog (one write per group, no fsync)."""
     benchmark.name = f"engine, file log, submit_many({GROUP:,}): {workload.name}"
-    logs = iter(range(ROUNDS + 1))
-    setup = lambda: ((ready(workload, FileLog(tmp_path / f"{next(logs)}.perpxlog")), workload.commands), {})  # noqa: E731
-    benchmark.pedantic(run_grouped, setup=setup, rounds=ROUNDS)
+    benchmark.pedantic(run_grouped, setup=on_file_logs(workload, tmp_path), teardown=close_log, rounds=ROUNDS)
     rate(benchmark, len(workload.commands))

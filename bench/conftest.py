@@ -1,21 +1,21 @@
-"""Prints commands/s (commands / median round time) for every benchmark after the run."""
+"""Prints commands/s (or events/s: items / median round time) for every benchmark after the run."""
 
 from typing import Any
 
 import pytest
 
-_rates: list[tuple[str, int, float]] = []  # (benchmark, commands, median seconds)
+_rates: list[tuple[str, int, float, str]] = []  # (benchmark, items, median seconds, unit)
 
 
 @pytest.fixture
 def rate(request: pytest.FixtureRequest) -> Any:
-    """``rate(benchmark, commands)``: record a finished benchmark's throughput for the summary."""
+    """``rate(benchmark, items, unit="commands")``: record a finished benchmark's throughput for the summary."""
 
-    def record(benchmark: Any, commands: int) -> None:
+    def record(benchmark: Any, items: int, unit: str = "commands") -> None:
         if benchmark.stats is not None:
             median = benchmark.stats.stats.median
-            benchmark.extra_info["commands_per_s"] = round(commands / median)
-            _rates.append((request.node.name, commands, median))
+            benchmark.extra_info[f"{unit}_per_s"] = round(items / median)
+            _rates.append((request.node.name, items, median, unit))
 
     return record
 
@@ -23,6 +23,6 @@ def rate(request: pytest.FixtureRequest) -> Any:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _rates:
         return
-    terminalreporter.section("commands per second (commands / median)")
-    for name, commands, median in _rates:
-        terminalreporter.write_line(f"{name:<60} {commands / median:>12,.0f}/s   median {median:.3f} s")
+    terminalreporter.section("throughput (commands or events / median)")
+    for name, items, median, unit in _rates:
+        terminalreporter.write_line(f"{name:<60} {items / median:>12,.0f} {unit}/s   median {median:.3f} s")

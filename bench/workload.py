@@ -8,7 +8,10 @@ Mix
     cross and sweep 1, 2 or 3 price levels (the levels before the last in
     full, the last one partly or fully), so they never rest. The mid moves by
     -1, 0 or +1 tick per command. Sizes are 1-10 lots from 1,000 funded
-    accounts; the book starts with 4 orders on each of 10 levels per side.
+    accounts; the book starts with 4 orders on each of 10 levels per side and
+    settles at about 100 resting orders on 20-30 levels a side. The standard
+    200,000 commands make about 290,000 events, 90,000 of them fills (3 per
+    crossing order).
 
 How the generator knows what rests
     It drives a real ``Engine`` while it generates, reads the book and the

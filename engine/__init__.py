@@ -5,6 +5,7 @@ from engine.commands import (
     CancelAll,
     CancelOrder,
     Deposit,
+    FundInsurance,
     ListMarket,
     PlaceOrder,
     SetIndexPrice,
@@ -17,7 +18,8 @@ from engine.errors import CorruptLog, LogUnavailable, PerpxError, SequenceGap
 from engine.eventlog import EventLog, MemoryLog
 from engine.events import AnyEvent
 from engine.filelog import FileLog
-from engine.markets import Deleveraging, MarketSpec
+from engine.journal import FileJournal
+from engine.markets import Deleveraging, MarginTier, MarketSpec
 from engine.reasons import RejectReason
 
 __all__ = [
@@ -31,9 +33,12 @@ __all__ = [
     "Deposit",
     "Engine",
     "EventLog",
+    "FileJournal",
     "FileLog",
+    "FundInsurance",
     "ListMarket",
     "LogUnavailable",
+    "MarginTier",
     "MarketSpec",
     "MemoryLog",
     "OrderType",

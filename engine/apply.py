@@ -36,6 +36,8 @@ from engine.events import (
 )
 from engine.state import Account, ExchangeState, Market, Position
 
+BUY = Side.BUY  # a module constant: looking up an enum member on its class costs ~130 ns on Python 3.11
+
 
 def _market_listed(state: ExchangeState, e: MarketListed) -> None:
     state.markets[e.spec.symbol] = Market(spec=e.spec, last_funding_ts=e.ts)
@@ -65,7 +67,7 @@ def _track(pos: Position, order: Order, qty: int, count: int) -> None:
     """Keep the position's open-order totals: ``qty`` more open, ``count`` more orders."""
     if order.reduce_only:
         pos.reduce_only += count
-    elif order.side == Side.BUY:
+    elif order.side == BUY:
         pos.bids += qty
     else:
         pos.asks += qty
@@ -122,7 +124,7 @@ def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
     taker.qty -= qty
     if taker.qty == 0:
         del orders[taker.id]
-    signed = value if e.taker_side == Side.BUY else -value
+    signed = value if e.taker_side == BUY else -value
     _settle(state, maker_account, maker_pos, e.market, -e.taker_side * qty, -signed, e.maker_pnl, e.maker_fee)
     taker_account = accounts[e.taker_account]
     taker_pos = state.position(taker_account, e.market)
@@ -242,9 +244,11 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
 
 def apply(state: ExchangeState, event: Any) -> None:
     """Fold one event into ``state``."""
-    if event.seq != state.seq + 1:
-        raise SequenceGap(state.seq + 1, event.seq)
-    state.seq = event.seq
-    if type(event) is not CommandRejected:
+    seq = event.seq
+    if seq != state.seq + 1:
+        raise SequenceGap(state.seq + 1, seq)
+    state.seq = seq
+    kind = type(event)
+    if kind is not CommandRejected:
         state.ts = event.ts
-    HANDLERS[type(event)](state, event)
+    HANDLERS[kind](state, event)

@@ -22,7 +22,7 @@ Why a plain list, best last
     Levels appear and empty mostly near the touch, which is the end of the
     list, so inserting or deleting a rank moves few elements, and matching
     reads the cached best level without searching. On the standard benchmark
-    workload (``bench/bench_book.py``) this runs the book about 1.8 times as
+    workload (``bench/bench_book.py``) this runs the book about 1.7 times as
     fast as a ``SortedList`` of ranks read with ``prices[0]``, whose indexing
     and bookkeeping cost more than the memory moves they save until a side
     holds thousands of levels.
@@ -32,8 +32,9 @@ Cost
     for n levels of which d are better (a move of d pointers); cancel O(1), or
     O(log n + d) when the level empties; a fill of the head order O(1).
 
-The book changes only through ``engine.apply``; matching logic lives in
-``engine.dispatch``, which reads the book and emits fills.
+The book changes only through ``engine.apply``. It knows price-time priority
+(``head`` is the next order a limit price reaches); whether and how much that
+order trades (self-trade, margin, reduce-only) is ``engine.dispatch``'s call.
 """
 
 from bisect import bisect_left, insort

@@ -1,8 +1,11 @@
 """The one msgpack encoding of commands and events, and the checksummed frame.
 
-A frame is ``length (u32 LE) | crc32 of payload (u32 LE) | payload``; the
-payload is a msgpack array of events (all the events of one append, so a
-command's events reach the log together or not at all). Decoding errors name
+A frame is ``length | crc32 of payload | crc32 of those 8 bytes | payload``
+(u32 little-endian each). The header has its own checksum so a damaged length
+is recognised as damage rather than taken for a frame cut short. The payload
+is a msgpack array of events (all the events of one append, so a
+command's events reach the log together or not at all), or in an input journal
+(``engine.journal``) of the commands of one append. Decoding errors name
 where the bytes came from and msgspec's path inside the record.
 """
 
@@ -13,38 +16,42 @@ from typing import Any
 
 import msgspec
 
-from engine.commands import AnyCommand
+from engine.commands import Journaled
 from engine.errors import CorruptLog
 from engine.events import AnyEvent
 
 SCHEMA_VERSION = 1
-FRAME_HEADER = struct.Struct("<II")
+FRAME_HEADER = struct.Struct("<III")
+_LENGTH_CRC = struct.Struct("<II")
 
 _encoder = msgspec.msgpack.Encoder()
 _events_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
-_commands_decoder = msgspec.msgpack.Decoder(list[AnyCommand])
+_journal_decoder = msgspec.msgpack.Decoder(list[Journaled])
 
 encode = _encoder.encode
 
 
-def decode_events(payload: bytes, source: str, where: str) -> list[Any]:
-    """The events of one record; an empty batch is corrupt too, since no append ever writes one."""
+def _decode(decoder: msgspec.msgpack.Decoder, payload: bytes, source: str, where: str) -> list[Any]:
+    """The items of one record; an empty batch is corrupt too, since no append ever writes one."""
     try:
-        events = _events_decoder.decode(payload)
+        items = decoder.decode(payload)
     except msgspec.DecodeError as exc:
         raise CorruptLog(source, where, str(exc)) from None
-    if not events:
+    if not items:
         raise CorruptLog(source, where, "empty batch")
-    return events
+    return items
 
 
-def decode_commands(payload: bytes, source: str, where: str) -> list[Any]:
-    try:
-        return _commands_decoder.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise CorruptLog(source, where, str(exc)) from None
+def decode_events(payload: bytes, source: str, where: str) -> list[Any]:
+    return _decode(_events_decoder, payload, source, where)
+
+
+def decode_journal(payload: bytes, source: str, where: str) -> list[Journaled]:
+    """The journal entries (``engine.commands.Journaled``) of one record."""
+    return _decode(_journal_decoder, payload, source, where)
 
 
 def frame(items: Sequence[Any]) -> bytes:
     payload = _encoder.encode(items)
-    return FRAME_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    head = _LENGTH_CRC.pack(len(payload), zlib.crc32(payload))
+    return head + zlib.crc32(head).to_bytes(4, "little") + payload

@@ -80,3 +80,11 @@ AnyCommand = (
     | SettleFunding
     | FundInsurance
 )
+
+
+class Journaled(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A command as the input journal (``engine.journal``) records it, with the seq of its first event
+    (or of the next event, when it made none)."""
+
+    seq: int
+    command: AnyCommand

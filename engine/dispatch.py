@@ -28,6 +28,7 @@ Order rules
 """
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from engine import risk
@@ -76,9 +77,12 @@ from engine.state import Account, ExchangeState, Market
 # Enum members used on every order, as module constants: looking one up on its class costs ~130 ns on Python 3.11.
 BUY, SELL = Side.BUY, Side.SELL
 IOC, FOK, POST_ONLY = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.POST_ONLY
+LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
 _SIDES = (BUY, SELL)
 _TIFS = tuple(TimeInForce)
 _RESTING_TIFS = (TimeInForce.GTC, POST_ONLY)
+# The band moves only with the mark, so every order between two index prices asks for the same one.
+_price_band = lru_cache(maxsize=256)(price_band)
 
 
 def _reducible(size: int, side: Side) -> int:
@@ -101,7 +105,7 @@ class Dispatcher:
             SettleFunding: self._settle_funding,
             FundInsurance: self._fund_insurance,
         }
-        self._liquidator = Liquidator(state, self._emit, self._enforce_reduce_only)
+        self.liquidator = Liquidator(state, self._emit, self._enforce_reduce_only)
 
     def handle(self, command: Any) -> list[Any]:
         """Decide and apply one command, then liquidate whoever it left liquidatable
@@ -111,7 +115,7 @@ class Dispatcher:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
             self._handlers[type(command)](command)
-            self._liquidator.run(command.ts, out)
+            self.liquidator.run(command.ts, out)
         return out
 
     def _emit(self, event: Any) -> None:
@@ -206,12 +210,12 @@ class Dispatcher:
         if not market.mark:
             return 0, R.NO_MARK_PRICE
         spec = market.spec
-        lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
-        if c.order_type == OrderType.MARKET:
+        lo, hi = _price_band(market.mark, spec.price_band_bps, spec.tick_size)
+        if c.order_type == MARKET:
             if c.price or c.tif not in (IOC, FOK):
                 return 0, R.INVALID_ORDER_TYPE
             return (hi if c.side == BUY else lo), None
-        if c.order_type != OrderType.LIMIT or c.tif not in _TIFS:
+        if c.order_type != LIMIT or c.tif not in _TIFS:
             return 0, R.INVALID_ORDER_TYPE
         if c.price <= 0:
             return 0, R.INVALID_PRICE

@@ -26,7 +26,10 @@ Keeping keys current
     K changes only when the account's balance or positions do, that is when an
     event names it. ``touched`` lists the accounts and markets a batch of
     events changed; the liquidator refreshes those accounts once per command
-    and after each liquidation, O(log n) each. Event types that cannot move a
+    and after each liquidation. A refresh gives the verdict at once but only
+    notes the new key; the sorted lists take the noted keys in a batch at the
+    next mark move, so an account that trades many times between two ticks is
+    re-sorted once, O(log n). Event types that cannot move a
     balance or a position are skipped; every other event's ``account`` and
     ``*_account`` fields count, so a new money-moving event is covered without
     a change here.
@@ -83,7 +86,8 @@ _QUIET = (
 _ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
 
 
-def _account_fields(kind: type) -> tuple[str, ...]:
+def account_fields(kind: type) -> tuple[str, ...]:
+    """The fields of an event type that name an account whose money or positions it may move."""
     names = _ACCOUNT_FIELDS.get(kind)
     if names is None:
         names = tuple(f for f in kind.__struct_fields__ if f == "account" or f.endswith("_account"))
@@ -95,12 +99,13 @@ def touched(events: Iterable[Any]) -> tuple[set[int], set[str]]:
     """(accounts whose balance or positions the events may have changed, markets whose mark they set)."""
     accounts: set[int] = set()
     markets: set[str] = set()
+    known = _ACCOUNT_FIELDS
     for event in events:
         kind = type(event)
         if kind is PricesUpdated:
             markets.add(event.market)
             continue
-        for name in _account_fields(kind):
+        for name in known.get(kind) or account_fields(kind):
             accounts.add(getattr(event, name))
     return accounts, markets
 
@@ -116,38 +121,40 @@ class DistressIndex:
         self._longs: dict[str, SortedList] = {}
         self._shorts: dict[str, SortedList] = {}
         self._multi: dict[str, set[int]] = {}
-        self._keyed: dict[int, tuple[str, int, int]] = {}  # account: (market, side, K) of its one position
+        self._keyed: dict[int, tuple[str, int, int]] = {}  # account: (market, side, K) as filed in the lists
+        self._pending: dict[int, tuple[str, int, int] | None] = {}  # refiled since: written at the next query
         self._spread: dict[int, tuple[str, ...]] = {}  # account: its markets, when it has several positions
         for account_id in state.accounts:
             self.refresh(account_id)
+        self._flush()
 
     def refresh(self, account_id: int) -> bool:
-        """File the account afresh from its current state; is it liquidatable at the current marks?"""
+        """File the account afresh from its current state; is it liquidatable at the current marks?
+
+        The new key only reaches the sorted lists at the next ``crossed``, so an
+        account that trades many times between two price ticks is re-sorted once.
+        """
         state = self.state
         account = state.accounts[account_id]
         held = [(symbol, pos) for symbol, pos in account.positions.items() if pos.size]
+        if len(held) > 1 or account_id in self._spread:
+            self._spread_over(account_id, tuple(symbol for symbol, _ in held) if len(held) > 1 else ())
+        filed = None
         if len(held) == 1:
             symbol, pos = held[0]
             market = state.markets[symbol]
             spec = market.spec
-            side = 1 if pos.size > 0 else -1
             key = liquidation_price(account.balance - pos.cost, pos.size, spec.multiplier, spec.mm_bps, spec.mm_tiers)
-            filed = (symbol, side, key)
-            if self._keyed.get(account_id) != filed:
-                self._unfile(account_id)
-                self._keyed[account_id] = filed
-                self._keys(symbol, side).add((key, account_id))
-            return market.mark < key if side > 0 else market.mark > key
-        self._unfile(account_id)
-        if held:
-            markets = tuple(symbol for symbol, _ in held)
-            self._spread[account_id] = markets
-            for symbol in markets:
-                self._multi.setdefault(symbol, set()).add(account_id)
-        return liquidatable(state, account)
+            filed = (symbol, 1 if pos.size > 0 else -1, key)
+            verdict = market.mark < key if pos.size > 0 else market.mark > key
+        pending = self._pending
+        if filed != (pending[account_id] if account_id in pending else self._keyed.get(account_id)):
+            pending[account_id] = filed
+        return liquidatable(state, account) if filed is None else verdict
 
     def crossed(self, market: str) -> list[int]:
         """The accounts liquidatable at ``market``'s current mark among those with a position there."""
+        self._flush()
         mark = self.state.markets[market].mark
         found = [account for _, account in self._keys(market, 1).irange((mark + 1,))]
         found += [account for _, account in self._keys(market, -1).irange(None, (mark,), inclusive=(True, False))]
@@ -162,17 +169,35 @@ class DistressIndex:
             keys = books[market] = SortedList()
         return keys
 
-    def _unfile(self, account_id: int) -> None:
-        filed = self._keyed.pop(account_id, None)
-        if filed is not None:
-            symbol, side, key = filed
-            self._keys(symbol, side).remove((key, account_id))
-        for symbol in self._spread.pop(account_id, ()):
-            self._multi[symbol].discard(account_id)
+    def _flush(self) -> None:
+        """Write the pending keys into the sorted lists, in one batch per list."""
+        added: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for account_id, filed in self._pending.items():
+            old = self._keyed.pop(account_id, None)
+            if old is not None:
+                self._keys(old[0], old[1]).remove((old[2], account_id))
+            if filed is not None:
+                self._keyed[account_id] = filed
+                added.setdefault(filed[:2], []).append((filed[2], account_id))
+        for (symbol, side), entries in added.items():
+            self._keys(symbol, side).update(entries)
+        self._pending.clear()
+
+    def _spread_over(self, account_id: int, markets: tuple[str, ...]) -> None:
+        """Record that the account holds positions in ``markets`` (empty: fewer than two)."""
+        old = self._spread.pop(account_id, ())
+        if old != markets:
+            for symbol in old:
+                self._multi[symbol].discard(account_id)
+            for symbol in markets:
+                self._multi.setdefault(symbol, set()).add(account_id)
+        if markets:
+            self._spread[account_id] = markets
 
     def check(self) -> list[str]:
         """Every way the index differs from a fresh build and from a brute-force scan, in words."""
         state = self.state
+        self._flush()
         fresh = DistressIndex(state)
         problems = []
         if fresh._keyed != self._keyed or fresh._spread != self._spread:

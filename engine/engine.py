@@ -11,14 +11,20 @@ With a snapshot store, the engine saves a snapshot every ``snapshot_every``
 events, just before taking a command (so only state the log has is saved, and
 a store that fails refuses the command like a log that fails); ``recover``
 starts from the newest one and folds only the events after it.
+
+With an input journal (``engine.journal``), the engine writes each append's
+commands to it just before the events go to the log; the choice is made once,
+in the constructor, so an engine without one pays nothing for it.
 """
 
 from collections.abc import Iterable
 from typing import Any
 
 from engine.apply import apply
+from engine.commands import Journaled
 from engine.dispatch import Dispatcher
 from engine.eventlog import EventLog, MemoryLog
+from engine.journal import Journal
 from engine.snapshot import SnapshotStore, restore_latest, take
 from engine.state import ExchangeState
 from engine.statehash import state_hash
@@ -42,6 +48,7 @@ class Engine:
         state: ExchangeState | None = None,
         snapshots: SnapshotStore | None = None,
         snapshot_every: int = 100_000,
+        journal: Journal | None = None,
     ) -> None:
         self.log: EventLog = MemoryLog() if log is None else log
         self.state = ExchangeState() if state is None else state
@@ -51,28 +58,42 @@ class Engine:
         self.snapshot_every = snapshot_every
         self._snapshot_due = self.state.seq + snapshot_every if snapshots is not None else NEVER
         self._tip: Any = None  # the last event the log acknowledged: a snapshot records it
+        self.journal = journal
+        self._journaled: list[Journaled] = []  # commands handled since the last journal append
+        self._handle = self._dispatcher.handle if journal is None else self._handle_journaled
+        self._append = self.log.append if journal is None else self._append_journaled
 
     @classmethod
-    def recover(cls, log: EventLog, snapshots: SnapshotStore | None = None, snapshot_every: int = 100_000) -> "Engine":
+    def recover(
+        cls,
+        log: EventLog,
+        snapshots: SnapshotStore | None = None,
+        snapshot_every: int = 100_000,
+        journal: Journal | None = None,
+    ) -> "Engine":
         """An engine whose state is everything ``log`` holds (the newest snapshot in ``snapshots``
-        at or below the log's last seq, plus the events after it); it continues the sequence."""
+        at or below the log's last seq, plus the events after it); it continues the sequence.
+        The ``journal`` loses the commands of a last append the log never got."""
         state, tip, events = restore_latest(log, snapshots, log.last_seq())
         for tip in events:  # leaves the last event in ``tip``
             apply(state, tip)
-        engine = cls(log, state, snapshots, snapshot_every)
+        if journal is not None:
+            journal.discard_after(log.last_seq())
+        engine = cls(log, state, snapshots, snapshot_every, journal)
         engine._tip = tip
         return engine
 
     def submit(self, command: Any) -> list[Any]:
         """Run one command. Returns every event this call made durable, backlog first."""
-        backlog = self._ready() if self._pending or self.state.seq >= self._snapshot_due else []
-        self._pending = self._dispatcher.handle(command)
-        return backlog + self.resume()
+        backlog = self._ready() if self._pending or self.state.seq >= self._snapshot_due else None
+        self._pending = self._handle(command)
+        events = self.resume()
+        return backlog + events if backlog else events
 
     def submit_many(self, commands: Iterable[Any]) -> list[Any]:
         """Run several commands with one log append (group commit)."""
         backlog = self._ready() if self._pending or self.state.seq >= self._snapshot_due else []
-        handle = self._dispatcher.handle
+        handle = self._handle
         self._pending = [event for command in commands for event in handle(command)]
         return backlog + self.resume()
 
@@ -80,7 +101,7 @@ class Engine:
         """Append the pending events; raises ``LogUnavailable`` while the log refuses them."""
         pending = self._pending
         if pending:
-            self.log.append(pending)
+            self._append(pending)
             self._pending = []
             self._tip = pending[-1]
         return pending
@@ -92,6 +113,17 @@ class Engine:
             self.snapshots.save(self.state.seq, take(self.state, self._tip))
             self._snapshot_due = self.state.seq + self.snapshot_every
         return backlog
+
+    def _handle_journaled(self, command: Any) -> list[Any]:
+        self._journaled.append(Journaled(self.state.seq + 1, command))
+        return self._dispatcher.handle(command)
+
+    def _append_journaled(self, events: list[Any]) -> None:
+        """Journal the commands first (write-ahead), then log their events."""
+        if self._journaled:
+            self.journal.append(self._journaled)
+            self._journaled = []
+        self.log.append(events)
 
     @property
     def pending(self) -> int:

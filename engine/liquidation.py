@@ -48,6 +48,15 @@ Exactly the shortfall
     ``DeleveragingRound`` event lists each account taken from, with its score,
     qty and amount; the amounts sum to its ``deficit``.
 
+Cost
+    Detection is O(log n + k) per mark move (``engine.distressed``); one
+    liquidation costs O(its positions + its fills + log n). The first
+    deleveraging of a run ranks the opposite side once, O(n log n), and keeps
+    that order current as accounts change (``ranking.AdlOrder``, O(log n)
+    each), so later bankrupts in the same run cost no new ranking. Publishing
+    the lights is O(n log n) per market and run; a socialized round charges
+    every account in profit, so it is O(n) by nature.
+
 Fills
     A liquidation fill follows the matching rules for resting orders: a maker
     that could not afford the fill (equity below IM after it) is cancelled
@@ -61,7 +70,7 @@ from typing import Any
 
 from engine import risk
 from engine.book import Order
-from engine.distressed import DistressIndex, DistressQueue, touched
+from engine.distressed import DistressIndex, DistressQueue, account_fields, touched
 from engine.enums import CancelReason, Side
 from engine.events import (
     AdlRank,
@@ -92,10 +101,12 @@ from engine.margin import (
     realized_pnl,
 )
 from engine.markets import Deleveraging
-from engine.ranking import adl_quantiles, adl_ranking, distress_key
+from engine.ranking import AdlOrder, distress_key
 from engine.state import Account, ExchangeState, Market
 from engine.transitions import Stage, next_stage
 from engine.units import floor_div
+
+BUY, SELL = Side.BUY, Side.SELL  # module constants: an enum lookup or call costs more on every fill
 
 
 class Liquidator:
@@ -108,10 +119,11 @@ class Liquidator:
         """``emit`` applies and records an event; ``after_fills(ts, account, market)`` re-checks an
         account's reduce-only orders after its position moved."""
         self.state = state
-        self._emit = emit
+        self._record = emit
         self._after_fills = after_fills
         self.index = DistressIndex(state)
         self._queue = DistressQueue()
+        self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._steps: dict[Stage, Callable[[int, Account], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -124,7 +136,6 @@ class Liquidator:
         """Liquidate, until none is left, every account that ``events`` (a command's events so far,
         to which this appends) left liquidatable."""
         index = self.index
-        queue = self._queue
         accounts, markets = touched(events)
         for account_id in accounts:
             if index.refresh(account_id):
@@ -132,6 +143,14 @@ class Liquidator:
         for symbol in markets:
             for account_id in index.crossed(symbol):
                 self._enqueue(account_id)
+        if self._queue:
+            self._drain(ts, events)
+
+    def _drain(self, ts: int, events: list[Any]) -> None:
+        """Liquidate queued accounts, most distressed first, re-checking everyone each one touches; then
+        publish the ADL lights of the markets involved."""
+        index = self.index
+        queue = self._queue
         liquidated: set[str] = set()
         while queue:
             account_id = queue.pop()
@@ -143,8 +162,24 @@ class Liquidator:
                 else:
                     queue.discard(other)
         for symbol in sorted(liquidated):
-            ranks = tuple(AdlRank(account, lights) for account, lights in adl_quantiles(self.state, symbol))
-            self._emit(AdlRanksPublished(self._seq(), ts, symbol, ranks))
+            lights = sorted(self._adl_order(symbol, 1).lights() + self._adl_order(symbol, -1).lights())
+            self._emit(AdlRanksPublished(self._seq(), ts, symbol, tuple(AdlRank(a, n) for a, n in lights)))
+        self._adl.clear()
+
+    def _emit(self, event: Any) -> None:
+        """Record and apply ``event``, and re-file the accounts it names in this run's ADL orders."""
+        self._record(event)
+        if self._adl:
+            for name in account_fields(type(event)):
+                account_id = getattr(event, name)
+                for order in self._adl.values():
+                    order.update(account_id)
+
+    def _adl_order(self, market: str, side: int) -> AdlOrder:
+        order = self._adl.get((market, side))
+        if order is None:
+            order = self._adl[market, side] = AdlOrder(self.state, market, side)
+        return order
 
     def _enqueue(self, account_id: int) -> None:
         account = self.state.accounts[account_id]
@@ -235,8 +270,7 @@ class Liquidator:
         spec = market.spec
         multiplier = spec.multiplier
         pos = account.positions[symbol]
-        side = Side.SELL if pos.size > 0 else Side.BUY
-        resting = Side(-side)
+        side, resting = (SELL, BUY) if pos.size > 0 else (BUY, SELL)
         makers: set[int] = set()
         notional = 0
         while qty:
@@ -316,16 +350,17 @@ class Liquidator:
         unit = market.mark * spec.multiplier
         # received by a long, paid by a short: the mark value moved by what the charges left of the deficit
         value = qty * unit + sign * (deficit - sum(share.amount for share in shares))
-        ranked = adl_ranking(state, symbol, -sign)
+        order = self._adl_order(symbol, -sign)
+        candidates = len(order.keys)
         picks = []
         left = qty
-        for key, num, den in ranked:
-            take = min(left, abs(market.positions[key[-1]].size))
-            picks.append((key[-1], num, den, take))
+        for _, other in order.keys:
+            take = min(left, abs(market.positions[other].size))
+            picks.append((other, *order.score(other), take))
             left -= take
             if not left:
                 break
-        side = Side(-sign)
+        side = SELL if sign > 0 else BUY
         values = pro_rata(value, [take for *_, take in picks])
         for (other, num, den, take), piece in zip(picks, values, strict=True):
             other_pos = state.accounts[other].positions[symbol]
@@ -342,7 +377,7 @@ class Liquidator:
         self._emit(
             DeleveragingRound(
                 self._seq(), ts, symbol, account.id, spec.deleveraging, qty, value, insurance, deficit,
-                len(ranked), tuple(shares),
+                candidates, tuple(shares),
             )
         )  # fmt: skip
         for other, *_ in picks:

@@ -1,14 +1,18 @@
 """Sort keys: who is liquidated first, and who is deleveraged first.
 
-Both orders compare ratios of integers, and never divide to do it: a/b < c/d
-iff a x d < c x b for positive b and d (``Ratio``). Every key ends with the
-account id, so the order is total and a replay sorts identically.
+Both orders compare ratios of integers, never through floats and never by
+rounding a quotient: every key ends with the account id, so the order is total
+and a replay sorts identically.
 
-Speed without floats
-    A key starts with floor(ratio x 2^64), an integer Python compares in C.
-    Floor is monotone, so when two of those differ the ratios differ the same
-    way; only when they are equal does the exact ``Ratio`` that follows decide.
-    Sorting a million keys thus makes almost no Python-level comparisons.
+Exact integer keys
+    A ratio a/b enters a key as floor(a x 2^256 / b) (``ratio_key``). Two
+    different ratios whose denominators are below 2^128 differ by at least
+    1/(b x d) > 2^-256, so their keys differ, the same way round: the key orders
+    exactly as cross-multiplying (a x d < c x b) would, yet sorting a million
+    of them compares only integers, in C. Denominators here are a maintenance
+    margin or a product of two quote amounts; a larger one (2^128 quote units
+    is beyond any exchange's size) raises ``RankingRange`` rather than risk
+    a wrong order.
 
 Liquidation priority (``distress_key``)
     Lowest equity / maintenance first, then the larger notional, then the
@@ -30,42 +34,32 @@ ADL lights (``adl_lights``)
     down to 1, like the queue lights venues show.
 """
 
-from typing import Any
+from sortedcontainers import SortedList
 
 from engine import risk
+from engine.errors import PerpxError
 from engine.state import ExchangeState
 from engine.units import floor_div
 
-SCALE = 1 << 64
+EXACT_BITS = 128
 
 
-class Ratio:
-    """num / den with den > 0, compared exactly by cross-multiplying."""
-
-    __slots__ = ("den", "num")
-
-    def __init__(self, num: int, den: int) -> None:
-        self.num = num
-        self.den = den
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Ratio) and self.num * other.den == other.num * self.den
-
-    def __lt__(self, other: "Ratio") -> bool:
-        return self.num * other.den < other.num * self.den
-
-    def __repr__(self) -> str:
-        return f"Ratio({self.num}, {self.den})"
+class RankingRange(PerpxError):
+    """A ratio's denominator is too large for an exact integer key."""
 
 
-_MINUS_INFINITY = (0, 0, Ratio(0, 1))
+def ratio_key(num: int, den: int) -> int:
+    """floor(num x 2^256 / den) for 0 < den < 2^128: keys order exactly as the ratios do."""
+    if den.bit_length() > EXACT_BITS:
+        raise RankingRange(f"denominator {den} exceeds 2^{EXACT_BITS}")
+    return floor_div(num << 2 * EXACT_BITS, den)
 
 
-def distress_key(equity: int, maintenance: int, notional: int, account: int) -> tuple[Any, ...]:
+def distress_key(equity: int, maintenance: int, notional: int, account: int) -> tuple[int, ...]:
     """Ascending = liquidated first: lowest equity / maintenance, larger notional, lower account id."""
-    if not maintenance:
-        return (*_MINUS_INFINITY, -notional, account)
-    return (1, floor_div(equity * SCALE, maintenance), Ratio(equity, maintenance), -notional, account)
+    if not maintenance:  # no position: the ratio counts as -inf
+        return (0, 0, -notional, account)
+    return (1, ratio_key(equity, maintenance), -notional, account)
 
 
 def adl_score(size: int, cost: int, mark: int, multiplier: int, equity: int) -> tuple[int, int]:
@@ -78,24 +72,48 @@ def adl_score(size: int, cost: int, mark: int, multiplier: int, equity: int) -> 
     return pnl * backing, abs(cost) * abs(value)
 
 
-def adl_key(num: int, den: int, account: int) -> tuple[Any, ...]:
+def adl_key(num: int, den: int, account: int) -> tuple[int, int]:
     """Ascending = deleveraged first: the highest score, then the lower account id."""
-    return (-floor_div(num * SCALE, den), Ratio(-num, den), account)
+    return (-ratio_key(num, den), account)
 
 
-def adl_ranking(state: ExchangeState, market: str, side: int) -> list[tuple[tuple[Any, ...], int, int]]:
-    """Positions of ``market`` on ``side`` (1 long, -1 short) in deleveraging order: (key, num, den) each."""
-    mkt = state.markets[market]
-    mark = mkt.mark
-    multiplier = mkt.spec.multiplier
-    accounts = state.accounts
-    ranked = []
-    for account_id, pos in mkt.positions.items():
-        if pos.size * side > 0:
-            num, den = adl_score(pos.size, pos.cost, mark, multiplier, risk.equity(state, accounts[account_id]))
-            ranked.append((adl_key(num, den, account_id), num, den))
-    ranked.sort()
-    return ranked
+class AdlOrder:
+    """One side (1 long, -1 short) of one market's positions in deleveraging order.
+
+    Built in O(n log n) from the state; ``update`` re-files one account in
+    O(log n) after its equity or position changed, so a liquidation run that
+    deleverages many bankrupts ranks the market once, not once per bankrupt.
+    Scores move with the mark, so an order is only valid until the next one.
+    """
+
+    def __init__(self, state: ExchangeState, market: str, side: int) -> None:
+        self.state = state
+        self.market = state.markets[market]
+        self.side = side
+        self._key = {a: self._rank(a) for a, pos in self.market.positions.items() if pos.size * side > 0}
+        self.keys = SortedList(self._key.values())  # (key, account), the next to be deleveraged first
+
+    def score(self, account_id: int) -> tuple[int, int]:
+        pos = self.market.positions[account_id]
+        equity = risk.equity(self.state, self.state.accounts[account_id])
+        return adl_score(pos.size, pos.cost, self.market.mark, self.market.spec.multiplier, equity)
+
+    def _rank(self, account_id: int) -> tuple[int, int]:
+        return adl_key(*self.score(account_id), account_id)
+
+    def update(self, account_id: int) -> None:
+        old = self._key.pop(account_id, None)
+        if old is not None:
+            self.keys.remove(old)
+        pos = self.market.positions.get(account_id)
+        if pos is not None and pos.size * self.side > 0:
+            key = self._key[account_id] = self._rank(account_id)
+            self.keys.add(key)
+
+    def lights(self) -> list[tuple[int, int]]:
+        """(account, ADL lights) for each position on this side."""
+        count = len(self.keys)
+        return [(account, adl_lights(rank, count)) for rank, (_, account) in enumerate(self.keys)]
 
 
 def adl_lights(rank: int, count: int) -> int:
@@ -105,9 +123,4 @@ def adl_lights(rank: int, count: int) -> int:
 
 def adl_quantiles(state: ExchangeState, market: str) -> list[tuple[int, int]]:
     """(account, lights) for every position in ``market``, by account id: what users see, on demand."""
-    lights = []
-    for side in (1, -1):
-        ranked = adl_ranking(state, market, side)
-        lights += [(key[-1], adl_lights(rank, len(ranked))) for rank, (key, _, _) in enumerate(ranked)]
-    lights.sort()
-    return lights
+    return sorted(AdlOrder(state, market, 1).lights() + AdlOrder(state, market, -1).lights())

@@ -9,7 +9,7 @@ Layout
     stream's last id gives the log's last seq without reading an entry. Many
     events per entry is what makes the log fast: redis-py spends far longer
     on a command than Redis does, so one entry per event tops out near 100,000
-    events/s, while 1,000 per entry appends millions (see the README).
+    events/s, while 1,000 per entry appends about a million (see the README).
 
 One round trip per append, all or nothing
     An append is one call of a Lua script (EVALSHA) that adds all its
@@ -37,15 +37,17 @@ Failure
 
 Durability
     An acknowledged append is as durable as the server makes it: with
-    ``appendonly yes`` (the embedded server's setting) it survives a crash of
-    Redis, with ``appendfsync always`` also a power loss.
+    ``appendfsync always`` it is on disk; with ``everysec`` (the embedded
+    server's setting) it survives a crash of Redis unless a slow disk made
+    Redis postpone its AOF write (up to 2 s in Redis 6.2), in which case the
+    next append finds the loss and raises ``CorruptLog``.
 
 Trimming
     None by default: the stream is the exchange's history. ``maxlen`` (the
     ``?maxlen=N`` URL option) trims to about N *entries* on each append
-    (``XADD MAXLEN ~ N``); ``XTRIM <stream> MINID <seq>`` drops the events
-    before a seq, since ids are seqs. Reading trimmed history raises
-    ``CorruptLog``, so recovery then needs a snapshot after the trim point.
+    (``XADD MAXLEN ~ N``); ``XTRIM <stream> MINID <id>`` drops the entries
+    before the entry ``<id>``, since ids are seqs. Reading trimmed history
+    raises ``CorruptLog``, so recovery then needs a snapshot after the trim.
 
 URLs (``open_url``)
     ``redis://[:password@]host:port/db?stream=NAME``, ``rediss://`` and
@@ -146,9 +148,9 @@ class RedisLog:
         self.source = source or f"redis stream {stream}"
         self.maxlen = maxlen or 0
         self._script = client.register_script(APPEND)
-        self._last_seq = self._retrying(self._stored_last_seq)
+        self._last_seq = self.retrying(self._stored_last_seq)
 
-    def _retrying(self, call: Callable[[], T], pending: int = 0) -> T:
+    def retrying(self, call: Callable[[], T], pending: int = 0) -> T:
         """``call()``, retried with exponential backoff for ``retry_for`` seconds of Redis errors."""
         delay = FIRST_DELAY
         deadline = time.monotonic() + self.retry_for
@@ -177,7 +179,7 @@ class RedisLog:
         if not events:
             return
         check_continues(self._last_seq, events)
-        self._retrying(lambda: self._append_once(events), len(events))
+        self.retrying(lambda: self._append_once(events), len(events))
         self._last_seq = events[-1].seq
 
     def _append_once(self, events: Sequence[Any]) -> None:
@@ -237,7 +239,7 @@ class RedisLog:
             start = b"(" + entries[-1][0]
 
     def last_seq(self) -> int:
-        return self._last_seq if self.writable else self._retrying(self._stored_last_seq)
+        return self._last_seq if self.writable else self.retrying(self._stored_last_seq)
 
     def close(self) -> None:
         self.client.close()

@@ -63,6 +63,7 @@ class SnapshotStore(Protocol):
 
 
 _decoder = msgspec.msgpack.Decoder(Snapshot)
+LINKED = ("markets", "accounts", "orders")  # the state's fields stored as lists and relinked on restore
 
 
 def _fields(obj: msgspec.Struct, skip: tuple[str, ...]) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def _market(market: Market) -> dict[str, Any]:
 
 def take(state: ExchangeState, tip: Any) -> bytes:
     """Encode ``state``; ``tip`` is the event at ``state.seq``, the last one the log acknowledged."""
-    tree = _fields(state, ("markets", "accounts", "orders"))
+    tree = _fields(state, LINKED)
     tree["markets"] = [_market(m) for _, m in sorted(state.markets.items())]
     tree["accounts"] = [_fields(a, ("orders",)) for _, a in sorted(state.accounts.items())]
     tree["orders"] = [o for _, o in sorted(state.orders.items())]
@@ -94,17 +95,15 @@ def decode(data: bytes, where: str) -> Snapshot:
 
 def restore(snapshot: Snapshot, where: str) -> ExchangeState:
     """Rebuild the state a snapshot holds; refuse it unless it hashes to the recorded hash."""
-    tree = dict(snapshot.state)
-    markets, accounts, orders = tree.pop("markets"), tree.pop("accounts"), tree.pop("orders")
+    tree = snapshot.state
     try:
-        state = msgspec.convert(tree, ExchangeState)
-        state.orders = {o.id: o for o in msgspec.convert(orders, list[Order])}
-        state.accounts = {a.id: a for a in msgspec.convert(accounts, list[Account])}
-        for fields in markets:
-            books = fields.pop("bids") + fields.pop("asks")
-            market = msgspec.convert(fields, Market)
+        state = msgspec.convert({k: v for k, v in tree.items() if k not in LINKED}, ExchangeState)
+        state.orders = {o.id: o for o in msgspec.convert(tree["orders"], list[Order])}
+        state.accounts = {a.id: a for a in msgspec.convert(tree["accounts"], list[Account])}
+        for fields in tree["markets"]:
+            market = msgspec.convert(fields, Market)  # ignores the extra "bids" and "asks"
             state.markets[market.spec.symbol] = market
-            for order_id in books:
+            for order_id in fields["bids"] + fields["asks"]:
                 order = state.orders[order_id]
                 market.book.add(order)
                 state.accounts[order.account].orders[order_id] = order
@@ -119,9 +118,7 @@ def restore(snapshot: Snapshot, where: str) -> ExchangeState:
     return state
 
 
-def restore_latest(
-    log: EventLog, store: SnapshotStore | None, until: int
-) -> tuple[ExchangeState, Any, Iterator[Any]]:
+def restore_latest(log: EventLog, store: SnapshotStore | None, until: int) -> tuple[ExchangeState, Any, Iterator[Any]]:
     """The state of the newest snapshot at or below ``until`` (the empty state if there is none),
     the event at its seq, and the log's events after it."""
     found = store.newest(until) if store is not None else None

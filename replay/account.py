@@ -94,7 +94,8 @@ def _account_fields(kind: type) -> tuple[str, ...]:
     return tuple(f for f in kind.__struct_fields__ if f == "account" or f.endswith("_account"))
 
 
-def _entry(event: Any) -> Entry:
+def entry(event: Any) -> Entry:
+    """One event as a timeline entry, for text or JSON."""
     fields = {
         name: value.name if isinstance(value, Enum) else msgspec.to_builtins(value)
         for name, value in msgspec.structs.asdict(event).items()
@@ -103,15 +104,23 @@ def _entry(event: Any) -> Entry:
     return Entry(event.seq, event.ts, type(event).__name__, fields)
 
 
-def timeline(events: Iterable[Any], account_id: int) -> list[Entry]:
-    """The events that involved ``account_id``, in seq order."""
-    orders: set[int] = set()
-    entries = []
-    for event in events:
+class Involvement:
+    """Says, event by event in seq order, whether an event involves one account (it learns its order ids)."""
+
+    def __init__(self, account_id: int) -> None:
+        self.account_id = account_id
+        self.orders: set[int] = set()
+
+    def __call__(self, event: Any) -> bool:
+        account_id = self.account_id
         if any(getattr(event, f) == account_id for f in _account_fields(type(event))):
             if getattr(event, "account", None) == account_id and hasattr(event, "order_id"):
-                orders.add(event.order_id)
-        elif getattr(event, "order_id", None) not in orders:
-            continue
-        entries.append(_entry(event))
-    return entries
+                self.orders.add(event.order_id)
+            return True
+        return getattr(event, "order_id", None) in self.orders
+
+
+def timeline(events: Iterable[Any], account_id: int) -> list[Entry]:
+    """The events that involved ``account_id``, in seq order."""
+    involves = Involvement(account_id)
+    return [entry(event) for event in events if involves(event)]

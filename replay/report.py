@@ -5,16 +5,16 @@ its quote unit is), laid out in columns. JSON is the same data, one document,
 for programs.
 """
 
-from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 
 from engine.invariants import Conservation
 from replay.account import AccountView, Entry
+from replay.exchange import ExchangeView, exchange_lines
 from replay.markets import MarketSummary
 from replay.simulate import STEP_SECONDS, SimulationSummary, in_base, usd
+from replay.text import field_lines, section
 from replay.verify import Verification
 
 
@@ -25,29 +25,11 @@ class ReplayReport(msgspec.Struct, frozen=True):
     markets: list[MarketSummary]
     account: AccountView | None = None
     timeline: list[Entry] | None = None
+    at: ExchangeView | None = None  # ``--at``: every account, order and the liquidation queue
 
 
-def as_json(report: ReplayReport | SimulationSummary) -> str:
+def as_json(report: msgspec.Struct) -> str:
     return msgspec.json.format(msgspec.json.encode(report)).decode()
-
-
-def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """A titled table, its columns as wide as their widest cell, numbers right-aligned."""
-    if not rows:
-        return [f"{title}: none"]
-    cells = [list(header)] + [["-" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    right = [all(v is None or type(v) in (int, Decimal) for v in column) for column in zip(*rows, strict=True)]
-    lines = [title]
-    for row in cells:
-        line = "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True))
-        lines.append(f"  {line}".rstrip())
-    return lines
-
-
-def _fields(fields: list[tuple[str, Any]], indent: str = "") -> list[str]:
-    width = max(len(name) for name, _ in fields)
-    return [f"{indent}{name.ljust(width)}  {value}" for name, value in fields]
 
 
 def _conservation(c: Conservation) -> str:
@@ -63,7 +45,8 @@ def _problems(v: Verification) -> list[str]:
     return [f"  problem: {p}" for p in v.problems]
 
 
-def _timeline_line(e: Entry) -> str:
+def timeline_line(e: Entry) -> str:
+    """``seq N  ts T  Type  field=value ...``: one event on one line."""
     fields = " ".join(f"{name}={value}" for name, value in e.fields.items())
     return f"  seq {e.seq}  ts {e.ts}  {e.type}  {fields}"
 
@@ -72,7 +55,7 @@ def _account(view: AccountView, entries: list[Entry]) -> list[str]:
     lines = [
         "",
         f"account {view.account}",
-        *_fields(
+        *field_lines(
             [
                 ("balance", view.balance),
                 ("equity", view.equity),
@@ -82,24 +65,24 @@ def _account(view: AccountView, entries: list[Entry]) -> list[str]:
             indent="  ",
         ),
     ]
-    lines += _section(
+    lines += section(
         "positions",
         ("market", "size", "entry cost", "average entry", "unrealized pnl"),
         [(p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl) for p in view.positions],
     )
-    lines += _section(
+    lines += section(
         "open orders",
         ("order", "market", "side", "price", "qty", "client id", "reduce only"),
         [(o.order_id, o.market, o.side, o.price, o.qty, o.client_id, o.reduce_only) for o in view.orders],
     )
     lines.append(f"timeline: {len(entries)} events")
-    lines += [_timeline_line(e) for e in entries]
+    lines += [timeline_line(e) for e in entries]
     return lines
 
 
 def replay_text(report: ReplayReport) -> str:
     v = report.verification
-    lines = _fields(
+    lines = field_lines(
         [
             ("log", report.log),
             ("seq", f"{v.seq} of {report.last_seq}"),
@@ -111,11 +94,13 @@ def replay_text(report: ReplayReport) -> str:
     )
     lines += _problems(v)
     lines.append("")
-    lines += _section(
+    lines += section(
         "markets",
         ("market", "index", "mark", "best bid", "best ask", "open interest", "open orders"),
         [(m.symbol, m.index, m.mark, m.best_bid, m.best_ask, m.open_interest, m.open_orders) for m in report.markets],
     )
+    if report.at is not None:
+        lines += exchange_lines(report.at)
     if report.account is not None:
         lines += _account(report.account, report.timeline or [])
     return "\n".join(lines)
@@ -125,7 +110,7 @@ def simulation_text(s: SimulationSummary, log: str) -> str:
     r = s.replay
     rejections = ", ".join(f"{reason} {n}" for reason, n in s.rejections.items()) or "none"
     replay = "the state hash matches the live engine's" if r.ok else "FAILED"
-    lines = _fields(
+    lines = field_lines(
         [
             ("scenario", f"{s.scenario}: seed {s.seed}, {s.traders} traders, {s.steps} steps of {STEP_SECONDS} s"),
             ("commands", s.commands),

@@ -50,6 +50,7 @@ from engine.engine import Engine
 from engine.enums import OrderType, Side, TimeInForce
 from engine.errors import PerpxError
 from engine.eventlog import EventLog
+from engine.journal import Journal
 from engine.markets import MarketSpec
 from engine.state import ExchangeState
 from engine.units import BPS, ceil_div
@@ -287,11 +288,13 @@ def simulate(
     traders: int,
     steps: int,
     progress: Progress = untracked,
+    journal: Journal | None = None,
 ) -> SimulationSummary:
-    """Run ``scenario`` into the empty ``log``, then rebuild from the log and check it against the live state."""
+    """Run ``scenario`` into the empty ``log`` (and its commands into ``journal``), then rebuild from
+    the log and check it against the live state."""
     if log.last_seq():
         raise LogNotEmpty(f"the log already holds {log.last_seq()} events")
-    engine = Engine(log)
+    engine = Engine(log, journal=journal)
     story = SCENARIOS[scenario](random.Random(seed), traders, steps, engine.state)
     tally = Tally()
     started = time.perf_counter()

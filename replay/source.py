@@ -11,6 +11,7 @@ from collections.abc import Callable
 from engine.errors import PerpxError
 from engine.eventlog import EventLog
 from engine.filelog import FileLog
+from engine.journal import FileJournal
 from engine.redislog import SCHEMES, open_url
 
 
@@ -45,3 +46,11 @@ def open_log(target: str, writable: bool = False) -> EventLog:
         known = ", ".join(f"{s}://" for s in sorted(OPENERS) if s)
         raise LogNotFound(f"unknown log scheme {scheme}:// in {target} (use a file path or {known})")
     return opener(target, writable)
+
+
+def open_journal(path: str) -> FileJournal:
+    """Open the input journal (``engine.journal``) at ``path`` for reading."""
+    try:
+        return FileJournal(path.removeprefix("file://"), writable=False)
+    except FileNotFoundError:
+        raise LogNotFound(f"no input journal at {path}") from None

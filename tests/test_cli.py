@@ -3,6 +3,7 @@
 import io
 import json
 import shutil
+import subprocess
 from collections import Counter
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -216,7 +217,7 @@ def test_corrupt_log_exits_2_naming_the_offset(hand_made_log: Path, tmp_path: Pa
     corrupt = tmp_path / "corrupt.log"
     shutil.copy(hand_made_log, corrupt)
     data = bytearray(corrupt.read_bytes())
-    data[10 + 8 + 3] ^= 0xFF  # inside the first frame's payload, past its 8-byte header
+    data[10 + 12 + 3] ^= 0xFF  # inside the first frame's payload, past its 12-byte header
     corrupt.write_bytes(bytes(data))
     code, out, err = perpx("replay", str(corrupt))
     assert (code, out) == (2, "")
@@ -225,11 +226,9 @@ def test_corrupt_log_exits_2_naming_the_offset(hand_made_log: Path, tmp_path: Pa
 
 
 def test_torn_last_frame_is_reported_and_the_rest_replayed(hand_made_log: Path, tmp_path: Path) -> None:
-    """A bad last frame may be a write cut short by a crash: replay warns and stops before it."""
+    """A last frame cut short by a crash: replay warns and stops before it."""
     torn = tmp_path / "torn.log"
-    data = bytearray(hand_made_log.read_bytes())
-    data[-1] ^= 0xFF  # the last frame holds only the withdrawal, seq 18
-    torn.write_bytes(bytes(data))
+    torn.write_bytes(hand_made_log.read_bytes()[:-1])  # the last frame holds only the withdrawal, seq 18
     code, report = perpx_json("replay", str(torn))
     _, _, err = perpx("replay", str(torn))
     assert code == 0
@@ -264,3 +263,12 @@ def test_negative_until_is_refused_by_the_parser() -> None:
     with pytest.raises(SystemExit) as exc, redirect_stderr(io.StringIO()):
         main(["replay", "x.log", "--until", "-1"])
     assert exc.value.code == 2
+
+
+def test_installed_console_script_exits_with_mains_code(tmp_path: Path) -> None:
+    """The ``perpx`` script installed by pip returns main's exit code to the shell."""
+    perpx_script = shutil.which("perpx")
+    assert perpx_script is not None, "perpx is not installed: pip install -e '.[test]'"
+    done = subprocess.run([perpx_script, "replay", str(tmp_path / "nothing.log")], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "no event log at" in done.stderr and done.stdout == ""

@@ -37,8 +37,9 @@ def frame_offsets(batches: list[list[Deposited]]) -> list[int]:
 
 
 def raw_frame(payload: bytes) -> bytes:
-    """A frame around any payload, with a correct checksum."""
-    return struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
+    """A frame around any payload, with correct checksums."""
+    head = struct.pack("<II", len(payload), zlib.crc32(payload))
+    return head + struct.pack("<I", zlib.crc32(head)) + payload
 
 
 def flip(data: bytes, at: int) -> bytes:
@@ -124,26 +125,26 @@ def test_read_only_open_of_a_missing_log_fails(log_path: Path) -> None:
 
 
 def _cut_header(data: bytes, last: int) -> bytes:
-    return data[: last + 3]  # 3 of the last frame's 8 header bytes
+    return data[: last + 3]  # 3 of the last frame's 12 header bytes
 
 
 def _cut_payload(data: bytes, last: int) -> bytes:
     return data[:-1]
 
 
-def _bad_checksum(data: bytes, last: int) -> bytes:
-    return flip(data, len(data) - 1)  # last payload byte: its crc no longer matches
+def _zeroed_payload(data: bytes, last: int) -> bytes:
+    return data[: last + 12] + bytes(len(data) - last - 12)  # payload blocks never written: zeros
 
 
-def _bad_checksum_field(data: bytes, last: int) -> bytes:
-    return flip(data, last + 4)  # first byte of the stored crc
+def _zeroed_frame(data: bytes, last: int) -> bytes:
+    return data[:last] + bytes(len(data) - last)  # the whole last frame reads as zeros
 
 
 TORN_TAILS = [
     pytest.param(_cut_header, id="header-cut-short"),
     pytest.param(_cut_payload, id="payload-cut-short"),
-    pytest.param(_bad_checksum, id="bad-checksum-payload"),
-    pytest.param(_bad_checksum_field, id="bad-checksum-field"),
+    pytest.param(_zeroed_payload, id="payload-unwritten"),
+    pytest.param(_zeroed_frame, id="frame-unwritten"),
 ]
 
 
@@ -176,7 +177,7 @@ def test_read_only_open_stops_before_a_torn_tail(three_frame_log: Path, tear: Ca
 
 
 def _flip_payload(data: bytes, at: int) -> bytes:
-    return flip(data, at + 8)  # first payload byte
+    return flip(data, at + 12)  # first payload byte
 
 
 def _flip_crc(data: bytes, at: int) -> bytes:
@@ -188,17 +189,29 @@ def _shorten_length(data: bytes, at: int) -> bytes:
     return data[:at] + struct.pack("<I", length - 1) + data[at + 4 :]
 
 
-@pytest.mark.parametrize("corrupt", [_flip_payload, _flip_crc, _shorten_length])
-@pytest.mark.parametrize("frame_index", [0, 1])
+def _stretch_length(data: bytes, at: int) -> bytes:
+    return data[:at] + struct.pack("<I", 1 << 30) + data[at + 4 :]  # points far past the end of the file
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "detail"),
+    [
+        (_flip_payload, "checksum mismatch"),
+        (_flip_crc, "frame header checksum mismatch"),
+        (_shorten_length, "frame header checksum mismatch"),
+        (_stretch_length, "frame header checksum mismatch"),
+    ],
+)
+@pytest.mark.parametrize("frame_index", [0, 1, 2])
 @pytest.mark.parametrize("writable", [True, False])
-def test_corruption_before_the_last_frame_names_its_offset(
-    three_frame_log: Path, corrupt: Callable[[bytes, int], bytes], frame_index: int, writable: bool
+def test_damage_anywhere_is_corruption_naming_its_offset(
+    three_frame_log: Path, corrupt: Callable[[bytes, int], bytes], detail: str, frame_index: int, writable: bool
 ) -> None:
-    """A bad frame with data after it is corruption, not a torn write: CorruptLog names its offset, nothing is cut."""
+    """Damaged bytes, even in the last frame, are corruption, not a torn write: CorruptLog names the offset."""
     at = frame_offsets(BATCHES)[frame_index]
     broken = corrupt(three_frame_log.read_bytes(), at)
     three_frame_log.write_bytes(broken)
-    with pytest.raises(CorruptLog, match=f"corrupt record at offset {at}: checksum mismatch") as raised:
+    with pytest.raises(CorruptLog, match=f"corrupt record at offset {at}: {detail}$") as raised:
         FileLog(three_frame_log, writable=writable)
     assert raised.value.where == f"offset {at}"
     assert three_frame_log.read_bytes() == broken

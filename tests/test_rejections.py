@@ -31,6 +31,7 @@ from engine import (
     TimeInForce,
     Withdraw,
 )
+from engine.commands import FundInsurance
 from engine.events import CommandRejected, OrderAccepted
 from engine.invariants import check
 
@@ -358,6 +359,12 @@ def zero_withdrawal(desk: Engine) -> Any:
 def negative_withdrawal(desk: Engine) -> Any:
     """A negative withdrawal, which would be a deposit in disguise."""
     return Withdraw(TS, ALICE, -100)
+
+
+@rejects(R.INVALID_AMOUNT)
+def empty_insurance_top_up(desk: Engine) -> Any:
+    """An operator payment of nothing into the insurance fund."""
+    return FundInsurance(TS, 0)
 
 
 @rejects(R.INVALID_ACCOUNT)

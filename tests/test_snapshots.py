@@ -17,6 +17,7 @@ from conftest import BTC, funded, listed, place
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from streams import command_stream
+from test_cli import perpx, perpx_json
 
 from engine import CancelOrder, CorruptLog, Deposit, Engine, FileLog, LogUnavailable, MemoryLog, Side
 from engine.codec import encode
@@ -26,7 +27,7 @@ from engine.snapshot import Snapshot, SnapshotStore, decode, restore, restore_la
 from engine.state import ExchangeState
 from engine.statehash import state_hash
 from replay.rebuild import rebuild
-from replay.snapshots import FileSnapshots, RedisSnapshots
+from replay.snapshots import FileSnapshots, RedisSnapshots, snapshots_for
 
 
 def run(commands: Iterable[Any], log: EventLog | None = None, **options: Any) -> Engine:
@@ -237,3 +238,19 @@ def test_snapshot_layout_is_plain_msgpack() -> None:
     assert isinstance(engine.log, MemoryLog)
     assert (snapshot.seq, snapshot.state_hash) == (engine.state.seq, engine.state_hash())
     assert snapshot.tip == engine.log.events[-1]
+
+
+def test_perpx_replay_checks_the_snapshot_it_starts_from(tmp_path: Path) -> None:
+    """perpx replay starts from the snapshot beside the log, so a tampered one (a balance changed,
+    the old hash kept) is bad input, exit 2; --until the older snapshot's seq does not touch it, exit 0."""
+    path = tmp_path / "events.perpxlog"
+    log = FileLog(path)
+    run(command_stream(6, 200), log, snapshots=snapshots_for(log), snapshot_every=100)
+    older, newest = sorted((tmp_path / "events.perpxlog.snapshots").glob("*.snapshot"))[-2:]
+    snapshot = decode(newest.read_bytes(), str(newest))
+    snapshot.state["accounts"][0]["balance"] += 1
+    newest.write_bytes(encode(snapshot))
+    code, _, err = perpx("replay", str(path), "--quiet")
+    assert code == 2 and "state hashes to" in err
+    code, report = perpx_json("replay", str(path), "--until", str(int(older.stem)))  # a command boundary
+    assert (code, report["verification"]["ok"]) == (0, True)

@@ -1,0 +1,81 @@
+"""The input journal: every command the engine took, in order, beside the event log of what it did.
+
+Why
+    The event log says what happened; the journal says what was asked. The
+    engine is deterministic, so re-executing the journal with the same code
+    and parameters gives the same events, byte for byte
+    (``replay.rerun``); with other code or other market parameters it shows
+    what would have happened instead (``perpx diff``, ``perpx whatif``).
+
+What an entry holds
+    ``engine.commands.Journaled``: the command and the seq of its first
+    event (the seq the next event would have had, for a command that made
+    none). Seqs never go down; two entries share one when the first made no
+    event.
+
+When it is written (write-ahead)
+    An engine with a journal appends the commands of each log append to the
+    journal just before the events go to the log, as one journal frame per
+    log frame, so every event in the log has its command in the journal. A
+    command that made no event changed nothing; it is journaled with the
+    next append that has events. Re-executing a journal frame by frame, one
+    ``submit_many`` per frame, therefore writes the log's frames again.
+
+After a crash
+    The journal can hold the commands of a last append the log never got.
+    ``Engine.recover`` drops every journal frame whose first seq is past the
+    log's last seq (``discard_after``): a frame's first seq is the first seq of
+    its log append, and a log append is all or nothing.
+
+Format
+    A ``FileJournal`` is a ``FileLog`` with another magic (``PERPXJNL``) and
+    journal entries in its frames: the same framing, checksums, torn-tail
+    handling and ``CorruptLog`` errors.
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from engine.codec import decode_journal
+from engine.commands import Journaled
+from engine.errors import SequenceGap
+from engine.filelog import FileLog
+
+
+class Journal(Protocol):
+    def append(self, entries: Sequence[Journaled]) -> None: ...
+
+    def discard_after(self, seq: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def check_ascending(last_seq: int, entries: Sequence[Any]) -> None:
+    """Raise unless the entries' seqs start after ``last_seq``'s command and never go down."""
+    for entry in entries:
+        if entry.seq < last_seq:
+            raise SequenceGap(last_seq, entry.seq)
+        last_seq = entry.seq
+
+
+class FileJournal(FileLog):
+    magic = b"PERPXJNL"
+    kind = "input journal"
+    decode = staticmethod(decode_journal)
+    continues = staticmethod(check_ascending)
+
+    def batches(self) -> Iterator[list[Journaled]]:
+        """The entries of each frame, in order: the commands of one log append."""
+        for offset, payload in self._frames():
+            yield decode_journal(payload, self.path, f"offset {offset}")
+
+    def discard_after(self, seq: int) -> None:
+        """Drop the frames whose first entry's seq is past ``seq``: commands whose events no log holds."""
+        last_seq = 0
+        for offset, payload in self._frames():
+            entries = decode_journal(payload, self.path, f"offset {offset}")
+            if entries[0].seq > seq:
+                self._cut(offset)
+                break
+            last_seq = entries[-1].seq
+        self._last_seq = last_seq

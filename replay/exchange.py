@@ -1,0 +1,132 @@
+"""The whole exchange at one seq, for ``perpx replay --at``: every account, order and the liquidation queue.
+
+The liquidation queue is computed from the state: the accounts whose equity
+is below their maintenance margin at the current marks, in the order the
+liquidator takes them (``engine.ranking.distress_key``: lowest equity /
+maintenance first, then larger notional, then account id). Between commands
+it is empty, since every command drains it; inside a liquidation cascade it
+shows who is still waiting.
+"""
+
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from engine import risk
+from engine.distressed import liquidatable
+from engine.ranking import distress_key
+from engine.state import Account, ExchangeState
+from replay.account import AccountView, Entry, account_view
+from replay.rebuild import Progress
+from replay.text import field_lines, section
+
+
+class QueuedAccount(msgspec.Struct, frozen=True):
+    account: int
+    equity: int
+    maintenance: int
+    health: Decimal | None  # equity / maintenance, display only
+    notional: int  # of all its positions, at mark
+
+
+class ExchangeView(msgspec.Struct, frozen=True):
+    seq: int
+    ts: int
+    event: Entry | None  # the event at ``seq``
+    insurance_fund: int
+    fee_pool: int
+    accounts: list[AccountView]
+    liquidation_queue: list[QueuedAccount]
+
+
+def health(equity: int, maintenance: int) -> Decimal | None:
+    """equity / maintenance to 4 decimal places (below 1: liquidatable), for display; None with no positions."""
+    return (Decimal(equity) / maintenance).quantize(Decimal("0.0001")) if maintenance else None
+
+
+def notional(state: ExchangeState, account: Account) -> int:
+    """The sum of |size| x mark x multiplier over the account's positions."""
+    markets = state.markets
+    return sum(
+        abs(pos.size) * markets[symbol].mark * markets[symbol].spec.multiplier
+        for symbol, pos in account.positions.items()
+    )
+
+
+def liquidation_queue(state: ExchangeState) -> list[QueuedAccount]:
+    keyed = []
+    for account in state.accounts.values():
+        if liquidatable(state, account):
+            equity, maintenance = risk.equity(state, account), risk.maintenance_requirement(state, account)
+            size = notional(state, account)
+            keyed.append((distress_key(equity, maintenance, size, account.id), equity, maintenance, size))
+    keyed.sort()
+    return [QueuedAccount(key[-1], e, mm, health(e, mm), n) for key, e, mm, n in keyed]
+
+
+def exchange_view(state: ExchangeState, event: Entry | None) -> ExchangeView:
+    return ExchangeView(
+        state.seq,
+        state.ts,
+        event,
+        state.insurance_fund,
+        state.fee_pool,
+        [account_view(state, account_id) for account_id in sorted(state.accounts)],
+        liquidation_queue(state),
+    )
+
+
+class KeepLast:
+    """A ``Progress`` wrapper that remembers the last event it passed on: the event at the seq rebuilt."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.last: Any = None
+
+    def __call__(self, events: Iterable[Any], total: int) -> Iterable[Any]:
+        return self.progress(self._keep(events), total)
+
+    def _keep(self, events: Iterable[Any]) -> Iterator[Any]:
+        for event in events:
+            self.last = event
+            yield event
+
+
+def exchange_lines(view: ExchangeView) -> list[str]:
+    """The view as text: the event, the funds, then one table each of accounts, positions, orders and the queue."""
+    event = (
+        "none (the empty state)"
+        if view.event is None
+        else f"{view.event.type}  " + " ".join(f"{name}={value}" for name, value in view.event.fields.items())
+    )
+    lines = ["", f"at seq {view.seq} (ts {view.ts})"]
+    lines += field_lines(
+        [("event", event), ("insurance fund", view.insurance_fund), ("fee pool", view.fee_pool)], indent="  "
+    )
+    accounts = view.accounts
+    rows = [(a.account, a.balance, a.equity, a.initial_margin, a.maintenance_margin) for a in accounts]
+    lines += section(
+        "accounts",
+        ("account", "balance", "equity", "initial margin", "maintenance margin", "health"),
+        [(*row, health(row[2], row[4])) for row in rows],
+    )
+    positions = [(a.account, p) for a in accounts for p in a.positions]
+    lines += section(
+        "positions",
+        ("account", "market", "size", "entry cost", "average entry", "unrealized pnl"),
+        [(account, p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl) for account, p in positions],
+    )
+    orders = sorted((o.order_id, a.account, o) for a in accounts for o in a.orders)
+    lines += section(
+        "open orders",
+        ("order", "account", "market", "side", "price", "qty", "reduce only"),
+        [(order_id, account, o.market, o.side, o.price, o.qty, o.reduce_only) for order_id, account, o in orders],
+    )
+    lines += section(
+        "liquidation queue (equity below maintenance, next first)",
+        ("account", "equity", "maintenance", "health", "notional"),
+        [(q.account, q.equity, q.maintenance, q.health, q.notional) for q in view.liquidation_queue],
+    )
+    return lines

@@ -1,0 +1,336 @@
+"""``perpx explain LOG ACCOUNT``: one account's story, in plain words and the engine's numbers.
+
+The log is folded from genesis, so each sentence can quote the state just
+after its event (a balance, the insurance fund, the marks when the account
+became liquidatable). The account's events are those of
+``replay.account.Involvement``; an event type with no sentence here is still
+told, generically, by its fields, so events added later are never dropped.
+
+ADL
+    A position closed against a bankrupt one (``PositionDeleveraged``) is told
+    with its rank, which only the ``DeleveragingRound`` after the closes
+    records: the sentence is finished when that round arrives. Its rank is its
+    place among the round's closes, most highly ranked first, of the
+    ``candidates`` eligible.
+"""
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import msgspec
+
+from engine.apply import apply
+from engine.enums import Side
+from engine.events import (
+    CommandRejected,
+    DeleveragingRound,
+    Deposited,
+    FundingPaid,
+    InsuranceFundPaid,
+    LiquidationEnded,
+    LiquidationFeeCharged,
+    LiquidationFilled,
+    LiquidationStarted,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRested,
+    PositionDeleveraged,
+    SocializedLossCharged,
+    TradeExecuted,
+    Withdrawn,
+)
+from engine.state import ExchangeState
+from replay.account import AccountView, Involvement, account_view
+from replay.exchange import health
+from replay.rebuild import Progress, untracked
+from replay.text import field_lines
+
+
+class Line(msgspec.Struct, frozen=True):
+    seq: int
+    ts: int
+    text: str
+
+
+class Totals(msgspec.Struct):
+    """What the account's events add up to."""
+
+    fills: int = 0  # trades and liquidation fills it was a side of
+    traded: int = 0  # quote value of those fills
+    fees: int = 0  # trading and liquidation fees paid, less rebates
+    realized_pnl: int = 0  # by trades, liquidation fills and deleveraging
+    funding: int = 0  # paid, less received
+    liquidations: int = 0
+    insurance: int = 0  # paid into it by the insurance fund
+    deleveraged: int = 0  # qty of its positions closed against bankrupt ones
+    socialized: int = 0  # charged toward others' deficits
+
+
+class Story(msgspec.Struct):
+    log: str
+    account: int
+    seq: int  # the last seq read
+    lines: list[Line]
+    totals: Totals
+    final: AccountView
+
+
+def _signed(size: int) -> str:
+    return f"{size:+d}" if size else "0 (flat)"
+
+
+def _fee(fee: int) -> str:
+    return f"rebate {-fee}" if fee < 0 else f"fee {fee}"
+
+
+def _verb(side: int) -> str:
+    return "bought" if side == Side.BUY else "sold"
+
+
+def _ratio(num: int, den: int) -> Decimal:
+    return (Decimal(num) / den).quantize(Decimal("0.0001"))
+
+
+def generic(event: Any) -> str:
+    """Any event as ``Type field=value ...``: how an event with no sentence is told."""
+    fields = msgspec.structs.asdict(event)
+    shown = " ".join(
+        f"{name}={value.name if isinstance(value, Enum) else value}"
+        for name, value in fields.items()
+        if name not in ("seq", "ts")
+    )
+    return f"{type(event).__name__} {shown}"
+
+
+class Narrator:
+    """Folds events into a state and tells, in sentences, the ones that involve one account."""
+
+    def __init__(self, log: str, account_id: int) -> None:
+        self.log = log
+        self.account_id = account_id
+        self.state = ExchangeState()
+        self.involves = Involvement(account_id)
+        self.lines: list[Line] = []
+        self.totals = Totals()
+        self._adl: dict[tuple[str, int], list[tuple[int, PositionDeleveraged]]] = {}  # (market, bankrupt): lines
+        self._sentences: dict[type, Callable[[Any], str]] = {
+            Deposited: self._deposited,
+            Withdrawn: self._withdrawn,
+            OrderAccepted: self._order_accepted,
+            OrderRested: self._order_rested,
+            OrderCancelled: self._order_cancelled,
+            CommandRejected: self._rejected,
+            TradeExecuted: self._trade,
+            FundingPaid: self._funding,
+            LiquidationStarted: self._liquidation_started,
+            LiquidationFilled: self._liquidation_filled,
+            LiquidationFeeCharged: self._liquidation_fee,
+            InsuranceFundPaid: self._insurance_paid,
+            SocializedLossCharged: self._socialized,
+            PositionDeleveraged: self._deleveraged,
+            DeleveragingRound: self._round,
+            LiquidationEnded: self._liquidation_ended,
+        }
+
+    def add(self, event: Any) -> None:
+        apply(self.state, event)
+        kind = type(event)
+        if kind is DeleveragingRound:
+            self._rank(event)
+        if self.involves(event):
+            text = self._sentences.get(kind, generic)(event)
+            self.lines.append(Line(event.seq, event.ts, text))
+
+    def story(self) -> Story:
+        return Story(
+            self.log,
+            self.account_id,
+            self.state.seq,
+            self.lines,
+            self.totals,
+            account_view(self.state, self.account_id),
+        )
+
+    # money in and out
+
+    def _balance(self) -> int:
+        return self.state.accounts[self.account_id].balance
+
+    def _deposited(self, e: Deposited) -> str:
+        return f"deposited {e.amount}; balance {self._balance()}"
+
+    def _withdrawn(self, e: Withdrawn) -> str:
+        return f"withdrew {e.amount}; balance {self._balance()}"
+
+    def _funding(self, e: FundingPaid) -> str:
+        self.totals.funding += e.amount
+        what = f"paid {e.amount}" if e.amount > 0 else f"received {-e.amount}"
+        return f"{what} funding on {e.market}; balance {self._balance()}"
+
+    # orders and trades
+
+    def _order_accepted(self, e: OrderAccepted) -> str:
+        options = ", ".join([e.tif.name] + (["reduce-only"] if e.reduce_only else []))
+        rests = "; rests in the book" if e.rests else ""
+        return f"order {e.order_id} accepted: {e.side.name.lower()} {e.qty} {e.market} at {e.price} ({options}){rests}"
+
+    def _order_rested(self, e: OrderRested) -> str:
+        order = self.state.orders[e.order_id]
+        return f"order {e.order_id}: the remaining {order.qty} rests in the book at {order.price}"
+
+    def _order_cancelled(self, e: OrderCancelled) -> str:
+        return f"order {e.order_id} cancelled ({e.reason.name.lower().replace('_', ' ')}): {e.qty} left unfilled"
+
+    def _rejected(self, e: CommandRejected) -> str:
+        return f"{e.command} rejected: {e.reason.name} (ref {e.ref})"
+
+    def _fill(self, qty: int, price: int, market: str, fee: int, pnl: int) -> None:
+        totals = self.totals
+        totals.fills += 1
+        totals.traded += qty * price * self.state.markets[market].spec.multiplier
+        totals.fees += fee
+        totals.realized_pnl += pnl
+
+    def _trade(self, e: TradeExecuted) -> str:
+        taker = e.taker_account == self.account_id
+        side = e.taker_side if taker else -e.taker_side
+        fee, pnl, position = (
+            (e.taker_fee, e.taker_pnl, e.taker_position) if taker else (e.maker_fee, e.maker_pnl, e.maker_position)
+        )
+        other, order = (e.maker_account, e.taker_order_id) if taker else (e.taker_account, e.maker_order_id)
+        self._fill(e.qty, e.price, e.market, fee, pnl)
+        return (
+            f"{_verb(side)} {e.qty} {e.market} at {e.price} {'from' if side == Side.BUY else 'to'} account {other}"
+            f" ({'taker' if taker else 'maker'}, order {order}); {_fee(fee)}; realized pnl {pnl};"
+            f" position {_signed(position)}"
+        )
+
+    # liquidation
+
+    def _liquidation_started(self, e: LiquidationStarted) -> str:
+        self.totals.liquidations += 1
+        markets = self.state.markets
+        held = sorted(self.state.accounts[e.account].positions.items())
+        marks = ", ".join(
+            f"{symbol} {_signed(pos.size)} at mark {markets[symbol].mark}" for symbol, pos in held if pos.size
+        )
+        return (
+            f"became liquidatable: equity {e.equity} below maintenance margin {e.maintenance}"
+            f" (health {health(e.equity, e.maintenance)}); positions {marks}; notional {e.notional}"
+        )
+
+    def _liquidation_filled(self, e: LiquidationFilled) -> str:
+        if e.account == self.account_id:
+            self._fill(e.qty, e.price, e.market, 0, e.pnl)
+            return (
+                f"liquidation {_verb(e.side)} {e.qty} {e.market} at {e.price} {'from' if e.side == Side.BUY else 'to'}"
+                f" account {e.maker_account} (its order {e.maker_order_id}); realized pnl {e.pnl};"
+                f" position {_signed(e.position)}"
+            )
+        self._fill(e.qty, e.price, e.market, e.maker_fee, e.maker_pnl)
+        return (
+            f"{_verb(-e.side)} {e.qty} {e.market} at {e.price} from the liquidation of account {e.account}"
+            f" (maker, order {e.maker_order_id}); {_fee(e.maker_fee)}; realized pnl {e.maker_pnl};"
+            f" position {_signed(e.maker_position)}"
+        )
+
+    def _liquidation_fee(self, e: LiquidationFeeCharged) -> str:
+        self.totals.fees += e.amount
+        return f"paid liquidation fee {e.amount} on {e.notional} closed in {e.market}, to the insurance fund"
+
+    def _insurance_paid(self, e: InsuranceFundPaid) -> str:
+        self.totals.insurance += e.amount
+        where = f"for its {e.market} position" if e.market else "toward its remaining deficit"
+        return f"the insurance fund paid {e.amount} into this account {where}; fund now {self.state.insurance_fund}"
+
+    def _socialized(self, e: SocializedLossCharged) -> str:
+        if e.account == self.account_id:
+            self.totals.socialized += e.amount
+            return (
+                f"charged {e.amount} toward bankrupt account {e.bankrupt_account}'s deficit in {e.market}"
+                f" (socialized, pro rata to its unrealized profit {e.profit}); balance {self._balance()}"
+            )
+        return f"account {e.account} was charged {e.amount} toward this account's deficit in {e.market} (socialized)"
+
+    def _deleveraged(self, e: PositionDeleveraged) -> str:
+        if e.account == self.account_id:
+            self.totals.realized_pnl += e.pnl
+            return (
+                f"deleveraged: {_verb(e.side)} {e.qty} {e.market} at {e.price} (value {e.value}) against account"
+                f" {e.counterparty_account}; realized pnl {e.pnl}; position {_signed(e.position)}"
+            )
+        self.totals.realized_pnl += e.counterparty_pnl
+        self.totals.deleveraged += e.qty
+        self._adl.setdefault((e.market, e.account), []).append((len(self.lines), e))  # the line told next
+        return self._counterparty_sentence(e, "", "rank not recorded")
+
+    @staticmethod
+    def _counterparty_sentence(e: PositionDeleveraged, policy: str, rank: str) -> str:
+        return (
+            f"deleveraged{policy}: {_verb(-e.side)} {e.qty} {e.market} at {e.price} (value {e.value}) against"
+            f" bankrupt account {e.account}, {rank}; realized pnl {e.counterparty_pnl};"
+            f" position {_signed(e.counterparty_position)}"
+        )
+
+    def _rank(self, e: DeleveragingRound) -> None:
+        """Finish this account's close sentences of the round, now that its rank is known."""
+        closes = [share for share in e.shares if share.qty]
+        for index, close in self._adl.pop((e.market, e.account), []):
+            rank, share = next((i, s) for i, s in enumerate(closes, 1) if s.account == self.account_id)
+            score = _ratio(share.score_num, share.score_den)
+            text = f"ranked {rank} of {e.candidates} (score {score}), lost {share.amount} against mark"
+            self.lines[index] = Line(
+                close.seq, close.ts, self._counterparty_sentence(close, f" ({e.policy.name})", text)
+            )
+
+    def _round(self, e: DeleveragingRound) -> str:
+        takers = ", ".join(f"account {s.account} {s.amount}" for s in e.shares if s.amount) or "nobody"
+        return (
+            f"deleveraging round ({e.policy.name}) in {e.market}: {e.qty} closed for value {e.value};"
+            f" the insurance fund paid {e.insurance}; deficit {e.deficit} taken from {takers}"
+            f" ({e.candidates} candidate{'' if e.candidates == 1 else 's'})"
+        )
+
+    def _liquidation_ended(self, e: LiquidationEnded) -> str:
+        uncovered = f"; uncovered loss {-e.equity}" if e.equity < 0 else ""
+        after = f"equity {e.equity}, maintenance margin {e.maintenance}{uncovered}"
+        return f"liquidation ended at stage {e.stage.name}: {after}"
+
+
+def explain(
+    events: Iterable[Any], account_id: int, log: str = "", total: int = 0, progress: Progress = untracked
+) -> Story:
+    """The story of ``account_id`` over ``events`` (``log``'s, from genesis)."""
+    narrator = Narrator(log, account_id)
+    add = narrator.add
+    for event in progress(events, total):
+        add(event)
+    return narrator.story()
+
+
+def story_lines(story: Story) -> list[str]:
+    t = story.totals
+    lines = [f"account {story.account} in {story.log}: {len(story.lines)} events up to seq {story.seq}"]
+    lines += [f"  seq {line.seq}  ts {line.ts}  {line.text}" for line in story.lines]
+    lines.append("totals")
+    lines += field_lines(
+        [
+            ("fills", f"{t.fills} for {t.traded}"),
+            ("fees", t.fees),
+            ("realized pnl", t.realized_pnl),
+            ("funding paid", t.funding),
+            ("liquidations", t.liquidations),
+            ("insurance fund paid in", t.insurance),
+            ("qty closed against bankrupts", t.deleveraged),
+            ("socialized charges", t.socialized),
+        ],
+        indent="  ",
+    )
+    view = story.final
+    positions = ", ".join(f"{p.market} {_signed(p.size)}" for p in view.positions) or "none"
+    lines.append(
+        f"now: balance {view.balance}, equity {view.equity}, positions {positions}, {len(view.orders)} open orders"
+    )
+    return lines

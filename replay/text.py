@@ -1,0 +1,25 @@
+"""Plain-text layout shared by every ``perpx`` report: titled tables and aligned name/value lines."""
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+
+def section(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A titled table, its columns as wide as their widest cell, numbers right-aligned."""
+    if not rows:
+        return [f"{title}: none"]
+    cells = [list(header)] + [["-" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    right = [all(v is None or type(v) in (int, Decimal) for v in column) for column in zip(*rows, strict=True)]
+    lines = [title]
+    for row in cells:
+        line = "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True))
+        lines.append(f"  {line}".rstrip())
+    return lines
+
+
+def field_lines(fields: list[tuple[str, Any]], indent: str = "") -> list[str]:
+    """``name  value`` lines, the values aligned in one column."""
+    width = max(len(name) for name, _ in fields)
+    return [f"{indent}{name.ljust(width)}  {value}" for name, value in fields]

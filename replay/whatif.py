@@ -1,0 +1,192 @@
+"""``perpx whatif JOURNAL --set MARKET.PARAM=VALUE``: the same commands under other market parameters.
+
+The journal is re-executed twice from genesis: as recorded (which must
+reproduce the recorded run, or ``rerun`` stops with ``Diverged``), and with
+every ``ListMarket`` patched. Both event streams are measured as they come
+(``replay.incident``) and set side by side: who was liquidated, how much was
+closed, the insurance fund's low and final balance, what ADL and socialized
+losses took, and which accounts survive under the new parameters.
+
+A change names a market (``*`` for every market) and a ``MarketSpec`` field
+with an integer value, or ``deleveraging`` with ``adl`` or ``socialized``. A
+patched spec must still pass ``engine.markets.spec_problem``; a change that
+names no listed market is an error, so a typo cannot pass for "no effect".
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
+from typing import Any
+
+import msgspec
+
+from engine.commands import Journaled, ListMarket
+from engine.engine import Engine
+from engine.errors import PerpxError
+from engine.journal import FileJournal
+from engine.markets import Deleveraging, MarketSpec, spec_problem
+from replay.incident import Incident, measure
+from replay.rebuild import Progress, untracked
+from replay.rerun import Discard, rerun
+from replay.text import section
+
+PARAMS = tuple(name for name in MarketSpec.__struct_fields__ if name not in ("symbol", "mm_tiers"))
+
+
+class BadChange(PerpxError):
+    """A ``--set`` that cannot apply: bad syntax, an unknown field or market, or a spec that fails validation."""
+
+
+class Change(msgspec.Struct, frozen=True):
+    market: str  # "*": every market
+    param: str
+    value: int
+
+    def __str__(self) -> str:
+        value = Deleveraging(self.value).name.lower() if self.param == "deleveraging" else self.value
+        return f"{self.market}.{self.param}={value}"
+
+
+def parse_change(text: str) -> Change:
+    """``MARKET.PARAM=VALUE``, e.g. ``BTC-PERP.mm_bps=400``, ``*.deleveraging=socialized``."""
+    target, sep, value = text.partition("=")
+    market, dot, param = target.rpartition(".")
+    if not (sep and dot and market):
+        raise BadChange(f"{text!r}: expected MARKET.PARAM=VALUE, e.g. BTC-PERP.mm_bps=400")
+    if param not in PARAMS:
+        raise BadChange(f"{text!r}: {param} is not a market parameter; one of {', '.join(PARAMS)}")
+    if param == "deleveraging":
+        policies = {policy.name.lower(): policy for policy in Deleveraging}
+        if value.lower() not in policies:
+            raise BadChange(f"{text!r}: deleveraging is one of {', '.join(policies)}")
+        return Change(market, param, policies[value.lower()])
+    try:
+        return Change(market, param, int(value.replace("_", "")))
+    except ValueError:
+        raise BadChange(f"{text!r}: {value} is not an integer") from None
+
+
+class Patch:
+    """Applies changes to the specs of ``ListMarket`` commands and passes other commands on; remembers
+    which changes met a market."""
+
+    def __init__(self, changes: list[Change]) -> None:
+        self.changes = changes
+        self._used: set[Change] = set()
+
+    def __call__(self, command: Any) -> Any:
+        if type(command) is not ListMarket:
+            return command
+        spec = command.spec
+        mine = [c for c in self.changes if c.market in ("*", spec.symbol)]
+        if not mine:
+            return command
+        self._used.update(mine)
+        patched = msgspec.structs.replace(spec, **{c.param: c.value for c in mine})
+        problem = spec_problem(patched)
+        if problem:
+            raise BadChange(f"{', '.join(map(str, mine))}: {problem}")
+        return ListMarket(command.ts, patched)
+
+    def unused(self) -> list[Change]:
+        return [c for c in self.changes if c not in self._used]
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """One run's incident numbers (quote units, size units)."""
+
+    events: int
+    trades: int
+    liquidations: int
+    liquidated: list[int]
+    liquidation_qty: int  # closed through the book
+    liquidation_value: int
+    liquidation_fees: int
+    insurance_paid: int
+    fund_min: int
+    fund_final: int
+    adl_qty: int  # closed against counterparties
+    adl_value: int
+    deficit: int  # left after the fund, taken by ADL or socialized charges
+    socialized: int
+    uncovered: int
+
+
+def outcome(incident: Incident) -> Outcome:
+    return Outcome(
+        incident.events,
+        incident.trades,
+        len(incident.liquidations),
+        sorted(incident.liquidated),
+        incident.liquidation_qty,
+        incident.liquidation_value,
+        incident.liquidation_fees,
+        incident.insurance_paid,
+        incident.fund_min,
+        incident.fund,
+        incident.adl_qty,
+        incident.adl_value,
+        incident.deficit,
+        incident.socialized,
+        incident.uncovered,
+    )
+
+
+class WhatIf(msgspec.Struct, frozen=True):
+    journal: str
+    changes: list[str]
+    recorded: Outcome
+    changed: Outcome
+    survived: list[int]  # liquidated as recorded, not with the changes
+    newly_liquidated: list[int]
+
+
+def _events(batches: Iterable[list[Journaled]], strict: bool, patch: Callable[[Any], Any] | None) -> Iterator[Any]:
+    return chain.from_iterable(rerun(batches, Engine(Discard()), strict, patch))
+
+
+def whatif(journal: FileJournal, changes: list[Change], progress: Progress = untracked) -> WhatIf:
+    """Re-execute ``journal`` as recorded and with ``changes``; compare."""
+    total = journal.last_seq()
+    recorded = outcome(measure(_events(journal.batches(), True, None), total, progress))
+    patch = Patch(changes)
+    changed = outcome(measure(_events(journal.batches(), False, patch), total, progress))
+    unused = patch.unused()
+    if unused:
+        raise BadChange(f"no market in the journal matches {', '.join(map(str, unused))}")
+    before, after = set(recorded.liquidated), set(changed.liquidated)
+    return WhatIf(
+        journal.path, [str(c) for c in changes], recorded, changed, sorted(before - after), sorted(after - before)
+    )
+
+
+ROWS = (
+    ("events", "events"),
+    ("trades", "trades"),
+    ("liquidations", "liquidations"),
+    ("accounts liquidated", "liquidated"),
+    ("qty closed through the book", "liquidation_qty"),
+    ("value closed through the book", "liquidation_value"),
+    ("liquidation fees", "liquidation_fees"),
+    ("insurance fund paid out", "insurance_paid"),
+    ("insurance fund low since it moved", "fund_min"),
+    ("insurance fund final", "fund_final"),
+    ("qty deleveraged", "adl_qty"),
+    ("value deleveraged", "adl_value"),
+    ("deficit after the fund", "deficit"),
+    ("socialized charges", "socialized"),
+    ("uncovered losses", "uncovered"),
+)
+
+
+def whatif_lines(w: WhatIf) -> list[str]:
+    rows = []
+    for label, name in ROWS:
+        a, b = getattr(w.recorded, name), getattr(w.changed, name)
+        if isinstance(a, list):
+            a, b = len(a), len(b)
+        rows.append((label, a, b, b - a))
+    lines = [f"what if {', '.join(w.changes)} in {w.journal}"]
+    lines += section("", ("", "as recorded", "what if", "change"), rows)[1:]
+    lines.append(f"survived: {', '.join(map(str, w.survived)) or 'none'}")
+    lines.append(f"newly liquidated: {', '.join(map(str, w.newly_liquidated)) or 'none'}")
+    return lines

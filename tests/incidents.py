@@ -1,0 +1,71 @@
+"""Hand-made incidents with known outcomes, built by running the real engine on explicit commands.
+
+``adl_incident()``: BTC-PERP as ``conftest.btc_perp`` (tick 10, multiplier 1,
+IM 10 %, MM 5 %, maker rebate 2 bps, taker fee 5 bps, no liquidation fee).
+
+ts 1     accounts 1 (maker) 10,000,000; 2 (long) 600,000; 3 and 4 (shorts)
+         1,000,000 each; 5 (small long) 80,250; the insurance fund 21,000.
+ts 2     3 offers 60 and 4 offers 50 at 50,000; 2 buys 100 (60 from 3, 40
+         from 4: taker fees 1,500 + 1,000); 5 buys 10 from 4 (fee 250).
+ts 3601  funding at 100 ppm of mark 50,000: 2 pays 500, 5 pays 50, 3 gets
+         300, 4 gets 250 (no remainder).
+ts 3602  index 47,000; ts 3603: 1 bids 20 at 43,000.
+ts 3604  index 44,000, mark 44,000:
+         2: equity 597,000 - 100 x 6,000 = -3,000 < MM 220,000, the most
+            distressed. W = 4,400,000 + 3,000 = 4,403,000, so P_bk = 44,040
+            (4,403,000 / 100 up to the tick): the bid at 43,000 is beyond it.
+            Insured close: gap = 4,403,000 - 43,000 x 100 = 103,000; the fund
+            covers floor(21,000 x 100 / 103,000) = 20 lots: 20 sold to 1 at
+            43,000 (pnl 860,000 - 1,000,000 = -140,000), the fund pays
+            103,000 x 20 / 100 = 20,600 (fund 400). Equity -2,400.
+            Deleverage: the fund pays its last 400; deficit 2,000. ADL value
+            W = 80 x 44,000 + 2,000 = 3,522,000, split 60 : 20 over the
+            shorts by rank (3 first: 360,000 profit on 60, then 4):
+            2,641,500 to 3 (1,500 over mark), 880,500 to 4 (500 over mark).
+         5: equity 79,950 - 60,000 = 19,950 < MM 22,000. No bid left; its
+            deficit is 0, so its 10 close against 4, the only short left, at
+            mark 44,000 (value 440,000).
+"""
+
+from pathlib import Path
+from typing import Any
+
+from conftest import BTC, btc_perp
+
+from engine import Deposit, Engine, FileLog, ListMarket, PlaceOrder, SetIndexPrice, SettleFunding, Side, TimeInForce
+from engine.commands import FundInsurance
+from engine.journal import FileJournal
+
+
+def adl_incident(**spec: Any) -> list[Any]:
+    """The commands of the ADL incident, with ``spec`` overriding the market's parameters."""
+    return [
+        ListMarket(1, btc_perp(**spec)),
+        SetIndexPrice(1, BTC, 50_000),
+        Deposit(1, 1, 10_000_000),
+        Deposit(1, 2, 600_000),
+        Deposit(1, 3, 1_000_000),
+        Deposit(1, 4, 1_000_000),
+        Deposit(1, 5, 80_250),
+        FundInsurance(1, 21_000),
+        PlaceOrder(2, 3, BTC, 1, Side.SELL, 60, 50_000),
+        PlaceOrder(2, 4, BTC, 1, Side.SELL, 50, 50_000),
+        PlaceOrder(2, 2, BTC, 1, Side.BUY, 100, 50_000, tif=TimeInForce.IOC),
+        PlaceOrder(2, 5, BTC, 1, Side.BUY, 10, 50_000, tif=TimeInForce.IOC),
+        SettleFunding(3601, BTC),
+        SetIndexPrice(3602, BTC, 47_000),
+        PlaceOrder(3603, 1, BTC, 1, Side.BUY, 20, 43_000),
+        SetIndexPrice(3604, BTC, 44_000),
+    ]
+
+
+def written(commands: list[Any], path: Path) -> Path:
+    """Run ``commands`` one at a time into a file log at ``path``, with its journal at ``path``.journal."""
+    log = FileLog(path)
+    journal = FileJournal(f"{path}.journal")
+    engine = Engine(log, journal=journal)
+    for command in commands:
+        engine.submit(command)
+    log.close()
+    journal.close()
+    return path

@@ -1,0 +1,99 @@
+"""Sort keys (engine.ranking): liquidation priority and the ADL rank, compared exactly."""
+
+import pytest
+from conftest import BTC, btc_perp, funded, listed, place
+
+from engine import SetIndexPrice, Side
+from engine.ranking import RankingRange, adl_key, adl_lights, adl_quantiles, adl_score, distress_key, ratio_key
+
+
+def test_ratio_key_orders_ratios_exactly() -> None:
+    """1/3 < 1/2, 2/4 == 1/2 and -1/2 < 1/3, as integers."""
+    assert ratio_key(1, 3) < ratio_key(1, 2)
+    assert ratio_key(2, 4) == ratio_key(1, 2)
+    assert ratio_key(-1, 2) < ratio_key(1, 3)
+
+
+def test_ratio_key_separates_the_closest_ratios_it_accepts() -> None:
+    """2^126 / (2^127 - 1) and (2^126 - 1) / (2^127 - 3) differ by 1 / (b x d) < 2^-253, and still order right.
+
+    Cross-multiplied: 2^126 x (2^127 - 3) - (2^126 - 1) x (2^127 - 1) = -1, so the first is smaller.
+    """
+    assert ratio_key(2**126, 2**127 - 1) < ratio_key(2**126 - 1, 2**127 - 3)
+
+
+def test_ratio_key_refuses_a_denominator_beyond_its_exact_range() -> None:
+    """A denominator of 2^128 could make two different ratios share a key: it raises instead."""
+    with pytest.raises(RankingRange):
+        ratio_key(1, 2**128)
+
+
+def test_distress_key_orders_by_ratio_then_notional_then_id() -> None:
+    """Lowest equity / maintenance first; on equal ratios the larger notional; then the lower id; no position first."""
+    keys = [
+        distress_key(950, 1_000, 10, 1),  # 0.95
+        distress_key(2, 4, 10, 2),  # 0.5, smaller notional
+        distress_key(1, 2, 20, 3),  # 0.5, larger notional
+        distress_key(1, 2, 20, 4),  # 0.5, same notional, higher id
+        distress_key(-5, 0, 0, 5),  # no position, negative equity: -inf
+        distress_key(900, 1_000, 10, 6),  # 0.9
+    ]
+    assert [key[-1] for key in sorted(keys)] == [5, 3, 4, 2, 6, 1]
+
+
+C = 50_000_000  # entry cost of 1 BTC @ 50,000 (qty 1,000, multiplier 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "cost", "mark", "equity", "expected"),
+    [
+        # long at 55,000 on equity 10M: PnL% = 5M / 50M = 10 %, leverage 55M / 10M = 5.5 -> 0.55
+        pytest.param(1_000, C, 55_000, 10_000_000, (5_000_000 * 55_000_000, C * 10_000_000), id="win"),
+        # long at 45,000: PnL% = -10 %, leverage 4.5 -> -10 % / 4.5
+        pytest.param(1_000, C, 45_000, 10_000_000, (-5_000_000 * 10_000_000, C * 45_000_000), id="lose"),
+        # short at 45,000: U = -45M + 50M = 5M, leverage 4.5 -> 10 % x 4.5
+        pytest.param(-1_000, -C, 45_000, 10_000_000, (5_000_000 * 45_000_000, C * 10_000_000), id="short-win"),
+        # equity at or below zero counts as one unit: the highest leverage there is
+        pytest.param(1_000, C, 55_000, -3, (5_000_000 * 55_000_000, C * 1), id="bankrupt"),
+    ],
+)
+def test_adl_score(size: int, cost: int, mark: int, equity: int, expected: tuple[int, int]) -> None:
+    """The BitMEX rank as a fraction: PnL% x leverage when winning, PnL% / leverage when losing."""
+    assert adl_score(size, cost, mark, 1, equity) == expected
+
+
+def test_adl_key_puts_the_highest_score_first_then_the_lower_id() -> None:
+    """Keys sort by score descending, ties by account id."""
+    keys = [adl_key(11, 20, 1), adl_key(-2, 90, 2), adl_key(9, 10, 3), adl_key(18, 20, 4)]
+    assert [key[-1] for key in sorted(keys)] == [3, 4, 1, 2]  # 0.9 and 0.9 (ids 3, 4), 0.55, -0.02
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        pytest.param(10, [5, 5, 4, 4, 3, 3, 2, 2, 1, 1], id="ten"),  # 5 - floor(5 x rank / 10)
+        pytest.param(3, [5, 4, 2], id="three"),  # 5 - 0, 5 - floor(5/3), 5 - floor(10/3)
+        pytest.param(1, [5], id="one"),
+    ],
+)
+def test_adl_lights(count: int, expected: list[int]) -> None:
+    """Quintiles from 5 (next in line) down to 1."""
+    assert [adl_lights(rank, count) for rank in range(count)] == expected
+
+
+def test_adl_quantiles_rank_each_side_separately() -> None:
+    """Alice (more levered) outranks Carol among longs; Bob is alone among shorts.
+
+    Longs of 100 @ 50,000 at mark 55,000: U = 500,000, N = 5,500,000, |C| = 5,000,000.
+    Alice on 1,000,000: E = 1,500,000, score 0.37; Carol on 5,000,000: E = 5,500,000, score 0.1.
+    """
+    engine = listed(btc_perp(maker_fee_bps=0, taker_fee_bps=0))
+    funded(engine, 1, 1_000_000)
+    funded(engine, 2, 10_000_000)
+    funded(engine, 3, 5_000_000)
+    place(engine, 2, Side.SELL, 200, 50_000)
+    place(engine, 1, Side.BUY, 100, 50_000)
+    place(engine, 3, Side.BUY, 100, 50_000)
+    engine.submit(SetIndexPrice(2, BTC, 55_000))
+    assert engine.state.markets[BTC].mark == 55_000
+    assert adl_quantiles(engine.state, BTC) == [(1, 5), (2, 5), (3, 3)]  # longs: 5 - floor(5 x 1 / 2) = 3
