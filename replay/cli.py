@@ -24,7 +24,6 @@ from tqdm import tqdm
 from engine.errors import PerpxError
 from engine.eventlog import EventLog
 from engine.filelog import FileLog
-from engine.journal import FileJournal
 from engine.redislog import SCHEMES, open_url
 from replay.account import account_view, entry, timeline
 from replay.diff import diff, divergence_lines
@@ -38,9 +37,9 @@ from replay.report import ReplayReport, as_json, replay_text, simulation_text, t
 from replay.rerun import Diverged, rerun_into, rerun_text
 from replay.simulate import SCENARIOS, simulate
 from replay.snapshots import snapshots_for
-from replay.source import LogNotFound, open_journal, open_log
+from replay.source import LogNotFound, journal_beside, open_journal, open_log
 from replay.tail import CLAIM_IDLE_MS, GROUP, Follower, tail
-from replay.verify import verify
+from replay.verify import Invariants, invariants, verify
 from replay.whatif import BadChange, parse_change, whatif, whatif_lines
 
 
@@ -86,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--steps", metavar="N", type=_at_least(1), default=4_000, help="simulated steps of 5 s each")
     sim.add_argument("--out", metavar="PATH", default="perpx-sim.log", help="the log to write (overwritten)")
     sim.add_argument(
-        "--journal", metavar="PATH", help="the input journal to write (overwritten; default: OUT.journal for a file)"
+        "--journal",
+        metavar="PATH|URL",
+        help="the input journal to write (overwritten; default: OUT.journal, or the stream NAME:journal)",
     )
     sim.set_defaults(run=_simulate)
 
@@ -120,7 +121,7 @@ def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     diff.set_defaults(run=_diff)
 
     whatif = commands.add_parser("whatif", parents=[common], help="re-execute a journal under other market parameters")
-    whatif.add_argument("journal", metavar="JOURNAL", help="an input journal (perpx simulate writes LOG.journal)")
+    whatif.add_argument("journal", metavar="JOURNAL", help="an input journal: a file path or a redis URL")
     whatif.add_argument(
         "--set", dest="changes", metavar="MARKET.PARAM=VALUE", action="append", default=[],
         help="a market parameter to change (MARKET * for all), e.g. BTC-PERP.mm_bps=400; repeatable",
@@ -134,7 +135,7 @@ def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     report.set_defaults(run=_report)
 
     rerun = commands.add_parser("rerun", parents=[common], help="re-execute a journal into a new log")
-    rerun.add_argument("journal", metavar="JOURNAL")
+    rerun.add_argument("journal", metavar="JOURNAL", help="an input journal: a file path or a redis URL")
     rerun.add_argument("--out", metavar="PATH", required=True, help="the log to write (overwritten)")
     rerun.set_defaults(run=_rerun)
 
@@ -171,7 +172,8 @@ def _replay(args: argparse.Namespace) -> int:
         until = args.until if args.at is None else args.at
         logger.info("replaying", log=args.log, until=until)
         progress = KeepLast(_progress(args.quiet, "events"))
-        state, last = rebuild(log, until, progress, snapshots_for(log))
+        checked: list[Invariants] = []  # at the last command boundary at or before ``until``
+        state, last = rebuild(log, until, progress, snapshots_for(log), lambda s: checked.append(invariants(s)))
         account, entries = None, None
         if args.account is not None:
             entries = timeline(events_until(log, state.seq), args.account)
@@ -185,7 +187,8 @@ def _replay(args: argparse.Namespace) -> int:
             if event is None and state.seq:  # a snapshot's seq: nothing was folded after it
                 event = next(iter(log.read(state.seq - 1)))
             at = exchange_view(state, None if event is None else entry(event))
-        report = ReplayReport(args.log, last, verify(state, args.expect_hash), summaries, account, entries, at)
+        verification = verify(state, args.expect_hash, checked[0])
+        report = ReplayReport(args.log, last, verification, summaries, account, entries, at)
     finally:
         log.close()
     print(as_json(report) if args.json else replay_text(report))
@@ -281,20 +284,18 @@ def _overwrite(path: str, what: str) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     logger = structlog.get_logger()
-    journal_path = args.journal or (None if "://" in args.out.removeprefix("file://") else f"{args.out}.journal")
+    journal_target = args.journal or journal_beside(args.out)
     _overwrite(args.out, "log")
-    if journal_path:
-        _overwrite(journal_path, "journal")
+    _overwrite(journal_target, "journal")
     log = open_log(args.out, writable=True)
-    journal = FileJournal(journal_path) if journal_path else None
+    journal = open_journal(journal_target, writable=True)
     try:
         logger.info("simulating", scenario=args.scenario, seed=args.seed, traders=args.traders, steps=args.steps)
         progress = _progress(args.quiet, "steps")
         summary = simulate(log, args.scenario, args.seed, args.traders, args.steps, progress, journal)
     finally:
         log.close()
-        if journal is not None:
-            journal.close()
+        journal.close()
     print(as_json(summary) if args.json else simulation_text(summary, args.out))
     return 0 if summary.replay.ok else 1
 

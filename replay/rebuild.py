@@ -5,15 +5,39 @@ same ``apply`` the live engine used, so the state (and its hash) is the one the
 live engine had after that event. Given a snapshot store, it starts from the
 newest snapshot at or below that seq (whose hash and event are checked against
 the log) and folds only the events after it; with none there, from genesis.
+
+Command boundaries
+    The engine's invariants (money conserved, books and indexes current)
+    hold between commands, not inside one: between an order's acceptance
+    and its resting, or a funding settlement and its last payment, they
+    need not. The log does not mark where a command ends, but every
+    command's first event is of a kind no other event of a command is
+    (``starts_command``), so a boundary lies before each such event, and at
+    the log's end (an append is whole commands). ``rebuild(..., boundary=f)``
+    calls ``f`` with the state at the last boundary at or before ``until``,
+    then folds the rest of the command up to ``until``. A ``CancelAll``'s
+    cancels count one by one: the state between two of them is whole.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import takewhile
 from typing import Any
 
 from engine.engine import fold
+from engine.enums import CancelReason
 from engine.errors import PerpxError
 from engine.eventlog import EventLog
+from engine.events import (
+    CommandRejected,
+    Deposited,
+    FundingSettled,
+    InsuranceFunded,
+    MarketListed,
+    OrderAccepted,
+    OrderCancelled,
+    PricesUpdated,
+    Withdrawn,
+)
 from engine.snapshot import SnapshotStore, restore_latest
 from engine.state import ExchangeState
 
@@ -35,13 +59,60 @@ def events_until(log: EventLog, seq: int) -> Iterable[Any]:
     return takewhile(lambda e: e.seq <= seq, log.read())
 
 
+# The events that only ever begin a command: each command type's first event (a user's cancel for CancelOrder
+# and CancelAll); liquidation, fills, rests and funding payments only follow one.
+FIRST_EVENTS = (MarketListed, Deposited, Withdrawn, InsuranceFunded, OrderAccepted, CommandRejected, PricesUpdated,
+                FundingSettled)  # fmt: skip
+
+
+def starts_command(event: Any) -> bool:
+    return isinstance(event, FIRST_EVENTS) or (type(event) is OrderCancelled and event.reason == CancelReason.USER)
+
+
+class Upto:
+    """The events up to ``seq``, remembering the one after it (None at the log's end)."""
+
+    def __init__(self, events: Iterable[Any], seq: int) -> None:
+        self.events = events
+        self.seq = seq
+        self.after: Any = None
+
+    def __iter__(self) -> Iterator[Any]:
+        for event in self.events:
+            if event.seq > self.seq:
+                self.after = event
+                return
+            yield event
+
+
 def rebuild(
-    log: EventLog, until: int | None = None, progress: Progress = untracked, snapshots: SnapshotStore | None = None
+    log: EventLog,
+    until: int | None = None,
+    progress: Progress = untracked,
+    snapshots: SnapshotStore | None = None,
+    boundary: Callable[[ExchangeState], Any] | None = None,
 ) -> tuple[ExchangeState, int]:
-    """The state after event ``until`` (default: the last), and the log's last seq."""
+    """The state after event ``until`` (default: the last), and the log's last seq. ``boundary``, when
+    given, is called once with the state at the last command boundary at or before ``until``."""
     last = log.last_seq()
     target = last if until is None else until
     if not 0 <= target <= last:
         raise BeyondLog(f"seq {target} is outside the log, which holds seqs 1 to {last}")
-    state, _, events = restore_latest(log, snapshots, target)
-    return fold(progress(takewhile(lambda e: e.seq <= target, events), target - state.seq), state), last
+    state, _, events = restore_latest(log, snapshots, target)  # a snapshot is taken between commands
+    if boundary is None or target == last:  # the log ends with a whole command: no need to look for its start
+        fold(progress(takewhile(lambda e: e.seq <= target, events), target - state.seq), state)
+        if boundary is not None:
+            boundary(state)
+        return state, last
+    upto = Upto(events, target)
+    command: list[Any] = []  # the events of the command at hand, folded once the next one starts
+    for event in progress(upto, target - state.seq):
+        if starts_command(event):
+            fold(command, state)
+            command = []
+        command.append(event)
+    if upto.after is None or starts_command(upto.after):  # ``target`` ends a command
+        fold(command, state)
+        command = []
+    boundary(state)
+    return fold(command, state), last

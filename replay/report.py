@@ -45,6 +45,14 @@ def _problems(v: Verification) -> list[str]:
     return [f"  problem: {p}" for p in v.problems]
 
 
+def _checked_at(v: Verification) -> list[tuple[str, str]]:
+    """A line saying where the invariants were checked, when not at the seq itself."""
+    if v.checked_at == v.seq:
+        return []
+    detail = f"seq {v.seq} is inside the command that began at seq {v.checked_at + 1}; they hold between commands"
+    return [("invariants", f"checked at seq {v.checked_at}, the last command boundary: {detail}")]
+
+
 def timeline_line(e: Entry) -> str:
     """``seq N  ts T  Type  field=value ...``: one event on one line."""
     fields = " ".join(f"{name}={value}" for name, value in e.fields.items())
@@ -88,6 +96,7 @@ def replay_text(report: ReplayReport) -> str:
             ("seq", f"{v.seq} of {report.last_seq}"),
             ("state hash", v.state_hash),
             ("expected hash", v.expected_hash or "not given"),
+            *_checked_at(v),
             ("conservation", _conservation(v.conservation)),
             ("verification", "ok" if v.ok else "FAILED"),
         ]

@@ -20,7 +20,7 @@ from engine.commands import Journaled
 from engine.engine import Engine
 from engine.errors import PerpxError
 from engine.eventlog import EventLog, check_continues
-from engine.journal import FileJournal
+from engine.journal import Journal
 from replay.rebuild import Progress, untracked
 from replay.text import field_lines
 
@@ -76,7 +76,7 @@ class Rerun(msgspec.Struct, frozen=True):
     commands_per_second: int
 
 
-def rerun_into(journal: FileJournal, log: EventLog, target: str, progress: Progress = untracked) -> Rerun:
+def rerun_into(journal: Journal, log: EventLog, target: str, progress: Progress = untracked) -> Rerun:
     """Re-execute all of ``journal`` (strictly) into the empty ``log``, whose name is ``target``."""
     engine = Engine(log)
     commands = 0
@@ -92,7 +92,7 @@ def rerun_into(journal: FileJournal, log: EventLog, target: str, progress: Progr
         pass
     seconds = time.perf_counter() - started
     rate = round(commands / seconds) if seconds else 0
-    return Rerun(journal.path, target, commands, engine.state.seq, engine.state_hash(), round(seconds, 3), rate)
+    return Rerun(journal.source, target, commands, engine.state.seq, engine.state_hash(), round(seconds, 3), rate)
 
 
 def rerun_text(r: Rerun) -> str:

@@ -22,7 +22,7 @@ import msgspec
 from engine.commands import Journaled, ListMarket
 from engine.engine import Engine
 from engine.errors import PerpxError
-from engine.journal import FileJournal
+from engine.journal import Journal
 from engine.markets import Deleveraging, MarketSpec, spec_problem
 from replay.incident import Incident, measure
 from replay.rebuild import Progress, untracked
@@ -144,7 +144,7 @@ def _events(batches: Iterable[list[Journaled]], strict: bool, patch: Callable[[A
     return chain.from_iterable(rerun(batches, Engine(Discard()), strict, patch))
 
 
-def whatif(journal: FileJournal, changes: list[Change], progress: Progress = untracked) -> WhatIf:
+def whatif(journal: Journal, changes: list[Change], progress: Progress = untracked) -> WhatIf:
     """Re-execute ``journal`` as recorded and with ``changes``; compare."""
     total = journal.last_seq()
     recorded = outcome(measure(_events(journal.batches(), True, None), total, progress))
@@ -155,7 +155,7 @@ def whatif(journal: FileJournal, changes: list[Change], progress: Progress = unt
         raise BadChange(f"no market in the journal matches {', '.join(map(str, unused))}")
     before, after = set(recorded.liquidated), set(changed.liquidated)
     return WhatIf(
-        journal.path, [str(c) for c in changes], recorded, changed, sorted(before - after), sorted(after - before)
+        journal.source, [str(c) for c in changes], recorded, changed, sorted(before - after), sorted(after - before)
     )
 
 
