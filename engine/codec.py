@@ -20,7 +20,7 @@ from engine.commands import Journaled
 from engine.errors import CorruptLog
 from engine.events import AnyEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: DeleveragingShare carries one published score, not a fraction
 FRAME_HEADER = struct.Struct("<III")
 _LENGTH_CRC = struct.Struct("<II")
 

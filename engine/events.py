@@ -14,7 +14,7 @@ from engine.reasons import RejectReason
 from engine.transitions import Stage
 
 
-class Event(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False):
+class Event(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False, forbid_unknown_fields=True):
     seq: int
     ts: int
 
@@ -173,12 +173,11 @@ class InsuranceFundPaid(Event):
     amount: int
 
 
-class DeleveragingShare(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    """One candidate a deleveraging round took from: its score (num / den), qty closed and amount taken at mark."""
+class DeleveragingShare(msgspec.Struct, frozen=True, array_like=True, gc=False, forbid_unknown_fields=True):
+    """One candidate a deleveraging round took from: its score, qty closed and amount taken at mark."""
 
     account: int
-    score_num: int  # ADL: the rank score; socialized: the unrealized profit (den 1)
-    score_den: int
+    score: int  # ADL: the rank score in millionths (``ranking.published_score``); socialized: the unrealized profit
     qty: int  # closed against the bankrupt position (0 for a socialized charge)
     amount: int  # what it lost, valued at mark: its share of ``deficit``
 
@@ -240,7 +239,7 @@ class LiquidationEnded(Event):
     maintenance: int
 
 
-class AdlRank(msgspec.Struct, frozen=True, array_like=True, gc=False):
+class AdlRank(msgspec.Struct, frozen=True, array_like=True, gc=False, forbid_unknown_fields=True):
     account: int
     lights: int  # 5: first to be deleveraged (top fifth of its side), 1: last
 

@@ -101,7 +101,7 @@ from engine.margin import (
     realized_pnl,
 )
 from engine.markets import Deleveraging
-from engine.ranking import AdlOrder, distress_key
+from engine.ranking import AdlOrder, distress_key, published_score
 from engine.state import Account, ExchangeState, Market
 from engine.transitions import Stage, next_stage
 from engine.units import floor_div
@@ -373,7 +373,7 @@ class Liquidator:
                     size + side * take, other_pos.size - side * take,
                 )
             )  # fmt: skip
-            shares.append(DeleveragingShare(other, num, den, take, sign * (piece - take * unit)))
+            shares.append(DeleveragingShare(other, published_score(num, den), take, sign * (piece - take * unit)))
         self._emit(
             DeleveragingRound(
                 self._seq(), ts, symbol, account.id, spec.deleveraging, qty, value, insurance, deficit,
@@ -398,7 +398,7 @@ class Liquidator:
         for (account_id, profit), amount in zip(winners, pro_rata(total, [p for _, p in winners]), strict=True):
             if amount:
                 self._emit(SocializedLossCharged(self._seq(), ts, symbol, account_id, account.id, amount, profit))
-                shares.append(DeleveragingShare(account_id, profit, 1, 0, amount))
+                shares.append(DeleveragingShare(account_id, profit, 0, amount))
         return shares
 
     # helpers

@@ -29,6 +29,12 @@ ADL rank (``adl_score``; BitMEX's, the template most venues copy)
     first, and losing positions only after every winning one. Longs and shorts
     are ranked separately; a bankrupt long is closed against the shorts.
 
+Published scores (``published_score``)
+    Events carry a score as floor(score x 10^6), held to the signed 64-bit
+    range msgpack can encode (U x N alone can pass 2^64). Flooring keeps the
+    order: a position taken first never shows a lower published score than
+    one taken after it; two close scores may show equal.
+
 ADL lights (``adl_lights``)
     A position's quintile within its side, 5 for the top fifth (next in line)
     down to 1, like the queue lights venues show.
@@ -39,7 +45,7 @@ from sortedcontainers import SortedList
 from engine import risk
 from engine.errors import PerpxError
 from engine.state import ExchangeState
-from engine.units import floor_div
+from engine.units import PPM, clamp, floor_div
 
 EXACT_BITS = 128
 
@@ -70,6 +76,11 @@ def adl_score(size: int, cost: int, mark: int, multiplier: int, equity: int) -> 
     if pnl > 0:
         return pnl * abs(value), abs(cost) * backing
     return pnl * backing, abs(cost) * abs(value)
+
+
+def published_score(num: int, den: int) -> int:
+    """num / den in millionths, floored and held to a signed 64-bit integer: what an event can carry."""
+    return clamp(floor_div(num * PPM, den), -(2**63), 2**63 - 1)
 
 
 def adl_key(num: int, den: int, account: int) -> tuple[int, int]:

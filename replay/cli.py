@@ -81,8 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", parents=[common], help="run a seeded market simulation into a log")
     sim.add_argument("--scenario", choices=sorted(SCENARIOS), default="default", help="the market story to run")
     sim.add_argument("--seed", metavar="N", type=int, default=0, help="the same seed writes the same log")
-    sim.add_argument("--traders", metavar="N", type=_at_least(2), default=100, help="accounts, makers and takers")
-    sim.add_argument("--steps", metavar="N", type=_at_least(1), default=4_000, help="simulated steps of 5 s each")
+    sim.add_argument(
+        "--traders", metavar="N", type=_at_least(2), help="accounts, makers and takers (default: 100; crash 2,000)"
+    )
+    sim.add_argument(
+        "--steps", metavar="N", type=_at_least(1), help="simulated steps of 5 s each (default: 4,000; crash 60)"
+    )
     sim.add_argument("--out", metavar="PATH", default="perpx-sim.log", help="the log to write (overwritten)")
     sim.add_argument(
         "--journal",
@@ -285,6 +289,9 @@ def _overwrite(path: str, what: str) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     logger = structlog.get_logger()
     journal_target = args.journal or journal_beside(args.out)
+    scenario = SCENARIOS[args.scenario]
+    args.traders = args.traders or scenario.TRADERS
+    args.steps = args.steps or scenario.STEPS
     _overwrite(args.out, "log")
     _overwrite(journal_target, "journal")
     log = open_log(args.out, writable=True)

@@ -42,6 +42,7 @@ from engine.events import (
     Withdrawn,
 )
 from engine.state import ExchangeState
+from engine.units import PPM
 from replay.account import AccountView, Involvement, account_view
 from replay.exchange import health
 from replay.rebuild import Progress, untracked
@@ -279,7 +280,7 @@ class Narrator:
         closes = [share for share in e.shares if share.qty]
         for index, close in self._adl.pop((e.market, e.account), []):
             rank, share = next((i, s) for i, s in enumerate(closes, 1) if s.account == self.account_id)
-            score = _ratio(share.score_num, share.score_den)
+            score = _ratio(share.score, PPM)
             text = f"ranked {rank} of {e.candidates} (score {score}), lost {share.amount} against mark"
             self.lines[index] = Line(
                 close.seq, close.ts, self._counterparty_sentence(close, f" ({e.policy.name})", text)

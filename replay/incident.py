@@ -118,6 +118,7 @@ class Incident(msgspec.Struct):
     insurance_fund: Series = msgspec.field(default_factory=Series)
     fund: int = 0  # the insurance fund now
     fund_min: int = 0  # its lowest since it first changed (it starts at 0)
+    fund_before_liquidations: int = 0  # when the first liquidation started
     liquidations: list[Liquidation] = msgspec.field(default_factory=list)
     deleveragings: list[Deleveraging] = msgspec.field(default_factory=list)
     liquidation_fills: int = 0
@@ -217,6 +218,8 @@ class Measure:
         self._positions(e.ts, e.market, e.qty, (e.taker_position, side), (e.maker_position, -side))
 
     def _liquidation_started(self, e: LiquidationStarted) -> None:
+        if not self.incident.liquidations:
+            self.incident.fund_before_liquidations = self.incident.fund
         self.incident.liquidations.append(Liquidation(e.seq, e.ts, e.account, e.equity, e.maintenance, e.notional))
         self._impact(e.account).liquidations += 1
 
@@ -270,6 +273,46 @@ class Measure:
         if e.equity < 0:
             self.incident.uncovered -= e.equity
             self._impact(e.account).uncovered -= e.equity
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """One run's incident numbers (quote units, size units)."""
+
+    events: int
+    trades: int
+    liquidations: int
+    liquidated: list[int]
+    liquidation_qty: int  # closed through the book
+    liquidation_value: int
+    liquidation_fees: int
+    insurance_paid: int
+    fund_min: int
+    fund_final: int
+    adl_qty: int  # closed against counterparties
+    adl_value: int
+    deficit: int  # left after the fund, taken by ADL or socialized charges
+    socialized: int
+    uncovered: int
+
+
+def outcome(incident: Incident) -> Outcome:
+    return Outcome(
+        incident.events,
+        incident.trades,
+        len(incident.liquidations),
+        sorted(incident.liquidated),
+        incident.liquidation_qty,
+        incident.liquidation_value,
+        incident.liquidation_fees,
+        incident.insurance_paid,
+        incident.fund_min,
+        incident.fund,
+        incident.adl_qty,
+        incident.adl_value,
+        incident.deficit,
+        incident.socialized,
+        incident.uncovered,
+    )
 
 
 def measure(events: Iterable[Any], total: int = 0, progress: Progress = untracked) -> Incident:

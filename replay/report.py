@@ -115,6 +115,34 @@ def replay_text(report: ReplayReport) -> str:
     return "\n".join(lines)
 
 
+def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
+    """What the liquidations did, in quote units and dollars (none: no lines)."""
+    o = s.liquidation
+    if not o.liquidations:
+        return []
+
+    def money(amount: int) -> str:
+        return f"{amount} ({usd(amount)})"
+
+    return [
+        ("liquidated", f"{len(o.liquidated)} accounts, in {o.liquidations} liquidations"),
+        ("  closed in book", money(o.liquidation_value)),
+        ("  fees to fund", money(o.liquidation_fees)),
+        (
+            "  insurance fund",
+            f"{money(s.insurance_before)} before, paid out {money(o.insurance_paid)},"
+            f" lowest {money(o.fund_min)}, after {money(o.fund_final)}",
+        ),
+        ("  deleveraged", f"{money(o.adl_value)} closed against counterparties, at bankruptcy or mark"),
+        (
+            "  deficit",
+            f"{money(o.deficit)} past the fund: ADL took {money(o.deficit - o.socialized)},"
+            f" socialized loss {money(o.socialized)}",
+        ),
+        ("  uncovered", money(o.uncovered)),
+    ]
+
+
 def simulation_text(s: SimulationSummary, log: str) -> str:
     r = s.replay
     rejections = ", ".join(f"{reason} {n}" for reason, n in s.rejections.items()) or "none"
@@ -133,6 +161,7 @@ def simulation_text(s: SimulationSummary, log: str) -> str:
                 f" kept {s.funding_remainder} (rounding)",
             ),
             ("rejections", rejections),
+            *_liquidation(s),
             ("state hash", s.state_hash),
             ("conservation", _conservation(r.conservation)),
             ("wall time", f"{s.seconds:.3f} s, {s.commands_per_second} commands/s"),

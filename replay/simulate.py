@@ -19,7 +19,13 @@ Scenarios
     oracle (cancelling and requoting), takers sending market, IOC, FOK and
     resting orders (some reduce-only or post-only), cancelling, depositing and
     withdrawing, a random-walk oracle with one sharp drop half way through,
-    and funding settled every interval.
+    and funding settled every interval. ``crash`` is a leveraged market
+    caught by a crash: traders pair up at the start, a long at 4x to 15x
+    against a short at 2x to 4x, in two markets whose losses go different
+    ways (BTC-PERP deleverages, ETH-PERP socializes), with a small insurance
+    fund; then the oracle falls 5 % a step for five steps. The makers keep
+    quoting, thinly, so liquidations take what the book has, the fund pays
+    the gaps until it runs dry, and ADL and socialized loss cover the rest.
 
     Makers quote around the oracle's index rather than the engine's mark: the
     mark is made partly of the book (the median of best bid, best ask and
@@ -40,6 +46,7 @@ from engine.commands import (
     CancelAll,
     CancelOrder,
     Deposit,
+    FundInsurance,
     ListMarket,
     PlaceOrder,
     SetIndexPrice,
@@ -51,9 +58,10 @@ from engine.enums import OrderType, Side, TimeInForce
 from engine.errors import PerpxError
 from engine.eventlog import EventLog
 from engine.journal import Journal
-from engine.markets import MarketSpec
+from engine.markets import Deleveraging, MarginTier, MarketSpec
 from engine.state import ExchangeState
 from engine.units import BPS, ceil_div
+from replay.incident import Measure, Outcome, outcome
 from replay.rebuild import Progress, rebuild, untracked
 from replay.tally import Tally
 from replay.verify import Verification, verify
@@ -73,14 +81,16 @@ class Listing(msgspec.Struct, frozen=True):
     size_decimals: int  # one size unit is 10^-size_decimals base
     price: int  # the oracle's starting price
     vol_bps: float  # standard deviation of the oracle's move per step
-    shock_bps: int  # the one sharp drop, half way through
+    shock_bps: int  # the sharp drop per shock step, from half way through
     quote_lots: int  # a maker quote is 1 to this many lots
     take_lots: int  # a taker order is 1 to this many lots
     max_inventory: int  # a maker stops quoting the side that would grow a position beyond this
+    shock_steps: int = 1  # how many steps the drop lasts
 
 
-def _spec(symbol: str) -> MarketSpec:
-    """20x initial (5 %), maintenance 2.5 %, maker rebate 1 bp, taker 5 bps, hourly funding."""
+def _spec(symbol: str, **crash: Any) -> MarketSpec:
+    """20x initial (5 %), maintenance 2.5 %, maker rebate 1 bp, taker 5 bps, hourly funding; ``crash``
+    sets the liquidation parameters."""
     return MarketSpec(
         symbol=symbol,
         tick_size=1,
@@ -96,6 +106,7 @@ def _spec(symbol: str) -> MarketSpec:
         mark_band_bps=200,
         funding_interval=FUNDING_INTERVAL,
         funding_cap_ppm=7_500,
+        **crash,
     )
 
 
@@ -105,14 +116,38 @@ LISTINGS = (
 )
 
 
+# A liquidation fee of 0.5 %, and MM 4 % above $1,000,000 of notional (10^12 quote units).
+CRASH_RISK = {"liquidation_fee_bps": 50, "mm_tiers": (MarginTier(USD * 1_000_000, 400),)}
+CRASH_LISTINGS = (
+    Listing(
+        _spec("BTC-PERP", deleveraging=Deleveraging.ADL, **CRASH_RISK), "BTC", 3, 600_000, 3.0, 500, 30, 50, 20_000, 5
+    ),
+    Listing(
+        _spec("ETH-PERP", deleveraging=Deleveraging.SOCIALIZED, **CRASH_RISK),
+        "ETH",
+        2,
+        300_000,
+        4.0,
+        500,
+        60,
+        100,
+        20_000,
+        5,
+    ),
+)
+
+
 class Scenario(Protocol):
+    TRADERS: int  # the defaults of ``perpx simulate --traders`` and ``--steps``
+    STEPS: int
+
     def setup(self) -> list[Any]: ...
 
     def step(self, i: int) -> list[Any]: ...
 
 
 class Oracle:
-    """The index price: a random walk in bps per step, with one sharp drop at ``shock_step``."""
+    """The index price: a random walk in bps per step, with a sharp drop from ``shock_step`` on."""
 
     def __init__(self, rng: random.Random, listing: Listing, shock_step: int) -> None:
         self.rng = rng
@@ -122,7 +157,8 @@ class Oracle:
 
     def next(self, step: int) -> int:
         listing = self.listing
-        move = self.rng.gauss(0.0, listing.vol_bps) - (listing.shock_bps if step == self.shock_step else 0)
+        shock = self.shock_step <= step < self.shock_step + listing.shock_steps
+        move = self.rng.gauss(0.0, listing.vol_bps) - (listing.shock_bps if shock else 0)
         tick = listing.spec.tick_size
         self.price = max(tick, round(self.price * (1 + move / BPS) / tick) * tick)
         return self.price
@@ -131,6 +167,9 @@ class Oracle:
 class TradingSession:
     """The default story: one maker in twenty traders, the rest takers."""
 
+    TRADERS = 100
+    STEPS = 4_000
+    LISTINGS = LISTINGS
     REQUOTE = 0.25  # chance per step that a maker requotes a market
     LEVELS = 3  # quotes per side
     ACTIONS = 3  # most taker actions per step
@@ -142,9 +181,10 @@ class TradingSession:
         split = max(1, traders // 20)
         self.makers = accounts[:split]
         self.takers = accounts[split:]
-        self.oracles = [Oracle(rng, listing, steps // 2) for listing in LISTINGS]
+        self.oracles = [Oracle(rng, listing, steps // 2) for listing in self.LISTINGS]
         self.funding_due = START_TS + FUNDING_INTERVAL
         self.client_id = 0
+        self.deposits: dict[int, int] = {}  # by taker, drawn in ``setup``
 
     def next_client_id(self) -> int:
         self.client_id += 1
@@ -152,10 +192,11 @@ class TradingSession:
 
     def setup(self) -> list[Any]:
         rng = self.rng
-        commands: list[Any] = [ListMarket(START_TS, listing.spec) for listing in LISTINGS]
+        commands: list[Any] = [ListMarket(START_TS, o.listing.spec) for o in self.oracles]
         commands += [SetIndexPrice(START_TS, o.listing.spec.symbol, o.price) for o in self.oracles]
         commands += [Deposit(START_TS, maker, 5_000_000 * USD) for maker in self.makers]
-        commands += [Deposit(START_TS, taker, rng.randint(2_000, 50_000) * USD) for taker in self.takers]
+        self.deposits = {taker: rng.randint(2_000, 50_000) * USD for taker in self.takers}
+        commands += [Deposit(START_TS, taker, amount) for taker, amount in self.deposits.items()]
         return commands
 
     def step(self, i: int) -> list[Any]:
@@ -237,7 +278,37 @@ class TradingSession:
         return [Deposit(ts, taker, rng.randint(1_000, 10_000) * USD)]
 
 
-SCENARIOS: dict[str, Callable[[random.Random, int, int, ExchangeState], Scenario]] = {"default": TradingSession}
+class Crash(TradingSession):
+    """The crash story: paired leveraged positions, a thin book and a 5-step fall (see the module doc)."""
+
+    TRADERS = 2_000
+    STEPS = 60
+    LISTINGS = CRASH_LISTINGS
+    REQUOTE = 1.0
+    ACTIONS = 1
+    FUND = 2_000 * USD  # the insurance fund at the start
+
+    def setup(self) -> list[Any]:
+        """Markets, deposits and the fund, then each pair of takers opens a long and a short at the index."""
+        commands = [*super().setup(), FundInsurance(START_TS, self.FUND)]
+        ts = START_TS + 1
+        for long, short in zip(self.takers[::2], self.takers[1::2], strict=False):
+            oracle = self.rng.choice(self.oracles)
+            symbol, price = oracle.listing.spec.symbol, oracle.price
+            notional = min(self.deposits[long] * self.rng.randint(4, 15), self.deposits[short] * self.rng.randint(2, 4))
+            qty = notional // (price * oracle.listing.spec.multiplier)
+            if qty:
+                commands += [
+                    PlaceOrder(ts, short, symbol, self.next_client_id(), Side.SELL, qty, price),
+                    PlaceOrder(ts, long, symbol, self.next_client_id(), Side.BUY, qty, price, tif=TimeInForce.IOC),
+                ]
+        return commands
+
+
+SCENARIOS: dict[str, Callable[[random.Random, int, int, ExchangeState], Scenario]] = {
+    "default": TradingSession,
+    "crash": Crash,
+}
 
 
 class MarketVolume(msgspec.Struct, frozen=True):
@@ -259,6 +330,8 @@ class SimulationSummary(msgspec.Struct, frozen=True):
     funding_paid: int  # quote units paid by positions; receivers got this less the remainder
     funding_remainder: int  # rounding remainder kept by the insurance fund
     rejections: dict[str, int]  # by reason
+    liquidation: Outcome  # liquidations, the insurance fund, ADL and socialized loss (``perpx whatif``'s measure)
+    insurance_before: int  # the insurance fund when the first liquidation started (the final one if none did)
     state_hash: str  # the live engine's
     replay: Verification  # of the state folded from the log re-read, expecting the live hash
     seconds: float  # wall time of the run, excluding the replay
@@ -293,22 +366,27 @@ def simulate(
     """Run ``scenario`` into the empty ``log`` (and its commands into ``journal``), then rebuild from
     the log and check it against the live state."""
     if log.last_seq():
-        raise LogNotEmpty(f"the log already holds {log.last_seq()} events")
+        held = f"the log already holds {log.last_seq()} events"
+        raise LogNotEmpty(f"{held}: a simulation starts a new log (a file is overwritten; name an empty stream)")
     engine = Engine(log, journal=journal)
     story = SCENARIOS[scenario](random.Random(seed), traders, steps, engine.state)
-    tally = Tally()
+    tally, measure = Tally(), Measure()
     started = time.perf_counter()
     commands = 0
     batches = chain([story.setup()], (story.step(i) for i in range(steps)))  # lazy: a step reads the state
     for batch in progress(batches, steps + 1):
         for command in batch:
-            tally.add(engine.submit(command))  # one log append per command
+            events = engine.submit(command)  # one log append per command
+            tally.add(events)
+            for event in events:
+                measure.add(event)
         commands += len(batch)
     seconds = time.perf_counter() - started
     live_hash = engine.state_hash()
     started = time.perf_counter()
     replayed, _ = rebuild(log)
     replay = verify(replayed, live_hash)
+    incident = measure.incident
     markets = [MarketVolume(symbol, tally.size[symbol], tally.volume[symbol]) for symbol in sorted(tally.size)]
     return SimulationSummary(
         scenario=scenario,
@@ -323,6 +401,8 @@ def simulate(
         funding_paid=tally.funding_paid,
         funding_remainder=tally.funding_remainder,
         rejections=dict(sorted(tally.rejections.items())),
+        liquidation=outcome(incident),
+        insurance_before=incident.fund_before_liquidations if incident.liquidations else incident.fund,
         state_hash=live_hash,
         replay=replay,
         seconds=round(seconds, 3),

@@ -24,7 +24,7 @@ from engine.engine import Engine
 from engine.errors import PerpxError
 from engine.journal import Journal
 from engine.markets import Deleveraging, MarketSpec, spec_problem
-from replay.incident import Incident, measure
+from replay.incident import Outcome, measure, outcome
 from replay.rebuild import Progress, untracked
 from replay.rerun import Discard, rerun
 from replay.text import section
@@ -89,46 +89,6 @@ class Patch:
 
     def unused(self) -> list[Change]:
         return [c for c in self.changes if c not in self._used]
-
-
-class Outcome(msgspec.Struct, frozen=True):
-    """One run's incident numbers (quote units, size units)."""
-
-    events: int
-    trades: int
-    liquidations: int
-    liquidated: list[int]
-    liquidation_qty: int  # closed through the book
-    liquidation_value: int
-    liquidation_fees: int
-    insurance_paid: int
-    fund_min: int
-    fund_final: int
-    adl_qty: int  # closed against counterparties
-    adl_value: int
-    deficit: int  # left after the fund, taken by ADL or socialized charges
-    socialized: int
-    uncovered: int
-
-
-def outcome(incident: Incident) -> Outcome:
-    return Outcome(
-        incident.events,
-        incident.trades,
-        len(incident.liquidations),
-        sorted(incident.liquidated),
-        incident.liquidation_qty,
-        incident.liquidation_value,
-        incident.liquidation_fees,
-        incident.insurance_paid,
-        incident.fund_min,
-        incident.fund,
-        incident.adl_qty,
-        incident.adl_value,
-        incident.deficit,
-        incident.socialized,
-        incident.uncovered,
-    )
 
 
 class WhatIf(msgspec.Struct, frozen=True):

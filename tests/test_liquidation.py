@@ -135,7 +135,7 @@ def test_insurance_fund_pays_fills_beyond_bankruptcy_then_adl_takes_the_rest() -
     engine = alice_long_1btc_at_50k()
     engine.submit(FundInsurance(1, 600_000))
     place(engine, CAROL, BUY, 1_000, 44_000)
-    bob_score = (5_500_000 * 44_500_000, 50_000_000 * 105_500_000)
+    bob_score = 46_398  # floor(10^6 x 5.5M x 44.5M / (50M x 105.5M)) = floor(10^6 x 244.75 / 5,275) = 46,398
     assert facts(crash(engine, 44_500))[:-1] == [
         LiquidationStarted(0, 0, ALICE, -500_000, 2_225_000, 44_500_000),
         LiquidationFilled(0, 0, BTC, ALICE, CAROL, 3, SELL, 44_000, 600, 0, -3_600_000, 0, 400, 600),
@@ -143,7 +143,7 @@ def test_insurance_fund_pays_fills_beyond_bankruptcy_then_adl_takes_the_rest() -
         PositionDeleveraged(0, 0, BTC, ALICE, BOB, SELL, 400, 18_000_000, 45_000, -2_000_000, 2_000_000, 0, -600),
         DeleveragingRound(
             0, 0, BTC, ALICE, Deleveraging.ADL, 400, 18_000_000, 0, 200_000, 1,
-            (DeleveragingShare(BOB, *bob_score, 400, 200_000),),
+            (DeleveragingShare(BOB, bob_score, 400, 200_000),),
         ),
         LiquidationEnded(0, 0, ALICE, Stage.DELEVERAGE, 0, 0),
     ]  # fmt: skip
@@ -185,9 +185,9 @@ def test_adl_closes_the_highest_ranked_first_and_splits_the_deficit_to_the_unit(
         DeleveragingRound(
             0, 0, BTC, ALICE, Deleveraging.ADL, 1_000, 44_999_999, 0, 999_999, 3,
             (
-                DeleveragingShare(DAVE, 3_000_000 * 22_000_000, 25_000_000 * 9_000_000, 500, 499_999),
-                DeleveragingShare(ERIN, 1_800_000 * 13_200_000, 15_000_000 * 11_800_000, 300, 300_000),
-                DeleveragingShare(BOB, 4_200_000 * 30_800_000, 35_000_000 * 44_200_000, 200, 200_000),
+                DeleveragingShare(DAVE, 293_333, 500, 499_999),  # floor(10^6 x 66 / 225) = floor(293,333.3)
+                DeleveragingShare(ERIN, 134_237, 300, 300_000),  # floor(10^6 x 23.76 / 177) = floor(134,237.3)
+                DeleveragingShare(BOB, 83_619, 200, 200_000),  # floor(10^6 x 129.36 / 1,547) = floor(83,619.9)
             ),
         ),
         LiquidationEnded(0, 0, ALICE, Stage.DELEVERAGE, 0, 0),

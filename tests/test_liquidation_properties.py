@@ -123,7 +123,7 @@ def round_problems(events: list[Any]) -> list[str]:
             problems.append(f"seq {e.seq}: a bankrupt whose deficit was covered ended with equity {ended.equity}")
         ranked = [s for s in e.shares if s.qty]
         for a, b in pairwise(ranked):
-            if a.score_num * b.score_den < b.score_num * a.score_den:  # a ranked lower, yet taken first
+            if a.score < b.score:  # a ranked lower, yet taken first (floored scores keep the order)
                 problems.append(f"seq {e.seq}: account {b.account} ranked above {a.account}")
     return problems
 

@@ -187,7 +187,9 @@ def test_funding_rate_from_premium_interest_and_cap(
     # at mark 50,000 every amount is exact: Alice pays 10 x 50,000 x F / 10^6 = F / 2
     assert events[0] == FundingSettled(events[0].seq, 3_601, BTC, rate, 50_000, abs(rate) // 2, abs(rate) // 2)
     assert [(e.account, e.amount) for e in events[1:]] == [
-        (ALICE, rate // 2), (BOB, -7 * rate // 20), (CAROL, -3 * rate // 20)
+        (ALICE, rate // 2),
+        (BOB, -7 * rate // 20),
+        (CAROL, -3 * rate // 20),
     ]
     assert engine.state.insurance_fund == 0
 

@@ -9,8 +9,9 @@ from incidents import adl_incident, written
 
 from engine.markets import Deleveraging
 from replay.cli import main
+from replay.incident import Outcome
 from replay.source import open_journal
-from replay.whatif import Change, Outcome, parse_change, whatif, whatif_lines
+from replay.whatif import Change, parse_change, whatif, whatif_lines
 
 # As recorded (tests/incidents.py): accounts 2 and 5 liquidated; 20 lots sold to the bid at 43,000
 # (860,000); the fund pays 20,600 + 400 = 21,000 and ends at 0; ADL closes 60 + 20 of account 2 for
