@@ -112,7 +112,8 @@ def touched(events: Iterable[Any]) -> tuple[set[int], set[str]]:
 
 def liquidatable(state: ExchangeState, account: Account) -> bool:
     """The exact test: equity below the sum of tiered maintenance margins, at mark."""
-    return risk.equity(state, account) < risk.maintenance_requirement(state, account)
+    equity, maintenance = risk.health(state, account)
+    return equity < maintenance
 
 
 class DistressIndex:

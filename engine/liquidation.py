@@ -410,7 +410,7 @@ class Liquidator:
         self._emit(OrderCancelled(self._seq(), ts, order.id, order.account, order.market, order.qty, reason))
 
     def _health(self, account: Account) -> tuple[int, int]:
-        return risk.equity(self.state, account), risk.maintenance_requirement(self.state, account)
+        return risk.health(self.state, account)
 
     def _notional(self, account: Account) -> int:
         markets = self.state.markets

@@ -101,8 +101,26 @@ class AdlOrder:
         self.state = state
         self.market = state.markets[market]
         self.side = side
-        self._key = {a: self._rank(a) for a, pos in self.market.positions.items() if pos.size * side > 0}
+        self._key = self._ranked()
         self.keys = SortedList(self._key.values())  # (key, account), the next to be deleveraged first
+
+    def _ranked(self) -> dict[int, tuple[int, int]]:
+        """Every position on this side, keyed: ``_rank`` unrolled, since it runs for every position of a
+        market after each liquidation round (a one-position account's equity needs no loop)."""
+        market, side, accounts = self.market, self.side, self.state.accounts
+        mark, multiplier = market.mark, market.spec.multiplier
+        keys = {}
+        for account_id, pos in market.positions.items():
+            size = pos.size
+            if size * side > 0:
+                account = accounts[account_id]
+                value = size * mark * multiplier
+                if len(account.positions) == 1:
+                    equity = account.balance + value - pos.cost
+                else:
+                    equity = risk.equity(self.state, account)
+                keys[account_id] = adl_key(*adl_score(size, pos.cost, mark, multiplier, equity), account_id)
+        return keys
 
     def score(self, account_id: int) -> tuple[int, int]:
         pos = self.market.positions[account_id]

@@ -26,16 +26,21 @@ def equity(state: ExchangeState, account: Account) -> int:
     return total
 
 
-def maintenance_requirement(state: ExchangeState, account: Account) -> int:
-    """Sum of tiered MM on the account's positions at mark: it is liquidatable when equity falls below."""
+def health(state: ExchangeState, account: Account) -> tuple[int, int]:
+    """(equity, sum of tiered MM on the positions) at mark, in one pass: it is liquidatable when the
+    first is below the second. The liquidator asks at every step, so it is one loop, not two."""
     markets = state.markets
-    total = 0
+    total = account.balance
+    maintenance = 0
     for symbol, pos in account.positions.items():
-        if pos.size:
+        size = pos.size
+        if size:
             mkt = markets[symbol]
             spec = mkt.spec
-            total += maintenance_margin(abs(pos.size) * mkt.mark * spec.multiplier, spec.mm_bps, spec.mm_tiers)
-    return total
+            value = size * mkt.mark * spec.multiplier
+            total += value - pos.cost
+            maintenance += maintenance_margin(value if size > 0 else -value, spec.mm_bps, spec.mm_tiers)
+    return total, maintenance
 
 
 def initial_requirement(

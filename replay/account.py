@@ -78,12 +78,13 @@ def account_view(state: ExchangeState, account_id: int) -> AccountView:
         OrderView(o.id, o.market, o.side.name, o.price, o.qty, o.client_id, o.reduce_only)
         for _, o in sorted(account.orders.items())
     ]
+    equity, maintenance = risk.health(state, account)
     return AccountView(
         account_id,
         account.balance,
-        risk.equity(state, account),
+        equity,
         risk.initial_requirement(state, account),
-        risk.maintenance_requirement(state, account),
+        maintenance,
         positions,
         orders,
     )

@@ -59,7 +59,7 @@ def liquidation_queue(state: ExchangeState) -> list[QueuedAccount]:
     keyed = []
     for account in state.accounts.values():
         if liquidatable(state, account):
-            equity, maintenance = risk.equity(state, account), risk.maintenance_requirement(state, account)
+            equity, maintenance = risk.health(state, account)
             size = notional(state, account)
             keyed.append((distress_key(equity, maintenance, size, account.id), equity, maintenance, size))
     keyed.sort()
