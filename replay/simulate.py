@@ -88,9 +88,8 @@ class Listing(msgspec.Struct, frozen=True):
     shock_steps: int = 1  # how many steps the drop lasts
 
 
-def _spec(symbol: str, **crash: Any) -> MarketSpec:
-    """20x initial (5 %), maintenance 2.5 %, maker rebate 1 bp, taker 5 bps, hourly funding; ``crash``
-    sets the liquidation parameters."""
+def _spec(symbol: str) -> MarketSpec:
+    """20x initial (5 %), maintenance 2.5 %, maker rebate 1 bp, taker 5 bps, hourly funding."""
     return MarketSpec(
         symbol=symbol,
         tick_size=1,
@@ -106,7 +105,6 @@ def _spec(symbol: str, **crash: Any) -> MarketSpec:
         mark_band_bps=200,
         funding_interval=FUNDING_INTERVAL,
         funding_cap_ppm=7_500,
-        **crash,
     )
 
 
@@ -116,24 +114,22 @@ LISTINGS = (
 )
 
 
-# A liquidation fee of 0.5 %, and MM 4 % above $1,000,000 of notional (10^12 quote units).
-CRASH_RISK = {"liquidation_fee_bps": 50, "mm_tiers": (MarginTier(USD * 1_000_000, 400),)}
-CRASH_LISTINGS = (
-    Listing(
-        _spec("BTC-PERP", deleveraging=Deleveraging.ADL, **CRASH_RISK), "BTC", 3, 600_000, 3.0, 500, 30, 50, 20_000, 5
-    ),
-    Listing(
-        _spec("ETH-PERP", deleveraging=Deleveraging.SOCIALIZED, **CRASH_RISK),
-        "ETH",
-        2,
-        300_000,
-        4.0,
-        500,
-        60,
-        100,
-        20_000,
-        5,
-    ),
+# The default listings with liquidation parameters: a fee of 0.5 %, MM 4 % above $1,000,000 of notional
+# (10^12 quote units), one loss policy each, thinner quotes and larger takes, and a 5-step fall of 5 % a step.
+CRASH_LISTINGS = tuple(
+    msgspec.structs.replace(
+        listing,
+        spec=msgspec.structs.replace(
+            listing.spec, liquidation_fee_bps=50, mm_tiers=(MarginTier(USD * 1_000_000, 400),), deleveraging=policy
+        ),
+        shock_bps=500,
+        shock_steps=5,
+        quote_lots=quote_lots,
+        take_lots=take_lots,
+    )
+    for listing, policy, quote_lots, take_lots in zip(
+        LISTINGS, (Deleveraging.ADL, Deleveraging.SOCIALIZED), (30, 60), (50, 100), strict=True
+    )
 )
 
 
