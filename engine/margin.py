@@ -7,6 +7,8 @@ the running sum of q x p x m over the fills that opened it), ``M`` mark price,
 maintenance rate in bps.
 """
 
+from collections.abc import Callable
+
 from engine.markets import MarginTier
 from engine.units import BPS, PPM, ceil_div, clamp, floor_div, median3, mul_div, trunc_div
 
@@ -238,26 +240,61 @@ def partial_close_size(
     E - fee(c x M x m) >= others + MM((|q| - c) x M x m), ``others`` being the
     MM of the account's other positions. Returns |q| when no c does. Every lot
     releases at least r_0 > fee_bps of its notional (``spec_problem``), so the
-    condition turns true once and a binary search over lots finds it.
+    condition turns true once, and a search over lots finds the least.
+
+    The search starts where the condition turns true without the roundings, at
+    the position's own tier: c >= (|q| x u x r_t - D_t - 10^4 x (E - others))
+    / (u x (r_t - f)) with u = M x m. From there it gallops (steps 1, 2, 4, ...)
+    to bracket the answer, then bisects the bracket: two or three tests for a
+    position of any size when the guess is near (``first_true``).
     """
     unit = mark * multiplier
-    lots = floor_div(abs(size), lot)
+    held = abs(size)
+    lots = floor_div(held, lot)
+    if not lots:
+        return held
 
     def restores(n: int) -> bool:
         closed = n * lot
         charge = margin_requirement(closed * unit, fee_bps)
-        return equity - charge >= others + maintenance_margin((abs(size) - closed) * unit, mm_bps, tiers)
+        return equity - charge >= others + maintenance_margin((held - closed) * unit, mm_bps, tiers)
 
-    lo, hi = 0, lots  # restores(lo) is false (the account is distressed); we want the least true n
-    if not restores(hi):
-        return abs(size)
+    rate, deduction = _tier(held * unit, mm_bps, tiers)
+    need = held * unit * rate - deduction - BPS * (equity - others)
+    guess = ceil_div(ceil_div(need, unit * (rate - fee_bps)), lot)
+    least = first_true(restores, lots, guess)
+    return held if least is None else least * lot
+
+
+def first_true(holds: Callable[[int], bool], top: int, guess: int) -> int | None:
+    """The least n in 1..top for which ``holds`` is true (it is false at 0 and stays true once true), or None.
+
+    Gallops from ``guess`` (clamped to 1..top) by steps 1, 2, 4, ... until the
+    answer is bracketed, then bisects the bracket: about 2 log2(d) tests for a
+    guess d away, so two or three when it is near, whatever ``top`` is.
+    """
+    lo, hi = 0, clamp(guess, 1, top)  # holds(lo) is false
+    step = 1
+    if holds(hi):
+        while hi - step > lo and holds(hi - step):
+            hi -= step
+            step *= 2
+        lo = max(lo, hi - step)
+    else:
+        lo = hi
+        while lo + step < top and not holds(lo + step):
+            lo += step
+            step *= 2
+        hi = min(lo + step, top)
+        if hi == top and not holds(hi):
+            return None
     while hi - lo > 1:
         mid = floor_div(lo + hi, 2)
-        if restores(mid):
+        if holds(mid):
             hi = mid
         else:
             lo = mid
-    return hi * lot
+    return hi
 
 
 def insurance_payment(closed: int, size: int, gap: int) -> int:
@@ -286,6 +323,8 @@ def pro_rata(total: int, weights: list[int]) -> list[int]:
     first on equal remainders (callers list entries in rank or id order). The
     shares sum to ``total`` exactly, whatever its sign.
     """
+    if len(weights) == 1:
+        return [total]
     whole = sum(weights)
     parts = [divmod(total * w, whole) for w in weights]
     shares = [share for share, _ in parts]

@@ -6,6 +6,8 @@ says which way it went. Rates are in bps (10^4 = 100 %).
 
 import pytest
 from conftest import btc_perp
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from engine import margin
 from engine.markets import MarginTier, spec_problem
@@ -113,6 +115,53 @@ def test_bankruptcy_value_and_price(size: int, mark: int, share: int, value: int
 def test_partial_close_size(equity: int, others: int, size: int, fee_bps: int, lot: int, expected: int) -> None:
     """The fewest lots whose close at mark 47,300 restores MM (5 %) after the liquidation fee; all if none does."""
     assert margin.partial_close_size(equity, others, size, 47_300, 1, 500, (), fee_bps, lot) == expected
+
+
+@given(st.integers(1, 300), st.data())
+def test_first_true_finds_the_threshold_from_any_guess(top: int, data: st.DataObject) -> None:
+    """Gallop and bisect land on the least true n in 1..top, or None, wherever the guess starts."""
+    threshold = data.draw(st.integers(1, top + 1))  # top + 1: true nowhere in range
+    guess = data.draw(st.integers(-3, top + 3))
+    tested: list[int] = []
+
+    def holds(n: int) -> bool:
+        tested.append(n)
+        return n >= threshold
+
+    assert margin.first_true(holds, top, guess) == (threshold if threshold <= top else None)
+    assert all(1 <= n <= top for n in tested)
+
+
+def least_restoring_close(
+    equity: int, others: int, size: int, mark: int, tiers: tuple[MarginTier, ...], fee: int, lot: int
+) -> int:
+    """The naive twin of ``partial_close_size``: try every lot count from one up."""
+    for n in range(1, abs(size) // lot + 1):
+        closed = n * lot
+        charge = margin.margin_requirement(closed * mark, fee)
+        if equity - charge >= others + margin.maintenance_margin((abs(size) - closed) * mark, 500, tiers):
+            return closed
+    return abs(size)
+
+
+@given(
+    st.integers(1, 3_000),  # lots held
+    st.sampled_from([1, 7, 10]),  # lot size
+    st.booleans(),  # short?
+    st.integers(1, 60_000),  # mark: a low one makes a lot free less than the roundings, and the guess far off
+    st.integers(0, 499),  # fee bps, below the 500 bps tier 0
+    st.sampled_from([(), TIERS]),
+    st.integers(0, 10**6),  # MM of other positions
+    st.integers(-(10**8), 10**9),  # equity
+)
+def test_partial_close_size_finds_the_least_restoring_close(
+    lots: int, lot: int, short: bool, mark: int, fee: int, tiers: tuple[MarginTier, ...], others: int, equity: int
+) -> None:
+    """Whatever the guess it starts from, the search lands on the least close a scan of every lot count finds."""
+    size = -lots * lot if short else lots * lot
+    assume(equity < others + margin.maintenance_margin(abs(size) * mark, 500, tiers))  # distressed: else never asked
+    expected = least_restoring_close(equity, others, size, mark, tiers, fee, lot)
+    assert margin.partial_close_size(equity, others, size, mark, 1, 500, tiers, fee, lot) == expected
 
 
 @pytest.mark.parametrize(
