@@ -20,7 +20,7 @@ from engine.commands import Journaled
 from engine.errors import CorruptLog
 from engine.events import AnyEvent
 
-SCHEMA_VERSION = 2  # 2: DeleveragingShare carries one published score, not a fraction
+SCHEMA_VERSION = 3  # 2: DeleveragingShare carries one published score; 3: AdlRanksPublished lists each side in order
 FRAME_HEADER = struct.Struct("<III")
 _LENGTH_CRC = struct.Struct("<II")
 

@@ -245,10 +245,11 @@ class AdlRank(msgspec.Struct, frozen=True, array_like=True, gc=False, forbid_unk
 
 
 class AdlRanksPublished(Event):
-    """Every position's ADL quantile in ``market`` after a liquidation round, by account id."""
+    """Every position's ADL quantile in ``market`` after a liquidation round: each side's queue, next in line first."""
 
     market: str
-    ranks: tuple[AdlRank, ...]
+    longs: tuple[AdlRank, ...]
+    shorts: tuple[AdlRank, ...]
 
 
 AnyEvent = (

@@ -51,11 +51,15 @@ Exactly the shortfall
 Cost
     Detection is O(log n + k) per mark move (``engine.distressed``); one
     liquidation costs O(its positions + its fills + log n). The first
-    deleveraging of a run ranks the opposite side once, O(n log n), and keeps
-    that order current as accounts change (``ranking.AdlOrder``, O(log n)
-    each), so later bankrupts in the same run cost no new ranking. Publishing
-    the lights is O(n log n) per market and run; a socialized round charges
-    every account in profit, so it is O(n) by nature.
+    deleveraging of a run ranks both sides of the market once, O(n log n),
+    and keeps them current as accounts change (``ranking.AdlOrder``, O(log n)
+    each, in a batch before each use), so later bankrupts in the same run cost
+    no new ranking. Publishing the lights is O(n log n) per market and run
+    (the orders of the run, or one ranking pass when nobody was deleveraged):
+    the one cost that grows with all the positions, not the liquidated ones. A
+    socialized round charges every account in profit, so it is O(n) by nature.
+    An account's (equity, maintenance) is worked out once and kept until an
+    event names it: the waterfall asks at every step.
 
 Fills
     A liquidation fill follows the matching rules for resting orders: a maker
@@ -66,6 +70,7 @@ Fills
 """
 
 from collections.abc import Callable
+from itertools import starmap
 from typing import Any
 
 from engine import risk
@@ -101,7 +106,7 @@ from engine.margin import (
     realized_pnl,
 )
 from engine.markets import Deleveraging
-from engine.ranking import AdlOrder, distress_key, published_score
+from engine.ranking import AdlOrder, distress_key, lights, published_score, ranked
 from engine.state import Account, ExchangeState, Market
 from engine.transitions import Stage, next_stage
 from engine.units import floor_div
@@ -124,6 +129,8 @@ class Liquidator:
         self.index = DistressIndex(state)
         self._queue = DistressQueue()
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
+        self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
+        self._memo: tuple[int, Account | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
         self._steps: dict[Stage, Callable[[int, Account], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -162,23 +169,49 @@ class Liquidator:
                 else:
                     queue.discard(other)
         for symbol in sorted(liquidated):
-            lights = sorted(self._adl_order(symbol, 1).lights() + self._adl_order(symbol, -1).lights())
-            self._emit(AdlRanksPublished(self._seq(), ts, symbol, tuple(AdlRank(a, n) for a, n in lights)))
+            if (symbol, 1) in self._adl:
+                longs, shorts = self._adl_order(symbol, 1).lights(), self._adl_order(symbol, -1).lights()
+            else:  # nobody was deleveraged: rank the market without building orders to keep current
+                longs, shorts = (lights(keys) for keys in ranked(self.state, symbol))
+            ranks = tuple(starmap(AdlRank, longs)), tuple(starmap(AdlRank, shorts))
+            self._emit(AdlRanksPublished(self._seq(), ts, symbol, *ranks))
         self._adl.clear()
+        self._stale.clear()
 
     def _emit(self, event: Any) -> None:
-        """Record and apply ``event``, and re-file the accounts it names in this run's ADL orders."""
+        """Record and apply ``event``; note the accounts it names for this run's ADL orders.
+
+        An event changes the health only of the accounts it names (the
+        liquidator never moves a mark), so the ``_health`` memo outlives one that
+        names another account.
+        """
+        seq = self.state.seq
         self._record(event)
+        named = [getattr(event, name) for name in account_fields(type(event))]
+        memo_seq, account, health = self._memo
+        if memo_seq == seq and account is not None and account.id not in named:
+            self._memo = (self.state.seq, account, health)
         if self._adl:
-            for name in account_fields(type(event)):
-                account_id = getattr(event, name)
-                for order in self._adl.values():
-                    order.update(account_id)
+            self._stale.update(named)
 
     def _adl_order(self, market: str, side: int) -> AdlOrder:
+        """This run's deleveraging order of one side of ``market``, current with the state.
+
+        Accounts the events named are re-filed here, in a batch, rather than
+        at every event: one that several events name is re-filed once. The
+        first call for a market ranks both its sides in one pass.
+        """
+        if self._stale:
+            for order in self._adl.values():
+                for account_id in self._stale:
+                    order.update(account_id)
+            self._stale.clear()
         order = self._adl.get((market, side))
         if order is None:
-            order = self._adl[market, side] = AdlOrder(self.state, market, side)
+            longs, shorts = ranked(self.state, market)
+            self._adl[market, 1] = AdlOrder(self.state, market, 1, longs)
+            self._adl[market, -1] = AdlOrder(self.state, market, -1, shorts)
+            order = self._adl[market, side]
         return order
 
     def _enqueue(self, account_id: int) -> None:
@@ -210,7 +243,7 @@ class Liquidator:
             self._cancel(ts, account.orders[order_id], CancelReason.LIQUIDATION)
 
     def close_partially(self, ts: int, account: Account) -> None:
-        for symbol in self._by_risk(account):
+        for symbol in self._closable(account):
             equity, maintenance = self._health(account)
             if equity >= maintenance:
                 return
@@ -225,11 +258,11 @@ class Liquidator:
             self._close_within_bankruptcy(ts, account, symbol, qty)
 
     def close_fully(self, ts: int, account: Account) -> None:
-        for symbol in self._by_risk(account):
+        for symbol in self._closable(account):
             self._close_within_bankruptcy(ts, account, symbol, abs(account.positions[symbol].size))
 
     def close_insured(self, ts: int, account: Account) -> None:
-        for symbol in self._by_risk(account):
+        for symbol in self._closable(account):
             market = self.state.markets[symbol]
             spec = market.spec
             size = account.positions[symbol].size
@@ -239,7 +272,7 @@ class Liquidator:
     def deleverage(self, ts: int, account: Account) -> None:
         for symbol in self._by_risk(account):
             self._deleverage_position(ts, account, symbol)
-        equity = risk.equity(self.state, account)
+        equity = self._health(account)[0]
         fund = self.state.insurance_fund
         if equity < 0 and fund:  # no position left: its own order closed it beyond bankruptcy
             self._emit(InsuranceFundPaid(self._seq(), ts, "", account.id, min(fund, -equity)))
@@ -254,7 +287,7 @@ class Liquidator:
         limit = bankruptcy_price(size, self._bankruptcy_value(account, symbol), spec.multiplier, spec.tick_size)
         lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
         notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
-        charge = min(fee(notional, spec.liquidation_fee_bps), max(0, risk.equity(self.state, account)))
+        charge = min(fee(notional, spec.liquidation_fee_bps), max(0, self._health(account)[0]))
         if charge:
             self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge))
 
@@ -351,10 +384,10 @@ class Liquidator:
         # received by a long, paid by a short: the mark value moved by what the charges left of the deficit
         value = qty * unit + sign * (deficit - sum(share.amount for share in shares))
         order = self._adl_order(symbol, -sign)
-        candidates = len(order.keys)
+        candidates = len(order)
         picks = []
         left = qty
-        for _, other in order.keys:
+        for _, other in order:
             take = min(left, abs(market.positions[other].size))
             picks.append((other, *order.score(other), take))
             left -= take
@@ -410,7 +443,16 @@ class Liquidator:
         self._emit(OrderCancelled(self._seq(), ts, order.id, order.account, order.market, order.qty, reason))
 
     def _health(self, account: Account) -> tuple[int, int]:
-        return risk.health(self.state, account)
+        """``risk.health``, kept while no event names the account: the waterfall asks at every step.
+
+        The memo holds the seq it is good for; ``_emit`` moves it past each event
+        that names another account, and any other event (the dispatcher's too)
+        leaves it behind, so the next call works it out again."""
+        seq, memo_account, health = self._memo
+        if seq != self.state.seq or memo_account is not account:
+            health = risk.health(self.state, account)
+            self._memo = (self.state.seq, account, health)
+        return health
 
     def _notional(self, account: Account) -> int:
         markets = self.state.markets
@@ -426,9 +468,16 @@ class Liquidator:
 
     def _by_risk(self, account: Account) -> list[str]:
         """The account's markets with a position, largest maintenance margin first, then by symbol."""
-        markets = self.state.markets
-        held = [(-self._maintenance(markets[s], pos.size), s) for s, pos in account.positions.items() if pos.size]
-        return [symbol for _, symbol in sorted(held)]
+        markets, positions = self.state.markets, account.positions
+        held = [symbol for symbol, pos in positions.items() if pos.size]
+        if len(held) > 1:
+            held.sort(key=lambda s: (-self._maintenance(markets[s], positions[s].size), s))
+        return held
+
+    def _closable(self, account: Account) -> list[str]:
+        """``_by_risk``, less the markets whose book has nothing on the side a close would trade with."""
+        markets, positions = self.state.markets, account.positions
+        return [s for s in self._by_risk(account) if markets[s].book.best_level(BUY if positions[s].size > 0 else SELL)]
 
     def _bankruptcy_value(self, account: Account, symbol: str) -> int:
         market = self.state.markets[symbol]

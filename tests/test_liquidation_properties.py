@@ -135,7 +135,7 @@ def check_adl_orders_against_fresh_ones(engine: Engine) -> None:
 
     def fetch_checked(market: str, side: int) -> AdlOrder:
         order = fetch(market, side)
-        assert list(order.keys) == list(AdlOrder(engine.state, market, side).keys)
+        assert list(order) == list(AdlOrder(engine.state, market, side))
         return order
 
     liquidator._adl_order = fetch_checked  # type: ignore[method-assign]

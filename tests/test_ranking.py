@@ -1,10 +1,24 @@
 """Sort keys (engine.ranking): liquidation priority and the ADL rank, compared exactly."""
 
+import msgspec
 import pytest
 from conftest import BTC, btc_perp, funded, listed, place
+from hypothesis import given
+from hypothesis import strategies as st
 
-from engine import SetIndexPrice, Side
-from engine.ranking import RankingRange, adl_key, adl_lights, adl_quantiles, adl_score, distress_key, ratio_key
+from engine import SetIndexPrice, Side, risk
+from engine.ranking import (
+    RankingRange,
+    adl_key,
+    adl_lights,
+    adl_quantiles,
+    adl_score,
+    distress_key,
+    lights,
+    ranked,
+    ratio_key,
+)
+from engine.state import Account, Position
 
 
 def test_ratio_key_orders_ratios_exactly() -> None:
@@ -97,3 +111,43 @@ def test_adl_quantiles_rank_each_side_separately() -> None:
     engine.submit(SetIndexPrice(2, BTC, 55_000))
     assert engine.state.markets[BTC].mark == 55_000
     assert adl_quantiles(engine.state, BTC) == [(1, 5), (2, 5), (3, 3)]  # longs: 5 - floor(5 x 1 / 2) = 3
+
+
+@pytest.mark.parametrize("count", range(1, 31))
+def test_lights_slices_the_ranks_as_adl_lights_numbers_them(count: int) -> None:
+    """``lights`` cuts a side into runs; each position gets what ``adl_lights`` gives its rank."""
+    keys = [(rank, 100 + rank) for rank in range(count)]
+    assert lights(keys) == [(100 + rank, adl_lights(rank, count)) for rank in range(count)]
+
+
+ETH = "ETH-PERP"
+positions = st.lists(
+    st.tuples(
+        st.integers(-50, 50).filter(bool),  # size, lots
+        st.integers(40_000, 60_000),  # entry price
+        st.integers(-3_000_000, 30_000_000),  # balance: some accounts are past bankruptcy
+        st.integers(-5, 5),  # size in ETH-PERP as well (0: none), for cross-margin accounts
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(positions, st.integers(40_000, 60_000))
+def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int, int, int, int]], mark: int) -> None:
+    """The hot ranking loop orders each side exactly as the definitions do, cross-margin accounts included."""
+    engine = listed(btc_perp())
+    state = engine.state
+    state.markets[ETH] = msgspec.structs.replace(state.markets[BTC], spec=btc_perp(symbol=ETH), positions={})
+    state.markets[BTC].mark = mark
+    for account_id, (size, price, balance, eth) in enumerate(held, start=1):
+        account = state.accounts[account_id] = Account(account_id, balance)
+        for symbol, qty in ((BTC, size), (ETH, eth)):
+            if qty:
+                account.positions[symbol] = state.markets[symbol].positions[account_id] = Position(qty, qty * price)
+    expected: dict[int, list[tuple[int, int]]] = {1: [], -1: []}
+    for account_id, pos in state.markets[BTC].positions.items():
+        equity = risk.equity(state, state.accounts[account_id])
+        score = adl_score(pos.size, pos.cost, mark, 1, equity)
+        expected[1 if pos.size > 0 else -1].append(adl_key(*score, account_id))
+    assert ranked(state, BTC) == (sorted(expected[1]), sorted(expected[-1]))
