@@ -1,11 +1,12 @@
-"""``apply(state, event)``: the only place state changes.
+"""``apply(state, event)`` and ``apply_all(state, events)``: the only place state changes.
 
 Handlers trust the event: validation happened when the event was decided. Each
-first checks that the event's seq follows the last one, so a gap or a repeat in
-a log stops a replay at once. The live engine and replay share this code.
+event's seq is first checked to follow the last one, so a gap or a repeat in a
+log stops a replay at once. The live engine (``apply``, one event at a time) and
+replay (``apply_all`` over the log) share this code and its handler table.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.book import Order
@@ -56,11 +57,15 @@ def _withdrawn(state: ExchangeState, e: Withdrawn) -> None:
     state.withdrawals += e.amount
 
 
-def _rest(state: ExchangeState, order: Order) -> None:
-    account = state.accounts[order.account]
-    state.markets[order.market].book.add(order)
+def _rest(state: ExchangeState, account: Account, order: Order) -> None:
+    """Put ``order`` of ``account`` in its book and count it in the owner's open-order totals."""
+    market = order.market
+    state.markets[market].book.add(order)
     account.orders[order.id] = order
-    _track(state.position(account, order.market), order, order.qty, 1)
+    pos = account.positions.get(market)
+    if pos is None:
+        pos = state.position(account, market)
+    _track(pos, order, order.qty, 1)
 
 
 def _track(pos: Position, order: Order, qty: int, count: int) -> None:
@@ -74,61 +79,77 @@ def _track(pos: Position, order: Order, qty: int, count: int) -> None:
 
 
 def _order_accepted(state: ExchangeState, e: OrderAccepted) -> None:
-    state.accounts[e.account].client_ids.add(e.client_id)
-    state.next_order_id = e.order_id + 1
-    order = Order(e.order_id, e.account, e.market, e.side, e.price, e.qty, e.client_id, e.reduce_only)
-    state.orders[e.order_id] = order
+    account = state.accounts[e.account]
+    account.client_ids.add(e.client_id)
+    order_id = e.order_id
+    state.next_order_id = order_id + 1
+    order = Order(order_id, e.account, e.market, e.side, e.price, e.qty, e.client_id, e.reduce_only)
+    state.orders[order_id] = order
     if e.rests:
-        _rest(state, order)
+        _rest(state, account, order)
 
 
 def _order_rested(state: ExchangeState, e: OrderRested) -> None:
-    _rest(state, state.orders[e.order_id])
+    order = state.orders[e.order_id]
+    _rest(state, state.accounts[order.account], order)
 
 
 def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
     order = state.orders.pop(e.order_id)
     account = state.accounts[e.account]
-    if account.orders.pop(e.order_id, None) is None:
+    if account.orders.pop(order.id, None) is None:
         order.qty = 0  # an incoming order that never rested
         return
     pos = account.positions[e.market]
     qty = order.qty
     state.markets[e.market].book.remove(order)
     _track(pos, order, -qty, -1)
-    state.drop_if_idle(account, e.market, pos)
+    if not pos.size:  # only a flat position can be idle
+        state.drop_if_idle(account, e.market, pos)
 
 
-def _fill_resting(state: ExchangeState, market: Market, order_id: int, qty: int) -> tuple[Account, Position]:
-    """Take ``qty`` off a resting order: its book level, its owner's open-order totals; return the owner."""
+def _fill_maker(
+    state: ExchangeState, market: Market, order_id: int, qty: int, side: Side, value: int, pnl: int, fee: int
+) -> None:
+    """Book a fill of ``qty`` against a resting order, taken by ``side`` for the signed ``value``
+    (q x p x m, signed like ``side``), and settle the order's owner, who moves the other way.
+
+    Its book level, its owner's open-order totals and position all change; a
+    fully filled order leaves the order indexes.
+    """
     orders = state.orders
     maker = orders[order_id]
     account = state.accounts[maker.account]
     pos = account.positions[maker.market]
     market.book.fill(maker, qty)
-    _track(pos, maker, -qty, 0 if maker.qty else -1)
-    if maker.qty == 0:
-        del orders[maker.id]
+    if maker.qty:
+        _track(pos, maker, -qty, 0)
+    else:
+        _track(pos, maker, -qty, -1)
+        del orders[maker.id]  # the key objects themselves: a lookup by identity skips comparing
         del account.orders[maker.id]
-    return account, pos
+    _settle(state, account, pos, maker.market, -side * qty, -value, pnl, fee)
 
 
 def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
-    market = state.markets[e.market]
-    orders = state.orders
-    accounts = state.accounts
+    symbol = e.market
+    market = state.markets[symbol]
     qty = e.qty
+    side = e.taker_side
     value = qty * e.price * market.spec.multiplier
-    maker_account, maker_pos = _fill_resting(state, market, e.maker_order_id, qty)
+    if side != BUY:
+        value = -value
+    _fill_maker(state, market, e.maker_order_id, qty, side, value, e.maker_pnl, e.maker_fee)
+    orders = state.orders
     taker = orders[e.taker_order_id]
     taker.qty -= qty
-    if taker.qty == 0:
+    if not taker.qty:
         del orders[taker.id]
-    signed = value if e.taker_side == BUY else -value
-    _settle(state, maker_account, maker_pos, e.market, -e.taker_side * qty, -signed, e.maker_pnl, e.maker_fee)
-    taker_account = accounts[e.taker_account]
-    taker_pos = state.position(taker_account, e.market)
-    _settle(state, taker_account, taker_pos, e.market, e.taker_side * qty, signed, e.taker_pnl, e.taker_fee)
+    account = state.accounts[e.taker_account]
+    pos = account.positions.get(symbol)
+    if pos is None:
+        pos = state.position(account, symbol)
+    _settle(state, account, pos, symbol, side * qty, value, e.taker_pnl, e.taker_fee)
     state.fee_pool += e.maker_fee + e.taker_fee
 
 
@@ -143,7 +164,8 @@ def _settle(
     pos.size += qty
     pos.cost += pnl + value
     account.balance += pnl - fee
-    state.drop_if_idle(account, market, pos)
+    if not pos.size:  # only a flat position can be idle: most fills skip the call
+        state.drop_if_idle(account, market, pos)
 
 
 def _command_rejected(state: ExchangeState, e: CommandRejected) -> None:
@@ -179,8 +201,7 @@ def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
     """The maker side books like a TradeExecuted maker; the liquidated side has no order and pays no fee."""
     market = state.markets[e.market]
     value = e.side * e.qty * e.price * market.spec.multiplier
-    maker_account, maker_pos = _fill_resting(state, market, e.maker_order_id, e.qty)
-    _settle(state, maker_account, maker_pos, e.market, -e.side * e.qty, -value, e.maker_pnl, e.maker_fee)
+    _fill_maker(state, market, e.maker_order_id, e.qty, e.side, value, e.maker_pnl, e.maker_fee)
     account = state.accounts[e.account]
     _settle(state, account, account.positions[e.market], e.market, e.side * e.qty, value, e.pnl, 0)
     state.fee_pool += e.maker_fee
@@ -242,13 +263,37 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
 }
 
 
+def apply_all(state: ExchangeState, events: Iterable[Any]) -> None:
+    """Fold ``events`` into ``state`` in order: the one place that checks the seq and keeps the clock.
+
+    Replay's fold runs this loop over a whole log, so the per-event bookkeeping
+    stays in locals: the handler table, the seq, and the last event that sets
+    the clock (any but a rejection). The seq and the clock are stored back once,
+    when the loop ends or an event raises, which no handler can tell from storing
+    them before each one (none reads them): on Python 3.11 a store to a Struct
+    attribute is not specialised, and neither is a read of ``ts`` on events of
+    changing types. ``apply`` runs this loop over a single event.
+    """
+    handlers = HANDLERS
+    rejected = CommandRejected
+    seq = state.seq
+    clocked = None
+    try:
+        for event in events:
+            event_seq = event.seq
+            if event_seq - seq != 1:
+                raise SequenceGap(seq + 1, event_seq)
+            seq = event_seq
+            kind = type(event)
+            if kind is not rejected:
+                clocked = event
+            handlers[kind](state, event)
+    finally:
+        state.seq = seq
+        if clocked is not None:
+            state.ts = clocked.ts
+
+
 def apply(state: ExchangeState, event: Any) -> None:
-    """Fold one event into ``state``."""
-    seq = event.seq
-    if seq != state.seq + 1:
-        raise SequenceGap(state.seq + 1, seq)
-    state.seq = seq
-    kind = type(event)
-    if kind is not CommandRejected:
-        state.ts = event.ts
-    HANDLERS[kind](state, event)
+    """Fold one event into ``state``: what the live engine does after each decision."""
+    apply_all(state, (event,))

@@ -104,6 +104,18 @@ class BookSide(dict[int, Level]):
         else:
             del ranks[bisect_left(ranks, self.sign * level.price)]
 
+    def retire(self, level: Level) -> None:
+        """One order of ``level`` died: close the level if it was the last, else keep its head live."""
+        level.count -= 1
+        if level.count == 0:
+            self.close(level)
+            return
+        queue = level.orders
+        while not queue[0].qty:
+            queue.popleft()
+        if len(queue) > 32 and len(queue) > 4 * level.count:
+            level.orders = deque(o for o in queue if o.qty)
+
 
 class BookIntegrityError(AssertionError):
     """The book broke one of its own invariants: a bug, never bad input."""
@@ -154,7 +166,7 @@ class Book:
         level = book_side[order.price]
         level.qty -= order.qty
         order.qty = 0
-        self._retire(book_side, level)
+        book_side.retire(level)
 
     def fill(self, order: Order, qty: int) -> None:
         """Reduce a resting order by a fill of ``qty``."""
@@ -163,20 +175,7 @@ class Book:
         level.qty -= qty
         order.qty -= qty
         if order.qty == 0:
-            self._retire(book_side, level)
-
-    @staticmethod
-    def _retire(book_side: BookSide, level: Level) -> None:
-        """One order of ``level`` died: close the level if it was the last, else keep its head live."""
-        level.count -= 1
-        if level.count == 0:
-            book_side.close(level)
-            return
-        queue = level.orders
-        while not queue[0].qty:
-            queue.popleft()
-        if len(queue) > 32 and len(queue) > 4 * level.count:
-            level.orders = deque(o for o in queue if o.qty)
+            book_side.retire(level)
 
     def levels(self, side: Side) -> Iterator[tuple[int, Level]]:
         """Levels of the resting ``side``, best first."""

@@ -20,7 +20,7 @@ in the constructor, so an engine without one pays nothing for it.
 from collections.abc import Iterable
 from typing import Any
 
-from engine.apply import apply
+from engine.apply import apply, apply_all
 from engine.commands import Journaled
 from engine.dispatch import Dispatcher
 from engine.eventlog import EventLog, MemoryLog
@@ -33,8 +33,7 @@ from engine.statehash import state_hash
 def fold(events: Iterable[Any], state: ExchangeState | None = None) -> ExchangeState:
     """Rebuild state by applying ``events`` in order: what replay does."""
     state = ExchangeState() if state is None else state
-    for event in events:
-        apply(state, event)
+    apply_all(state, events)
     return state
 
 
