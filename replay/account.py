@@ -19,7 +19,10 @@ import msgspec
 
 from engine import risk
 from engine.margin import unrealized_pnl
+from engine.ranking import adl_quantiles
 from engine.state import Account, ExchangeState
+
+Lights = dict[str, dict[int, int]]  # market: account: ADL lights
 
 
 class PositionView(msgspec.Struct, frozen=True):
@@ -28,6 +31,7 @@ class PositionView(msgspec.Struct, frozen=True):
     cost: int  # entry cost in quote units: the running sum of qty x price x multiplier
     average_entry: str  # cost / (size x multiplier) in price units, a decimal string for display only
     unrealized_pnl: int  # at mark
+    adl_lights: int  # its ADL quintile on its side (engine.ranking.adl_quantiles): 5 is next in line, 1 last
 
 
 class OrderView(msgspec.Struct, frozen=True):
@@ -64,16 +68,27 @@ def average_entry(cost: int, size: int, multiplier: int) -> str:
     return str((Decimal(cost) / (size * multiplier)).quantize(Decimal("0.0001")))
 
 
-def account_view(state: ExchangeState, account_id: int) -> AccountView:
-    """The account as it stands in ``state``; all zeros if it has no record yet."""
+def market_lights(state: ExchangeState, markets: Iterable[str]) -> Lights:
+    """Every position's ADL lights in ``markets``, worked out once: each market's ranking is O(n log n)."""
+    return {symbol: dict(adl_quantiles(state, symbol)) for symbol in markets}
+
+
+def account_view(state: ExchangeState, account_id: int, lights: Lights | None = None) -> AccountView:
+    """The account as it stands in ``state``; all zeros if it has no record yet.
+
+    ``lights``: the ``market_lights`` of its markets, when the caller views many accounts.
+    """
     account = state.accounts.get(account_id) or Account(id=account_id)
+    held = sorted((symbol, pos) for symbol, pos in account.positions.items() if pos.size)
+    if lights is None:
+        lights = market_lights(state, (symbol for symbol, _ in held))
     positions = []
-    for symbol, pos in sorted(account.positions.items()):
-        if pos.size:
-            market = state.markets[symbol]
-            m = market.spec.multiplier
-            pnl = unrealized_pnl(pos.size, pos.cost, market.mark, m)
-            positions.append(PositionView(symbol, pos.size, pos.cost, average_entry(pos.cost, pos.size, m), pnl))
+    for symbol, pos in held:
+        market = state.markets[symbol]
+        m = market.spec.multiplier
+        pnl = unrealized_pnl(pos.size, pos.cost, market.mark, m)
+        entry = average_entry(pos.cost, pos.size, m)
+        positions.append(PositionView(symbol, pos.size, pos.cost, entry, pnl, lights[symbol][account_id]))
     orders = [
         OrderView(o.id, o.market, o.side.name, o.price, o.qty, o.client_id, o.reduce_only)
         for _, o in sorted(account.orders.items())

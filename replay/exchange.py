@@ -18,7 +18,7 @@ from engine import risk
 from engine.distressed import liquidatable
 from engine.ranking import distress_key
 from engine.state import Account, ExchangeState
-from replay.account import AccountView, Entry, account_view
+from replay.account import AccountView, Entry, account_view, market_lights
 from replay.rebuild import Progress
 from replay.text import field_lines, section
 
@@ -67,13 +67,14 @@ def liquidation_queue(state: ExchangeState) -> list[QueuedAccount]:
 
 
 def exchange_view(state: ExchangeState, event: Entry | None) -> ExchangeView:
+    lights = market_lights(state, state.markets)
     return ExchangeView(
         state.seq,
         state.ts,
         event,
         state.insurance_fund,
         state.fee_pool,
-        [account_view(state, account_id) for account_id in sorted(state.accounts)],
+        [account_view(state, account_id, lights) for account_id in sorted(state.accounts)],
         liquidation_queue(state),
     )
 
@@ -115,8 +116,11 @@ def exchange_lines(view: ExchangeView) -> list[str]:
     positions = [(a.account, p) for a in accounts for p in a.positions]
     lines += section(
         "positions",
-        ("account", "market", "size", "entry cost", "average entry", "unrealized pnl"),
-        [(account, p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl) for account, p in positions],
+        ("account", "market", "size", "entry cost", "average entry", "unrealized pnl", "ADL lights"),
+        [
+            (account, p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl, p.adl_lights)
+            for account, p in positions
+        ],
     )
     orders = sorted((o.order_id, a.account, o) for a in accounts for o in a.orders)
     lines += section(

@@ -75,8 +75,8 @@ def _account(view: AccountView, entries: list[Entry]) -> list[str]:
     ]
     lines += section(
         "positions",
-        ("market", "size", "entry cost", "average entry", "unrealized pnl"),
-        [(p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl) for p in view.positions],
+        ("market", "size", "entry cost", "average entry", "unrealized pnl", "ADL lights"),
+        [(p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl, p.adl_lights) for p in view.positions],
     )
     lines += section(
         "open orders",

@@ -186,8 +186,9 @@ def test_replay_account_lists_exactly_its_events(hand_made_log: Path) -> None:
         "  initial margin      20000",
         "  maintenance margin  10000",
         "positions",
-        "  market    size  entry cost  average entry  unrealized pnl",
-        "  BTC-PERP     4      200000     50000.0000               0",
+        # longs 2 (4) and 3 (1), both flat at mark 50,000: equal scores 0, so the lower id is next in line
+        "  market    size  entry cost  average entry  unrealized pnl  ADL lights",
+        "  BTC-PERP     4      200000     50000.0000               0           5",
         "open orders: none",
         "timeline: 8 events",
         "  seq 4  ts 1  Deposited  account=2 amount=1000000",

@@ -46,12 +46,17 @@ def test_at_an_event_inside_a_cascade_the_queue_shows_who_waits(adl_incident_log
         # 79,950 - 10 x 6,000 = 19,950 against 5 % of 440,000 = 22,000
         "        5     79950     19950           44000               22000    0.9068",
         "positions",
-        "  account  market    size  entry cost  average entry  unrealized pnl",
-        "        1  BTC-PERP    20      860000     43000.0000           20000",
-        "        2  BTC-PERP    80     4000000     50000.0000         -480000",
-        "        3  BTC-PERP   -60    -3000000     50000.0000          360000",
-        "        4  BTC-PERP   -50    -2500000     50000.0000          300000",
-        "        5  BTC-PERP    10      500000     50000.0000          -60000",
+        # ADL lights, each side by U x N / (|C| x E) when U > 0, else U x E / (|C| x N), E at least 1:
+        # longs 1: 20,000 x 880,000 / (860,000 x 10,020,000) = 0.0020; 2: -480,000 x 1 / (4,000,000 x 3,520,000);
+        # 5: -60,000 x 19,950 / (500,000 x 440,000) = -0.0054: ranks 0, 1, 2 of 3 -> 5, 5 - 1, 5 - 3
+        # shorts 3: 360,000 x 2,640,000 / (3,000,000 x 1,360,900) = 0.2328; 4: 300,000 x 2,200,000 /
+        # (2,500,000 x 1,300,750) = 0.2030: ranks 0, 1 of 2 -> 5, 5 - floor(5 / 2) = 3
+        "  account  market    size  entry cost  average entry  unrealized pnl  ADL lights",
+        "        1  BTC-PERP    20      860000     43000.0000           20000           5",
+        "        2  BTC-PERP    80     4000000     50000.0000         -480000           4",
+        "        3  BTC-PERP   -60    -3000000     50000.0000          360000           5",
+        "        4  BTC-PERP   -50    -2500000     50000.0000          300000           3",
+        "        5  BTC-PERP    10      500000     50000.0000          -60000           2",
         "open orders: none",
         "liquidation queue (equity below maintenance, next first)",
         "  account  equity  maintenance   health  notional",
