@@ -330,7 +330,7 @@ def story_lines(story: Story) -> list[str]:
         indent="  ",
     )
     view = story.final
-    positions = ", ".join(f"{p.market} {_signed(p.size)}" for p in view.positions) or "none"
+    positions = ", ".join(f"{p.market} {_signed(p.size)} (ADL lights {p.adl_lights})" for p in view.positions) or "none"
     lines.append(
         f"now: balance {view.balance}, equity {view.equity}, positions {positions}, {len(view.orders)} open orders"
     )

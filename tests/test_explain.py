@@ -93,7 +93,8 @@ def test_an_adl_counterparty_sees_whom_it_offset_at_what_price_and_its_rank(adl_
     assert lines[-2:] == [
         "  socialized charges            0",
         # 1,000,000 + 500 rebates + 250 funding + 179,500 pnl; equity adds -20 x 44,000 + 1,000,000
-        "now: balance 1180250, equity 1300250, positions BTC-PERP -20, 0 open orders",
+        # the only short left (account 1 is the only long): rank 0 of 1, lights 5 - 0
+        "now: balance 1180250, equity 1300250, positions BTC-PERP -20 (ADL lights 5), 0 open orders",
     ]
 
 
