@@ -20,7 +20,9 @@ from engine.commands import Journaled
 from engine.errors import CorruptLog
 from engine.events import AnyEvent
 
-SCHEMA_VERSION = 3  # 2: DeleveragingShare carries one published score; 3: AdlRanksPublished lists each side in order
+# 2: DeleveragingShare carries one published score; 3: AdlRanksPublished lists each side in order;
+# 4: AdlRanksPublished lists bare account ids, the lights following from the place
+SCHEMA_VERSION = 4
 FRAME_HEADER = struct.Struct("<III")
 _LENGTH_CRC = struct.Struct("<II")
 

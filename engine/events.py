@@ -239,17 +239,17 @@ class LiquidationEnded(Event):
     maintenance: int
 
 
-class AdlRank(msgspec.Struct, frozen=True, array_like=True, gc=False, forbid_unknown_fields=True):
-    account: int
-    lights: int  # 5: first to be deleveraged (top fifth of its side), 1: last
-
-
 class AdlRanksPublished(Event):
-    """Every position's ADL quantile in ``market`` after a liquidation round: each side's queue, next in line first."""
+    """Every position's place in ``market``'s ADL queues after a liquidation round: each side's
+    accounts, next in line first.
+
+    The place is the lights too (rank r of c shows 5 - floor(5r/c), ``ranking.lights``), so each
+    position is one bare account id: a round over a million positions writes a million integers.
+    """
 
     market: str
-    longs: tuple[AdlRank, ...]
-    shorts: tuple[AdlRank, ...]
+    longs: tuple[int, ...]
+    shorts: tuple[int, ...]
 
 
 AnyEvent = (

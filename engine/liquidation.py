@@ -70,7 +70,6 @@ Fills
 """
 
 from collections.abc import Callable
-from itertools import starmap
 from typing import Any
 
 from engine import risk
@@ -78,7 +77,6 @@ from engine.book import Order
 from engine.distressed import DistressIndex, DistressQueue, account_fields, touched
 from engine.enums import CancelReason, Side
 from engine.events import (
-    AdlRank,
     AdlRanksPublished,
     DeleveragingRound,
     DeleveragingShare,
@@ -106,7 +104,7 @@ from engine.margin import (
     realized_pnl,
 )
 from engine.markets import Deleveraging
-from engine.ranking import AdlOrder, distress_key, lights, published_score, ranked
+from engine.ranking import AdlOrder, distress_key, published_score, queue_of, ranked
 from engine.state import Account, ExchangeState, Market
 from engine.transitions import Stage, next_stage
 from engine.units import floor_div
@@ -170,11 +168,10 @@ class Liquidator:
                     queue.discard(other)
         for symbol in sorted(liquidated):
             if (symbol, 1) in self._adl:
-                longs, shorts = self._adl_order(symbol, 1).lights(), self._adl_order(symbol, -1).lights()
+                longs, shorts = self._adl_order(symbol, 1).queue(), self._adl_order(symbol, -1).queue()
             else:  # nobody was deleveraged: rank the market without building orders to keep current
-                longs, shorts = (lights(keys) for keys in ranked(self.state, symbol))
-            ranks = tuple(starmap(AdlRank, longs)), tuple(starmap(AdlRank, shorts))
-            self._emit(AdlRanksPublished(self._seq(), ts, symbol, *ranks))
+                longs, shorts = (queue_of(keys) for keys in ranked(self.state, symbol))
+            self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
         self._adl.clear()
         self._stale.clear()
 

@@ -38,8 +38,8 @@ Published scores (``published_score``)
 ADL lights (``adl_lights``)
     A position's quintile within its side, 5 for the top fifth (next in line)
     down to 1, like the queue lights venues show. ``AdlRanksPublished`` lists
-    each side in deleveraging order, so the event shows the queue itself, not
-    only the quintiles.
+    each side's accounts in deleveraging order (``queue``): the event shows the
+    queue itself, and the lights follow from each account's place in it.
 """
 
 from collections.abc import Iterator, Sequence
@@ -129,19 +129,24 @@ def ranked(state: ExchangeState, market: str) -> tuple[list[tuple[int, int]], li
     return longs, shorts
 
 
-def lights(keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """(account, ADL lights) for one side's positions, given their keys in deleveraging order.
+def queue_of(keys: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+    """The accounts of one side's keys, in the keys' (deleveraging) order: what an event lists."""
+    return tuple([account for _, account in keys])
+
+
+def lights(accounts: Sequence[int]) -> list[tuple[int, int]]:
+    """(account, ADL lights) for one side's accounts, given in deleveraging order.
 
     ``adl_lights`` gives rank r of c the lights 5 - floor(5r/c), so lights L
     cover the ranks from ceil((5 - L) x c / 5) up to the next run: each run is
     sliced out whole, with no division per position.
     """
-    count = len(keys)
+    count = len(accounts)
     out: list[tuple[int, int]] = []
     start = 0
     for shown in (5, 4, 3, 2, 1):
         end = ceil_div((6 - shown) * count, 5)
-        out += [(account, shown) for _, account in keys[start:end]]
+        out += [(account, shown) for account in accounts[start:end]]
         start = end
     return out
 
@@ -198,9 +203,10 @@ class AdlOrder:
             key = live[account_id] = adl_key(*self.score(account_id), account_id)
             self._keys.add(key)
 
-    def lights(self) -> list[tuple[int, int]]:
-        """(account, ADL lights) for each position on this side, next in line first."""
-        return lights(list(self))
+    def queue(self) -> tuple[int, ...]:
+        """The accounts with a position on this side, next in line first."""
+        live = self._live
+        return tuple([key[1] for key in self._keys if live.get(key[1]) is key])
 
 
 def adl_lights(rank: int, count: int) -> int:
@@ -211,4 +217,4 @@ def adl_lights(rank: int, count: int) -> int:
 def adl_quantiles(state: ExchangeState, market: str) -> list[tuple[int, int]]:
     """(account, lights) for every position in ``market``, by account id: what users see, on demand."""
     longs, shorts = ranked(state, market)
-    return sorted(lights(longs) + lights(shorts))
+    return sorted(lights(queue_of(longs)) + lights(queue_of(shorts)))

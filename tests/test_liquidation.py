@@ -19,7 +19,6 @@ from test_readme_example import python_blocks
 from engine import Engine, ListMarket, MemoryLog, SetIndexPrice, Side, TimeInForce, fold
 from engine.commands import FundInsurance
 from engine.events import (
-    AdlRank,
     AdlRanksPublished,
     CommandRejected,
     DeleveragingRound,
@@ -92,7 +91,7 @@ def test_partial_liquidation_stops_once_maintenance_is_restored() -> None:
         LiquidationFilled(0, 0, BTC, ALICE, CAROL, 3, SELL, 47_300, 35, 0, -94_500, 0, 965, 35),
         LiquidationFeeCharged(0, 0, BTC, ALICE, 1_655_500, 16_555),
         LiquidationEnded(0, 0, ALICE, Stage.PARTIAL_CLOSE, 2_283_445, 2_282_225),
-        AdlRanksPublished(0, 0, BTC, (AdlRank(CAROL, 5), AdlRank(ALICE, 3)), (AdlRank(BOB, 5),)),  # longs, shorts
+        AdlRanksPublished(0, 0, BTC, (CAROL, ALICE), (BOB,)),  # longs, shorts: lights 5, 3 and 5
     ]
     assert engine.state.insurance_fund == 16_555
 
@@ -191,7 +190,7 @@ def test_adl_closes_the_highest_ranked_first_and_splits_the_deficit_to_the_unit(
             ),
         ),
         LiquidationEnded(0, 0, ALICE, Stage.DELEVERAGE, 0, 0),
-        AdlRanksPublished(0, 0, BTC, (AdlRank(FRANK, 5),), (AdlRank(BOB, 5),)),  # the last long, the last short
+        AdlRanksPublished(0, 0, BTC, (FRANK,), (BOB,)),  # the last long, the last short
     ]  # fmt: skip
 
 

@@ -116,8 +116,8 @@ def test_adl_quantiles_rank_each_side_separately() -> None:
 @pytest.mark.parametrize("count", range(1, 31))
 def test_lights_slices_the_ranks_as_adl_lights_numbers_them(count: int) -> None:
     """``lights`` cuts a side into runs; each position gets what ``adl_lights`` gives its rank."""
-    keys = [(rank, 100 + rank) for rank in range(count)]
-    assert lights(keys) == [(100 + rank, adl_lights(rank, count)) for rank in range(count)]
+    accounts = [100 + rank for rank in range(count)]
+    assert lights(accounts) == [(100 + rank, adl_lights(rank, count)) for rank in range(count)]
 
 
 ETH = "ETH-PERP"
