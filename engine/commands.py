@@ -69,6 +69,13 @@ class FundInsurance(Command):
     amount: int
 
 
+class Malformed(Command):
+    """What the engine makes of an input that is not a command with its declared types (a float
+    amount, a str account, not a command at all): it is rejected, and journaled as this."""
+
+    command: str  # the input's type name
+
+
 AnyCommand = (
     ListMarket
     | Deposit
@@ -79,6 +86,7 @@ AnyCommand = (
     | SetIndexPrice
     | SettleFunding
     | FundInsurance
+    | Malformed
 )
 
 

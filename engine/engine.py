@@ -6,6 +6,9 @@ stay pending and the engine refuses new commands (``LogUnavailable``) until a
 later ``submit`` or ``resume`` gets them into the log: the state never runs
 more than one command ahead of the log, nothing is lost and, since the log
 refuses a batch that does not continue its sequence, nothing is written twice.
+Events the log took during a call that then failed (the backlog went in, the
+new command's append or a snapshot did not) are returned, first, by the next
+call that succeeds: every durable event reaches a caller exactly once.
 
 With a snapshot store, the engine saves a snapshot every ``snapshot_every``
 events, just before taking a command (so only state the log has is saved, and
@@ -23,6 +26,7 @@ from typing import Any
 from engine.apply import apply, apply_all
 from engine.commands import Journaled
 from engine.dispatch import Dispatcher
+from engine.errors import LogUnavailable
 from engine.eventlog import EventLog, MemoryLog
 from engine.journal import Journal
 from engine.snapshot import SnapshotStore, restore_latest, take
@@ -52,7 +56,8 @@ class Engine:
         self.log: EventLog = MemoryLog() if log is None else log
         self.state = ExchangeState() if state is None else state
         self._dispatcher = Dispatcher(self.state)
-        self._pending: list[Any] = []
+        self._pending: list[Any] = []  # applied, not yet in the log
+        self._unreturned: list[Any] = []  # in the log, not yet returned by any call
         self.snapshots = snapshots
         self.snapshot_every = snapshot_every
         self._snapshot_due = self.state.seq + snapshot_every if snapshots is not None else NEVER
@@ -83,39 +88,54 @@ class Engine:
         return engine
 
     def submit(self, command: Any) -> list[Any]:
-        """Run one command. Returns every event this call made durable, backlog first."""
-        backlog = self._ready() if self._pending or self.state.seq >= self._snapshot_due else None
-        self._pending = self._handle(command)
-        events = self.resume()
-        return backlog + events if backlog else events
+        """Run one command. Returns every event made durable since the last return, backlog first."""
+        if self._pending or self.state.seq >= self._snapshot_due:
+            self._ready()
+        self._pending = []
+        self._handle(command, self._pending)
+        return self._resume_taken()
 
     def submit_many(self, commands: Iterable[Any]) -> list[Any]:
-        """Run several commands with one log append (group commit)."""
-        backlog = self._ready() if self._pending or self.state.seq >= self._snapshot_due else []
-        handle = self._handle
-        self._pending = [event for command in commands for event in handle(command)]
-        return backlog + self.resume()
+        """Run several commands with one log append (group commit). A command that raises (a
+        malformed one: a str amount) leaves the events of those before it pending, as applied."""
+        if self._pending or self.state.seq >= self._snapshot_due:
+            self._ready()
+        handle, self._pending = self._handle, []
+        for command in commands:
+            handle(command, self._pending)
+        return self._resume_taken()
 
     def resume(self) -> list[Any]:
-        """Append the pending events; raises ``LogUnavailable`` while the log refuses them."""
+        """Append the pending events and return them after any durable ones no call has returned;
+        raises ``LogUnavailable`` while the log refuses them."""
         pending = self._pending
         if pending:
             self._append(pending)
             self._pending = []
             self._tip = pending[-1]
+        if self._unreturned:
+            pending, self._unreturned = self._unreturned + pending, []
         return pending
 
-    def _ready(self) -> list[Any]:
+    def _resume_taken(self) -> list[Any]:
+        """``resume`` once a command is taken: a failure now says so."""
+        try:
+            return self.resume()
+        except LogUnavailable as exc:
+            exc.taken = True
+            raise
+
+    def _ready(self) -> None:
         """Get the backlog into the log, then save a snapshot if one is due."""
-        backlog = self.resume()
+        self._unreturned = self.resume()
         if self.snapshots is not None and self.state.seq >= self._snapshot_due:
             self.snapshots.save(self.state.seq, take(self.state, self._tip))
             self._snapshot_due = self.state.seq + self.snapshot_every
-        return backlog
 
-    def _handle_journaled(self, command: Any) -> list[Any]:
-        self._journaled.append(Journaled(self.state.seq + 1, command))
-        return self._dispatcher.handle(command)
+    def _handle_journaled(self, command: Any, out: list[Any]) -> None:
+        """Journal the command as handled: a malformed one as ``Malformed``, which replays alike."""
+        seq = self.state.seq + 1
+        self._journaled.append(Journaled(seq, self._dispatcher.handle(command, out)))
 
     def _append_journaled(self, events: list[Any]) -> None:
         """Journal the commands first (write-ahead), then log their events."""

@@ -26,7 +26,12 @@ class CorruptLog(PerpxError):
 
 
 class LogUnavailable(PerpxError):
-    """The event log refused or failed an append: the engine takes no commands until it recovers."""
+    """The event log refused or failed an append: the engine takes no commands until it recovers.
+
+    ``taken`` says whether the ``submit`` that raised took its command (its events wait in the
+    engine: ``resume()`` writes them) or refused it untouched (send it again)."""
+
+    taken = False
 
     def __init__(self, detail: str, pending: int = 0) -> None:
         super().__init__(f"event log unavailable ({pending} events waiting): {detail}")

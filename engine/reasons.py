@@ -38,3 +38,4 @@ class RejectReason(IntEnum):
     INVALID_ACCOUNT = 402
 
     TIMESTAMP_REGRESSED = 500
+    MALFORMED = 501

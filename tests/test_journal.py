@@ -22,7 +22,7 @@ from test_readme_example import python_blocks
 
 from engine import CancelAll, Deposit, Engine, FileLog, ListMarket, LogUnavailable, SetIndexPrice
 from engine.codec import encode, frame
-from engine.commands import Journaled
+from engine.commands import Journaled, Malformed
 from engine.errors import CorruptLog
 from engine.journal import FileJournal
 from engine.redisjournal import RedisJournal
@@ -186,6 +186,20 @@ def test_a_command_with_no_event_is_journaled_with_the_next_append(place: Place)
         engine.submit(command)
     expected = [[Journaled(1, commands[0])], [Journaled(2, commands[1])], [Journaled(3, c) for c in commands[2:]]]
     assert list(open_journal(target).batches()) == expected
+
+
+def test_a_malformed_command_is_journaled_as_malformed(place: Place) -> None:
+    """A deposit of 2.5 is rejected (seq 3) and journaled as Malformed(ts 1, "Deposit"), which
+    re-executes into the same rejection: the journal still reruns into the same log."""
+    log_target, journal_target = place.target("events.log"), place.target("events.journal")
+    engine = Engine(open_log(log_target, writable=True), journal=open_journal(journal_target, writable=True))
+    commands = [ListMarket(1, btc_perp()), Deposit(1, 7, 1_000), Deposit(1, 7, 2.5), Deposit(1, 7, 5)]
+    for command in commands:
+        engine.submit(command)
+    engine.log.close()
+    batches = list(open_journal(journal_target).batches())
+    assert batches[2] == [Journaled(3, Malformed(1, "Deposit"))]
+    assert rerun_into(place, journal_target, place.target("rerun.log")) == place.contents(log_target)
 
 
 def test_rerun_with_other_parameters_stops_where_the_seqs_part(place: Place) -> None:

@@ -5,6 +5,7 @@ memory log: every interrupted run must end with the same events, byte for
 byte, and the same state hash.
 """
 
+import contextlib
 import itertools
 import random
 from collections.abc import Callable
@@ -17,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redisserver import RedisServer
 from streams import command_stream
+from test_readme_example import python_blocks
 
-from engine import Engine, FileLog, LogUnavailable, MemoryLog
+from engine import Deposit, Engine, FileLog, LogUnavailable, MemoryLog
 from engine.codec import encode
 from engine.engine import fold
 from engine.eventlog import EventLog
@@ -93,6 +95,81 @@ def test_engine_rides_out_redis_being_killed(redis_server: RedisServer, referenc
     stored = [seq for first, count in ranges for seq in range(first, first + count)]
     assert stored == list(range(1, engine.state.seq + 1))
     assert_same_history(log, reference)
+
+
+class Flaky:
+    """A memory log, and a snapshot store, that refuse whichever calls ``refused`` names (by count)."""
+
+    def __init__(self, refused: set[int]) -> None:
+        self.log, self.refused, self.calls, self.saved = MemoryLog(), refused, 0, []
+
+    def refuse(self) -> None:
+        self.calls += 1
+        if self.calls in self.refused:
+            raise LogUnavailable(f"call {self.calls} refused")
+
+    def append(self, events: Any) -> None:
+        self.refuse()
+        self.log.append(events)
+
+    def save(self, seq: int, snapshot: bytes) -> None:
+        self.refuse()
+        self.saved.append(seq)
+
+
+def submit_carrying_on(engine: Engine, command: Any) -> list[Any]:
+    """Send ``command`` until it is taken, but leave its events waiting if their append fails: the
+    next command's submit writes them first."""
+    while True:
+        try:
+            return engine.submit(command)
+        except LogUnavailable as exc:
+            if exc.taken:
+                return []
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    refused=st.sets(st.integers(1, 700), max_size=200),
+    every=st.sampled_from([5, 40, 10_000]),
+    resumes=st.booleans(),
+)
+def test_every_durable_event_reaches_a_caller_once(
+    reference: Reference, refused: set[int], every: int, resumes: bool
+) -> None:
+    """Appends and snapshot saves fail at random. Each command goes through the README's
+    submit_riding_out (``resumes``) or through submit_carrying_on. Either way the events the calls
+    return, in order, are the log's events and the reference's, each once: a command refused untaken
+    is sent again, and a backlog that went in during a call that then failed (the command's own
+    append or the snapshot before it) comes back first from the next call that works."""
+    namespace: dict[str, Any] = {}
+    exec(python_blocks("Redis stream log, snapshots and recovery")[-1], namespace)
+    submit = namespace["submit_riding_out"] if resumes else submit_carrying_on
+    flaky = Flaky(refused)
+    engine = Engine(flaky, snapshots=flaky, snapshot_every=every)
+    returned = [event for command in COMMANDS for event in submit(engine, command)]
+    while engine.pending:
+        with contextlib.suppress(LogUnavailable):
+            returned += engine.resume()
+    assert encode(returned) == encode(reference.events) == encode(flaky.log.events)
+
+
+def test_a_batch_that_fails_midway_keeps_what_it_applied() -> None:
+    """The gateway's generator of commands fails after two deposits: their events (seqs 1 and 2) were
+    applied, so they stay pending rather than leave the state ahead of the log; the next submit
+    writes them before its own (seq 3) and returns all three, and the log folds to the state."""
+
+    def commands() -> Any:
+        yield Deposit(1, 1, 100)
+        yield Deposit(1, 2, 200)
+        raise ConnectionError("gateway lost its client")
+
+    engine = Engine()
+    with pytest.raises(ConnectionError):
+        engine.submit_many(commands())
+    assert (engine.state.seq, engine.pending) == (2, 2)
+    assert [(e.seq, e.amount) for e in engine.submit(Deposit(1, 1, 5))] == [(1, 100), (2, 200), (3, 5)]
+    assert state_hash(fold(engine.log.read())) == engine.state_hash()
 
 
 Reopen = Callable[[], tuple[EventLog, SnapshotStore | None]]
