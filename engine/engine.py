@@ -96,8 +96,8 @@ class Engine:
         return self._resume_taken()
 
     def submit_many(self, commands: Iterable[Any]) -> list[Any]:
-        """Run several commands with one log append (group commit). A command that raises (a
-        malformed one: a str amount) leaves the events of those before it pending, as applied."""
+        """Run several commands with one log append (group commit). If ``commands`` raises midway
+        (a gateway's generator that fails), the events of those before stay pending, as applied."""
         if self._pending or self.state.seq >= self._snapshot_due:
             self._ready()
         handle, self._pending = self._handle, []

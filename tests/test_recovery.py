@@ -101,7 +101,7 @@ class Flaky:
     """A memory log, and a snapshot store, that refuse whichever calls ``refused`` names (by count)."""
 
     def __init__(self, refused: set[int]) -> None:
-        self.log, self.refused, self.calls, self.saved = MemoryLog(), refused, 0, []
+        self.log, self.refused, self.calls = MemoryLog(), refused, 0
 
     def refuse(self) -> None:
         self.calls += 1
@@ -114,7 +114,6 @@ class Flaky:
 
     def save(self, seq: int, snapshot: bytes) -> None:
         self.refuse()
-        self.saved.append(seq)
 
 
 def submit_carrying_on(engine: Engine, command: Any) -> list[Any]:
