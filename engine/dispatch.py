@@ -117,8 +117,10 @@ class Dispatcher:
         """Decide and apply one command, then liquidate whoever it left liquidatable
         (``engine.liquidation``); return the command as handled (``Malformed`` for an input that
         is not well typed). Each event goes onto ``out`` as it is applied, so the caller holds
-        every applied event even if the command raises."""
+        every applied event even if the command raises; the events ``out`` already held are not
+        read again (``submit_many`` passes one list for a whole batch)."""
         self._out = out
+        start = len(out)
         try:
             command = _typed(_encode(command))
         except (msgspec.MsgspecError, TypeError, OverflowError):
@@ -127,7 +129,7 @@ class Dispatcher:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
             self._handlers[type(command)](command)
-            self.liquidator.run(command.ts, out)
+            self.liquidator.run(command.ts, out, start)
         return command
 
     def _emit(self, event: Any) -> None:

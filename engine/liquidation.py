@@ -137,11 +137,11 @@ class Liquidator:
             Stage.DELEVERAGE: self.deleverage,
         }
 
-    def run(self, ts: int, events: list[Any]) -> None:
-        """Liquidate, until none is left, every account that ``events`` (a command's events so far,
-        to which this appends) left liquidatable."""
+    def run(self, ts: int, events: list[Any], start: int) -> None:
+        """Liquidate, until none is left, every account that ``events[start:]`` (a command's events so
+        far; those before belong to earlier commands of a batch) left liquidatable; append to ``events``."""
         index = self.index
-        accounts, markets = touched(events)
+        accounts, markets = touched(events[start:])
         for account_id in accounts:
             if index.refresh(account_id):
                 self._enqueue(account_id)

@@ -1,11 +1,15 @@
 """The distress index and queue (engine.distressed): what a mark move finds, and that it matches a full scan."""
 
+from typing import Any
+
 from conftest import BTC, btc_perp, funded, listed, place
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Engine, ListMarket, SetIndexPrice, Side
+from engine import Engine, ListMarket, PlaceOrder, SetIndexPrice, Side
+from engine.dispatch import Dispatcher
 from engine.distressed import DistressIndex, DistressQueue, liquidatable, touched
+from engine.events import OrderAccepted, TradeExecuted
 from engine.ranking import distress_key
 from engine.state import ExchangeState
 
@@ -75,6 +79,19 @@ def test_touched_lists_money_moving_accounts_and_marked_markets() -> None:
     fill = place(engine, 4, Side.SELL, 10, 50_000) + place(engine, 3, Side.BUY, 10, 50_000)
     assert touched(fill) == ({3, 4}, set())  # OrderAccepted (quiet) and TradeExecuted (maker 4, taker 3)
     assert touched(engine.submit(SetIndexPrice(2, BTC, 50_000))) == (set(), {BTC})
+
+
+def test_a_command_reads_none_of_the_events_before_it_in_its_batch() -> None:
+    """The liquidation check after a command scans only that command's events: ``submit_many`` hands
+    one list to a whole batch, and re-reading the batch's earlier events made group commit quadratic.
+    Here the list starts with an object nothing can read as an event, and a fill still goes through."""
+    engine = two_sided()
+    place(engine, 4, Side.SELL, 10, 50_000)
+    unreadable = object()
+    out: list[Any] = [unreadable]
+    Dispatcher(engine.state).handle(PlaceOrder(1, 3, BTC, 99, Side.BUY, 10, 50_000), out)
+    assert out[0] is unreadable
+    assert [type(e) for e in out[1:]] == [OrderAccepted, TradeExecuted]
 
 
 def test_queue_pops_most_distressed_first_and_skips_replaced_or_discarded() -> None:
