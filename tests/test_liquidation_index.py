@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from conftest import BTC, btc_perp, funded, listed, place
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,6 +40,7 @@ def at_mark(state: ExchangeState, market: str, mark: int) -> None:
     state.markets[market].mark = mark
 
 
+@pytest.mark.edits_state
 def test_a_mark_move_finds_exactly_the_accounts_it_crossed() -> None:
     """Alice's long is keyed at 47,369 and Bob's short at 52,380; Carol (two markets) is checked exactly.
 
@@ -60,6 +62,7 @@ def test_a_mark_move_finds_exactly_the_accounts_it_crossed() -> None:
     assert index.crossed(ETH) == [3]
 
 
+@pytest.mark.edits_state
 def test_refresh_rekeys_an_account_whose_balance_changed() -> None:
     """A deposit of 1,000,000 moves Alice's key to ceil(4.4x10^11 / 9.5x10^6) = 46,316."""
     engine = two_sided()
@@ -107,6 +110,7 @@ def test_queue_pops_most_distressed_first_and_skips_replaced_or_discarded() -> N
     assert not queue
 
 
+@pytest.mark.edits_state
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1_000_000, 8_000_000), st.integers(1_000_000, 8_000_000), st.integers(30_000, 70_000),
        st.integers(30_000, 70_000))  # fmt: skip

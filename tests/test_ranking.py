@@ -133,6 +133,7 @@ positions = st.lists(
 )
 
 
+@pytest.mark.edits_state
 @given(positions, st.integers(40_000, 60_000))
 def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int, int, int, int]], mark: int) -> None:
     """The hot ranking loop orders each side exactly as the definitions do, cross-margin accounts included."""
