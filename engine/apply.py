@@ -4,6 +4,16 @@ Handlers trust the event: validation happened when the event was decided. Each
 event's seq is first checked to follow the last one, so a gap or a repeat in a
 log stops a replay at once. The live engine (``apply``, one event at a time) and
 replay (``apply_all`` over the log) share this code and its handler table.
+
+The hot events (an order accepted, rested or cancelled, a trade) change state
+through one function each, given the event and the objects it concerns
+(``accept``, ``rest``, ``cancel``, ``trade``). Replay's handlers look those
+objects up from the event's ids; the dispatcher's hot path, which holds them
+already, calls the same functions directly and keeps the seq and the clock
+itself (``Dispatcher._mutate``), so a command that trades changes state in one
+pass, as in LMAX and exchange-core. The tests prove the two paths equal: every
+test's states against the fold of their events, and one command stream run
+both ways (``tests/test_direct_path.py``).
 """
 
 from collections.abc import Callable, Iterable
@@ -78,8 +88,8 @@ def _track(pos: Position, order: Order, qty: int, count: int) -> None:
         pos.asks += qty
 
 
-def _order_accepted(state: ExchangeState, e: OrderAccepted) -> None:
-    account = state.accounts[e.account]
+def accept(state: ExchangeState, e: OrderAccepted, account: Account) -> None:
+    """OrderAccepted, by ``account``: the order goes live, and rests at once when it crossed nothing."""
     account.client_ids.add(e.client_id)
     order_id = e.order_id
     state.next_order_id = order_id + 1
@@ -89,14 +99,14 @@ def _order_accepted(state: ExchangeState, e: OrderAccepted) -> None:
         _rest(state, account, order)
 
 
-def _order_rested(state: ExchangeState, e: OrderRested) -> None:
-    order = state.orders[e.order_id]
-    _rest(state, state.accounts[order.account], order)
+def rest(state: ExchangeState, e: OrderRested, account: Account, order: Order) -> None:
+    """OrderRested: what is left of ``order``, by ``account``, after it traded goes into the book."""
+    _rest(state, account, order)
 
 
-def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
-    order = state.orders.pop(e.order_id)
-    account = state.accounts[e.account]
+def cancel(state: ExchangeState, e: OrderCancelled, account: Account, order: Order) -> None:
+    """OrderCancelled: ``order`` of ``account`` leaves the book, or dies before resting (an IOC remainder)."""
+    del state.orders[order.id]
     if account.orders.pop(order.id, None) is None:
         order.qty = 0  # an incoming order that never rested
         return
@@ -108,49 +118,71 @@ def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
         state.drop_if_idle(account, e.market, pos)
 
 
-def _fill_maker(
-    state: ExchangeState, market: Market, order_id: int, qty: int, side: Side, value: int, pnl: int, fee: int
-) -> None:
-    """Book a fill of ``qty`` against a resting order, taken by ``side`` for the signed ``value``
-    (q x p x m, signed like ``side``), and settle the order's owner, who moves the other way.
-
-    Its book level, its owner's open-order totals and position all change; a
-    fully filled order leaves the order indexes.
-    """
-    orders = state.orders
-    maker = orders[order_id]
-    account = state.accounts[maker.account]
-    pos = account.positions[maker.market]
-    market.book.fill(maker, qty)
-    if maker.qty:
-        _track(pos, maker, -qty, 0)
-    else:
-        _track(pos, maker, -qty, -1)
-        del orders[maker.id]  # the key objects themselves: a lookup by identity skips comparing
-        del account.orders[maker.id]
-    _settle(state, account, pos, maker.market, -side * qty, -value, pnl, fee)
-
-
-def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
+def trade(
+    state: ExchangeState, e: TradeExecuted, market: Market, maker: Order, maker_account: Account,
+    maker_pos: Position, taker: Order, taker_account: Account,
+) -> None:  # fmt: skip
+    """TradeExecuted in ``market``: the resting ``maker`` (of ``maker_account``, whose position there is
+    ``maker_pos``) fills against the incoming ``taker`` of ``taker_account``."""
     symbol = e.market
-    market = state.markets[symbol]
     qty = e.qty
     side = e.taker_side
     value = qty * e.price * market.spec.multiplier
     if side != BUY:
         value = -value
-    _fill_maker(state, market, e.maker_order_id, qty, side, value, e.maker_pnl, e.maker_fee)
-    orders = state.orders
-    taker = orders[e.taker_order_id]
+    _fill_maker(state, market, maker, maker_account, maker_pos, qty, side, value, e.maker_pnl, e.maker_fee)
     taker.qty -= qty
     if not taker.qty:
-        del orders[taker.id]
-    account = state.accounts[e.taker_account]
-    pos = account.positions.get(symbol)
+        del state.orders[taker.id]
+    pos = taker_account.positions.get(symbol)
     if pos is None:
-        pos = state.position(account, symbol)
-    _settle(state, account, pos, symbol, side * qty, value, e.taker_pnl, e.taker_fee)
+        pos = state.position(taker_account, symbol)
+    _settle(state, taker_account, pos, symbol, side * qty, value, e.taker_pnl, e.taker_fee)
     state.fee_pool += e.maker_fee + e.taker_fee
+
+
+def _order_accepted(state: ExchangeState, e: OrderAccepted) -> None:
+    accept(state, e, state.accounts[e.account])
+
+
+def _order_rested(state: ExchangeState, e: OrderRested) -> None:
+    order = state.orders[e.order_id]
+    rest(state, e, state.accounts[order.account], order)
+
+
+def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
+    cancel(state, e, state.accounts[e.account], state.orders[e.order_id])
+
+
+def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
+    orders = state.orders
+    maker = orders[e.maker_order_id]
+    maker_account = state.accounts[e.maker_account]
+    trade(
+        state, e, state.markets[e.market], maker, maker_account, maker_account.positions[e.market],
+        orders[e.taker_order_id], state.accounts[e.taker_account],
+    )  # fmt: skip
+
+
+def _fill_maker(
+    state: ExchangeState, market: Market, maker: Order, account: Account, pos: Position,
+    qty: int, side: Side, value: int, pnl: int, fee: int,
+) -> None:  # fmt: skip
+    """Book a fill of ``qty`` against the resting order ``maker``, taken by ``side`` for the signed
+    ``value`` (q x p x m, signed like ``side``), and settle its owner ``account`` (whose position is
+    ``pos``), who moves the other way.
+
+    Its book level, its owner's open-order totals and position all change; a
+    fully filled order leaves the order indexes.
+    """
+    market.book.fill(maker, qty)
+    if maker.qty:
+        _track(pos, maker, -qty, 0)
+    else:
+        _track(pos, maker, -qty, -1)
+        del state.orders[maker.id]  # the key objects themselves: a lookup by identity skips comparing
+        del account.orders[maker.id]
+    _settle(state, account, pos, maker.market, -side * qty, -value, pnl, fee)
 
 
 def _settle(
@@ -201,7 +233,12 @@ def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
     """The maker side books like a TradeExecuted maker; the liquidated side has no order and pays no fee."""
     market = state.markets[e.market]
     value = e.side * e.qty * e.price * market.spec.multiplier
-    _fill_maker(state, market, e.maker_order_id, e.qty, e.side, value, e.maker_pnl, e.maker_fee)
+    maker = state.orders[e.maker_order_id]
+    maker_account = state.accounts[e.maker_account]
+    _fill_maker(
+        state, market, maker, maker_account, maker_account.positions[e.market],
+        e.qty, e.side, value, e.maker_pnl, e.maker_fee,
+    )  # fmt: skip
     account = state.accounts[e.account]
     _settle(state, account, account.positions[e.market], e.market, e.side * e.qty, value, e.pnl, 0)
     state.fee_pool += e.maker_fee

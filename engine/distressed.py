@@ -25,8 +25,8 @@ Several positions (cross margin)
 Keeping keys current
     K changes only when the account's balance or positions do, that is when an
     event names it. ``touched`` lists the accounts and markets a batch of
-    events changed; the liquidator refreshes those accounts once per command
-    and after each liquidation. A refresh gives the verdict at once but only
+    events changed (``note`` one event); the liquidator refreshes those
+    accounts once per command and after each liquidation. A refresh gives the verdict at once but only
     notes the new key; the sorted lists take the noted keys in a batch at the
     next mark move, so an account that trades many times between two ticks is
     re-sorted once, O(log n). Event types that cannot move a
@@ -95,18 +95,24 @@ def account_fields(kind: type) -> tuple[str, ...]:
     return names
 
 
+def note(event: Any, accounts: set[int], markets: set[str]) -> None:
+    """Add to ``accounts`` those whose balance or positions ``event`` may have changed, and to ``markets``
+    the one whose mark it set."""
+    kind = type(event)
+    if kind is PricesUpdated:
+        markets.add(event.market)
+        return
+    names = _ACCOUNT_FIELDS.get(kind)
+    for name in account_fields(kind) if names is None else names:
+        accounts.add(getattr(event, name))
+
+
 def touched(events: Iterable[Any]) -> tuple[set[int], set[str]]:
     """(accounts whose balance or positions the events may have changed, markets whose mark they set)."""
     accounts: set[int] = set()
     markets: set[str] = set()
-    known = _ACCOUNT_FIELDS
     for event in events:
-        kind = type(event)
-        if kind is PricesUpdated:
-            markets.add(event.market)
-            continue
-        for name in known.get(kind) or account_fields(kind):
-            accounts.add(getattr(event, name))
+        note(event, accounts, markets)
     return accounts, markets
 
 

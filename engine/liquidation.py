@@ -137,11 +137,11 @@ class Liquidator:
             Stage.DELEVERAGE: self.deleverage,
         }
 
-    def run(self, ts: int, events: list[Any], start: int) -> None:
-        """Liquidate, until none is left, every account that ``events[start:]`` (a command's events so
-        far; those before belong to earlier commands of a batch) left liquidatable; append to ``events``."""
+    def run(self, ts: int, accounts: set[int], markets: set[str], events: list[Any]) -> None:
+        """Liquidate, until none is left, every account a command left liquidatable: of ``accounts``, those
+        whose money or positions it moved, and of the positions in ``markets``, whose mark it set.
+        The liquidations' events go onto ``events``."""
         index = self.index
-        accounts, markets = touched(events[start:])
         for account_id in accounts:
             if index.refresh(account_id):
                 self._enqueue(account_id)

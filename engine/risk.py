@@ -43,51 +43,32 @@ def health(state: ExchangeState, account: Account) -> tuple[int, int]:
     return total, maintenance
 
 
-def initial_requirement(
+def initial_margin(
     state: ExchangeState, account: Account, market: str = "", bids: int = 0, asks: int = 0
-) -> int:
-    """IM of the worst case, with ``bids``/``asks`` more open in ``market`` (a new order)."""
+) -> tuple[int, int]:
+    """(equity, IM of the worst case), with ``bids``/``asks`` more open in ``market`` (a new order):
+    an order is admitted, and a withdrawal allowed, while the first covers the second. One pass over
+    the positions for both, since every caller needs both."""
     markets = state.markets
-    total = 0
-    seen = False
+    equity = account.balance
+    required = 0
     for symbol, pos in account.positions.items():
-        b, a = pos.bids, pos.asks
+        size, b, a = pos.size, pos.bids, pos.asks
+        mkt = markets[symbol]
+        unit = mkt.mark * mkt.spec.multiplier
+        if size:
+            equity += size * unit - pos.cost
         if symbol == market:
             b += bids
             a += asks
-            seen = True
-        worst = worst_case_size(pos.size, b, a)
+            market = ""  # seen
+        worst = worst_case_size(size, b, a)
         if worst:
-            mkt = markets[symbol]
-            total += margin_requirement(worst * mkt.mark * mkt.spec.multiplier, mkt.spec.im_bps)
-    if market and not seen:
+            required += margin_requirement(worst * unit, mkt.spec.im_bps)
+    if market:
         mkt = markets[market]
-        total += margin_requirement(max(bids, asks) * mkt.mark * mkt.spec.multiplier, mkt.spec.im_bps)
-    return total
-
-
-def position_requirement(
-    state: ExchangeState, account: Account, fraction: str, market: str = "", fill: int = 0
-) -> int:
-    """Sum of IM or MM (``fraction`` is ``"im_bps"`` or ``"mm_bps"``) on positions alone,
-    as if a fill of signed ``fill`` in ``market`` had happened."""
-    markets = state.markets
-    total = 0
-    seen = False
-    for symbol, pos in account.positions.items():
-        size = pos.size
-        if symbol == market:
-            size += fill
-            seen = True
-        if size:
-            mkt = markets[symbol]
-            spec = mkt.spec
-            total += margin_requirement(abs(size) * mkt.mark * spec.multiplier, getattr(spec, fraction))
-    if market and not seen and fill:
-        mkt = markets[market]
-        spec = mkt.spec
-        total += margin_requirement(abs(fill) * mkt.mark * spec.multiplier, getattr(spec, fraction))
-    return total
+        required += margin_requirement(max(bids, asks) * mkt.mark * mkt.spec.multiplier, mkt.spec.im_bps)
+    return equity, required
 
 
 def can_afford_fill(
@@ -99,12 +80,30 @@ def can_afford_fill(
     ``fill x (M - p) x m - fee``; ``prior_*`` are fills the same sweep already
     gave the account (used when a FOK order is checked before it trades).
     Yes when the fill only reduces the position; otherwise when equity after
-    it still covers the initial margin of the positions. A resting order that
+    it still covers the initial margin of the positions (as if the fills had
+    happened; open orders aside), both found in one pass. A resting order that
     fails is cancelled instead of filled into a margin breach.
     """
     pos = account.positions.get(market)
     size = (pos.size if pos else 0) + prior_fill
     if abs(size + fill) <= abs(size):
         return True
-    after = equity(state, account) + prior_gain + gain
-    return after >= position_requirement(state, account, "im_bps", market, prior_fill + fill)
+    markets = state.markets
+    after = account.balance + prior_gain + gain
+    required = 0
+    fill += prior_fill
+    for symbol, pos in account.positions.items():
+        size = pos.size
+        mkt = markets[symbol]
+        unit = mkt.mark * mkt.spec.multiplier
+        if size:
+            after += size * unit - pos.cost
+        if symbol == market:
+            size += fill
+            fill = 0  # counted
+        if size:
+            required += margin_requirement(abs(size) * unit, mkt.spec.im_bps)
+    if fill:
+        mkt = markets[market]
+        required += margin_requirement(abs(fill) * mkt.mark * mkt.spec.multiplier, mkt.spec.im_bps)
+    return after >= required
