@@ -10,12 +10,14 @@ The hot path
     Orders, fills and cancels are most of what an exchange does, and building
     an event only to look up again, in ``apply``, the book, orders, accounts
     and positions the decision already holds cost a quarter of a command. So
-    those events go through ``_execute``: the event's own change in
-    ``engine.apply`` (``accept``, ``rest``, ``cancel``, ``trade``) is called
-    with the objects in hand, and the seq and clock are kept here. Every other
-    event goes through ``emit``. ``Dispatcher(state, direct=False)`` sends the
-    hot events through ``apply`` too: the reference the tests run the same
-    commands through, event for event and hash for hash.
+    such an event is recorded (``_record``: onto the command's events, with
+    the seq and clock kept here), then its own change in ``engine.apply``
+    (``accept``, ``rest``, ``cancel``, ``trade``) is made with the objects in
+    hand (``_on_accepted`` and the like). Every other event goes through
+    ``emit``. ``Dispatcher(state, direct=False)`` is the reference the tests
+    run the same commands through, event for event and hash for hash: there
+    ``_record`` is ``emit``, which applies the event through ``apply``, and the
+    ``_on_*`` changes do nothing more.
 
 The liquidation check
     After a command, the liquidator re-checks the accounts whose money or
@@ -110,6 +112,10 @@ _RESTING_TIFS = (TimeInForce.GTC, POST_ONLY)
 _price_band = lru_cache(maxsize=256)(price_band)
 
 
+def _applied(state: ExchangeState, event: Any, *objects: Any) -> None:
+    """A hot event's change in the reference dispatcher: none, since recording the event applied it."""
+
+
 def _reducible(size: int, side: Side) -> int:
     """How much an order on ``side`` can trade against a position of ``size`` while it only reduces it."""
     return abs(size) if size * side < 0 else 0
@@ -122,7 +128,9 @@ class Dispatcher:
         self._out: list[Any] = []
         self._touched: set[int] = set()  # accounts whose money or positions the command moved
         self._marked: set[str] = set()  # markets whose mark it set
-        self._execute = self._mutate if direct else self._apply
+        self._record = self._record_direct if direct else self._emit
+        changes = (accept, rest, cancel, trade) if direct else (_applied,) * 4
+        self._on_accepted, self._on_rested, self._on_cancelled, self._on_traded = changes
         self._handlers: dict[type, Callable[[Any], None]] = {
             ListMarket: self._list_market,
             Deposit: self._deposit,
@@ -168,17 +176,12 @@ class Dispatcher:
         apply(self.state, event)
         note(event, self._touched, self._marked)
 
-    def _mutate(self, change: Callable[..., None], event: Any, *objects: Any) -> None:
-        """The hot path: record ``event`` and make its ``change`` (``engine.apply``) to ``objects``."""
-        state = self.state
+    def _record_direct(self, event: Any) -> None:
+        """Record a hot event whose change the caller makes next: what ``apply`` does besides the change."""
         self._out.append(event)
-        change(state, event, *objects)
+        state = self.state
         state.seq = event.seq
         state.ts = event.ts
-
-    def _apply(self, change: Callable[..., None], event: Any, *objects: Any) -> None:
-        """The reference path for the hot events: ``emit``, which looks the objects up again in ``apply``."""
-        self._emit(event)
 
     def _reject(self, command: Any, reason: R) -> None:
         """Record the rejection, echoing the command's client id or order id (0 when it has neither)."""
@@ -251,14 +254,17 @@ class Dispatcher:
             state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
             c.side, price, c.qty, c.tif, c.reduce_only, rests,
         )  # fmt: skip
-        self._execute(accept, accepted, account)
+        self._record(accepted)
+        self._on_accepted(state, accepted, account)
         if rests:
             return self._enforce_reduce_only(c.ts, account, c.market) if c.reduce_only else None
         order = state.orders[order_id]
         touched = self._match(c, market, order, account, price) if crosses else []
         if order.qty:
             if c.tif in _RESTING_TIFS:
-                self._execute(rest, OrderRested(state.seq + 1, c.ts, order_id), account, order)
+                rested = OrderRested(state.seq + 1, c.ts, order_id)
+                self._record(rested)
+                self._on_rested(state, rested, account, order)
             else:
                 self._cancel(c.ts, order, CancelReason.UNFILLED)
         touched.append(account)
@@ -358,7 +364,8 @@ class Dispatcher:
                 realized_pnl(taker_size, taker_cost, side * qty, price, multiplier),
                 maker_pos.size + maker_qty, taker_size + side * qty,
             )  # fmt: skip
-            self._execute(trade, traded, market, maker, maker_account, maker_pos, order, taker)
+            self._record(traded)
+            self._on_traded(state, traded, market, maker, maker_account, maker_pos, order, taker)
             self._touched.add(maker.account)
             self._touched.add(order.account)
             touched.append(maker_account)
@@ -403,7 +410,8 @@ class Dispatcher:
     def _cancel(self, ts: int, order: Order, reason: CancelReason) -> None:
         state = self.state
         cancelled = OrderCancelled(state.seq + 1, ts, order.id, order.account, order.market, order.qty, reason)
-        self._execute(cancel, cancelled, state.accounts[order.account], order)
+        self._record(cancelled)
+        self._on_cancelled(state, cancelled, state.accounts[order.account], order)
 
     def _enforce_reduce_only(self, ts: int, account: Account, market: str) -> None:
         """Cancel the account's reduce-only orders in ``market`` that would no longer reduce."""

@@ -143,7 +143,10 @@ class DistressIndex:
         """
         state = self.state
         account = state.accounts[account_id]
-        held = [(symbol, pos) for symbol, pos in account.positions.items() if pos.size]
+        held = []  # a loop, not a comprehension (a call): this runs for both sides of every fill
+        for item in account.positions.items():
+            if item[1].size:
+                held.append(item)
         if len(held) > 1 or account_id in self._spread:
             self._spread_over(account_id, tuple(symbol for symbol, _ in held) if len(held) > 1 else ())
         filed = None

@@ -91,9 +91,9 @@ class Engine:
         """Run one command. Returns every event made durable since the last return, backlog first."""
         if self._pending or self.state.seq >= self._snapshot_due:
             self._ready()
-        self._pending = []
-        self._handle(command, self._pending)
-        return self._resume_taken()
+        pending = self._pending = []
+        self._handle(command, pending)
+        return self._commit(True)
 
     def submit_many(self, commands: Iterable[Any]) -> list[Any]:
         """Run several commands with one log append (group commit). If ``commands`` raises midway
@@ -103,27 +103,27 @@ class Engine:
         handle, self._pending = self._handle, []
         for command in commands:
             handle(command, self._pending)
-        return self._resume_taken()
+        return self._commit(True)
 
     def resume(self) -> list[Any]:
         """Append the pending events and return them after any durable ones no call has returned;
         raises ``LogUnavailable`` while the log refuses them."""
+        return self._commit(False)
+
+    def _commit(self, taken: bool) -> list[Any]:
+        """``resume``; ``taken``: a command was just taken, and a failure says so."""
         pending = self._pending
         if pending:
-            self._append(pending)
+            try:
+                self._append(pending)
+            except LogUnavailable as exc:
+                exc.taken = taken
+                raise
             self._pending = []
             self._tip = pending[-1]
         if self._unreturned:
             pending, self._unreturned = self._unreturned + pending, []
         return pending
-
-    def _resume_taken(self) -> list[Any]:
-        """``resume`` once a command is taken: a failure now says so."""
-        try:
-            return self.resume()
-        except LogUnavailable as exc:
-            exc.taken = True
-            raise
 
     def _ready(self) -> None:
         """Get the backlog into the log, then save a snapshot if one is due."""

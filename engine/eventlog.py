@@ -36,8 +36,9 @@ class MemoryLog:
         self.events: list[Any] = []
 
     def append(self, events: Sequence[Any]) -> None:
-        check_continues(self.last_seq(), events)
-        self.events.extend(events)
+        stored = self.events
+        check_continues(stored[-1].seq if stored else 0, events)
+        stored.extend(events)
 
     def read(self, after: int = 0) -> Iterator[Any]:
         start = after - self.events[0].seq + 1 if self.events else 0
