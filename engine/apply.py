@@ -47,7 +47,7 @@ from engine.events import (
 )
 from engine.state import Account, ExchangeState, Market, Position
 
-BUY = Side.BUY  # a module constant: looking up an enum member on its class costs ~130 ns on Python 3.11
+BUY = Side.BUY  # a module constant (an enum class attribute costs ~130 ns on Python 3.11), compared with ``is``
 
 
 def _market_listed(state: ExchangeState, e: MarketListed) -> None:
@@ -82,7 +82,7 @@ def _track(pos: Position, order: Order, qty: int, count: int) -> None:
     """Keep the position's open-order totals: ``qty`` more open, ``count`` more orders."""
     if order.reduce_only:
         pos.reduce_only += count
-    elif order.side == BUY:
+    elif order.side is BUY:
         pos.bids += qty
     else:
         pos.asks += qty
@@ -128,7 +128,7 @@ def trade(
     qty = e.qty
     side = e.taker_side
     value = qty * e.price * market.spec.multiplier
-    if side != BUY:
+    if side is not BUY:
         value = -value
     _fill_maker(state, market, maker, maker_account, maker_pos, qty, side, value, e.maker_pnl, e.maker_fee)
     taker.qty -= qty

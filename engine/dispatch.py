@@ -104,6 +104,8 @@ from engine.state import Account, ExchangeState, Market
 _encode, _typed = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(AnyCommand).decode
 
 # Enum members used on every order, as module constants: looking one up on its class costs ~130 ns on Python 3.11.
+# A decoded command holds members (singletons), so the hot paths compare them with ``is``: ``==`` on an IntEnum
+# is not specialised.
 BUY, SELL = Side.BUY, Side.SELL
 IOC, FOK, POST_ONLY = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.POST_ONLY
 MARKET = OrderType.MARKET
@@ -160,15 +162,12 @@ class Dispatcher:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
             self._handlers[type(command)](command)
-            if self._touched or self._marked:
-                self._liquidate(command.ts)
+            touched, marked = self._touched, self._marked
+            if touched or marked:  # liquidate whoever the command left liquidatable
+                self.liquidator.run(command.ts, touched, marked, out)
+                touched.clear()  # and what the liquidations noted: they re-checked it themselves
+                marked.clear()
         return command
-
-    def _liquidate(self, ts: int) -> None:
-        """Liquidate whoever the command left liquidatable; what the liquidations touch they re-check."""
-        self.liquidator.run(ts, self._touched, self._marked, self._out)
-        self._touched.clear()
-        self._marked.clear()
 
     def _emit(self, event: Any) -> None:
         """Record ``event``, apply it, and note what it moved for the liquidation check."""
@@ -243,10 +242,10 @@ class Dispatcher:
             reason = self._order_problem(c, market, account, price)
         if reason is not None:
             return self._reject(c, reason)
-        crosses = market.book.head(SELL if c.side == BUY else BUY, price) is not None
-        if c.tif == POST_ONLY and crosses:
+        crosses = market.book.head(SELL if c.side is BUY else BUY, price) is not None
+        if c.tif is POST_ONLY and crosses:
             return self._reject(c, R.POST_ONLY_WOULD_CROSS)
-        if c.tif == FOK and self._fillable(c, market, price) < c.qty:
+        if c.tif is FOK and self._fillable(c, market, price) < c.qty:
             return self._reject(c, R.FOK_NOT_FILLABLE)
         order_id = state.next_order_id
         rests = not crosses and c.tif in _RESTING_TIFS
@@ -277,10 +276,10 @@ class Dispatcher:
             return 0, R.NO_MARK_PRICE
         spec = market.spec
         lo, hi = _price_band(market.mark, spec.price_band_bps, spec.tick_size)
-        if c.order_type == MARKET:
+        if c.order_type is MARKET:
             if c.price or c.tif not in (IOC, FOK):
                 return 0, R.INVALID_ORDER_TYPE
-            return (hi if c.side == BUY else lo), None
+            return (hi if c.side is BUY else lo), None
         if c.price <= 0:
             return 0, R.INVALID_PRICE
         if c.price % spec.tick_size:
@@ -308,7 +307,7 @@ class Dispatcher:
             if size * c.side >= 0 or qty + self._reduce_only_open(account, c.market, c.side) > abs(size):
                 return R.REDUCE_ONLY_WOULD_INCREASE
             return None
-        bids, asks = (qty, 0) if c.side == BUY else (0, qty)
+        bids, asks = (qty, 0) if c.side is BUY else (0, qty)
         equity, required = risk.initial_margin(self.state, account, c.market, bids, asks)
         if equity < required:
             return R.INSUFFICIENT_MARGIN
@@ -320,55 +319,60 @@ class Dispatcher:
 
     def _match(self, c: PlaceOrder, market: Market, order: Order, taker: Account, limit: int) -> list[Account]:
         """Trade ``order`` of ``taker`` against the book up to ``limit``: a buy's highest price, a sell's
-        lowest. Returns the makers it traded with, in order."""
+        lowest. Returns the makers it traded with, in order. Everything a fill reads more than once is
+        a local: this loop is the matching engine's innermost."""
         state = self.state
         accounts = state.accounts
         book = market.book
         spec = market.spec
-        multiplier = spec.multiplier
+        multiplier, mark, ts, symbol = spec.multiplier, market.mark, c.ts, c.market
         side = order.side
-        resting = SELL if side == BUY else BUY
+        resting, sign = (SELL, 1) if side is BUY else (BUY, -1)
+        record, on_traded = self._record, self._on_traded
         touched: list[Account] = []
         while order.qty:
             maker = book.head(resting, limit)
             if maker is None:
                 break
             price = maker.price
-            if maker.account == order.account:
-                if c.stp != SelfTradePrevention.CANCEL_INCOMING:
-                    self._cancel(c.ts, maker, CancelReason.SELF_TRADE)
-                if c.stp != SelfTradePrevention.CANCEL_RESTING:
-                    self._cancel(c.ts, order, CancelReason.SELF_TRADE)
+            if maker.account == taker.id:
+                if c.stp is not SelfTradePrevention.CANCEL_INCOMING:
+                    self._cancel(ts, maker, CancelReason.SELF_TRADE)
+                if c.stp is not SelfTradePrevention.CANCEL_RESTING:
+                    self._cancel(ts, order, CancelReason.SELF_TRADE)
                 continue
             maker_account = accounts[maker.account]
-            maker_pos = maker_account.positions[c.market]
+            maker_pos = maker_account.positions[symbol]
             qty = min(order.qty, maker.qty)
             if maker.reduce_only:
                 qty = min(qty, _reducible(maker_pos.size, maker.side))
                 if not qty:
-                    self._cancel(c.ts, maker, CancelReason.REDUCE_ONLY)
+                    self._cancel(ts, maker, CancelReason.REDUCE_ONLY)
                     continue
             value = qty * price * multiplier
             maker_fee = fee(value, spec.maker_fee_bps)
-            maker_qty = -side * qty
-            gain = maker_qty * (market.mark - price) * multiplier - maker_fee
-            if not maker.reduce_only and not risk.can_afford_fill(state, maker_account, c.market, maker_qty, gain):
-                self._cancel(c.ts, maker, CancelReason.INSUFFICIENT_MARGIN)
+            maker_qty = -sign * qty
+            gain = maker_qty * (mark - price) * multiplier - maker_fee
+            if not maker.reduce_only and not risk.can_afford_fill(state, maker_account, symbol, maker_qty, gain):
+                self._cancel(ts, maker, CancelReason.INSUFFICIENT_MARGIN)
                 continue
-            taker_pos = taker.positions.get(c.market)
+            taker_pos = taker.positions.get(symbol)
             taker_size, taker_cost = (taker_pos.size, taker_pos.cost) if taker_pos else (0, 0)
             traded = TradeExecuted(
-                state.seq + 1, c.ts, c.market, price, qty, side, maker.id, order.id,
-                maker.account, order.account, maker_fee, fee(value, spec.taker_fee_bps),
+                state.seq + 1, ts, symbol, price, qty, side, maker.id, order.id,
+                maker.account, taker.id, maker_fee, fee(value, spec.taker_fee_bps),
                 realized_pnl(maker_pos.size, maker_pos.cost, maker_qty, price, multiplier),
-                realized_pnl(taker_size, taker_cost, side * qty, price, multiplier),
-                maker_pos.size + maker_qty, taker_size + side * qty,
+                realized_pnl(taker_size, taker_cost, sign * qty, price, multiplier),
+                maker_pos.size + maker_qty, taker_size + sign * qty,
             )  # fmt: skip
-            self._record(traded)
-            self._on_traded(state, traded, market, maker, maker_account, maker_pos, order, taker)
-            self._touched.add(maker.account)
-            self._touched.add(order.account)
+            record(traded)
+            on_traded(state, traded, market, maker, maker_account, maker_pos, order, taker)
             touched.append(maker_account)
+        if touched:  # both sides of every fill: the liquidation check looks at them
+            noted = self._touched
+            noted.add(taker.id)
+            for maker_account in touched:
+                noted.add(maker_account.id)
         return touched
 
     def _fillable(self, c: PlaceOrder, market: Market, price: int) -> int:

@@ -26,13 +26,15 @@ Keeping keys current
     K changes only when the account's balance or positions do, that is when an
     event names it. ``touched`` lists the accounts and markets a batch of
     events changed (``note`` one event); the liquidator refreshes those
-    accounts once per command and after each liquidation. A refresh gives the verdict at once but only
-    notes the new key; the sorted lists take the noted keys in a batch at the
-    next mark move, so an account that trades many times between two ticks is
-    re-sorted once, O(log n). Event types that cannot move a
-    balance or a position are skipped; every other event's ``account`` and
-    ``*_account`` fields count, so a new money-moving event is covered without
-    a change here.
+    accounts once per command and after each liquidation. A refresh gives the
+    verdict at once but only notes the new key; the sorted lists take the
+    noted keys in a batch at the next mark move, so an account that trades
+    many times between two ticks is re-sorted once, O(log n). A list that
+    many of its keys left since (a busy market between two ticks) is rebuilt
+    instead, O(n) in C against O(log n) in Python per key. Event types that
+    cannot move a balance or a position are skipped; every other event's
+    ``account`` and ``*_account`` fields count, so a new money-moving event is
+    covered without a change here.
 
 Derived data
     The index is not part of the state: neither hashed nor snapshotted.
@@ -84,6 +86,9 @@ _QUIET = (
     AdlRanksPublished,
 )
 _ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
+# A sorted list that more than 1/REBUILD_SHARE of its keys left is rebuilt rather than edited key by key:
+# a SortedList.remove costs about 30 times what copying one key into a new list does.
+REBUILD_SHARE = 32
 
 
 def account_fields(kind: type) -> tuple[str, ...]:
@@ -143,24 +148,31 @@ class DistressIndex:
         """
         state = self.state
         account = state.accounts[account_id]
-        held = []  # a loop, not a comprehension (a call): this runs for both sides of every fill
+        held = None  # the one position held, when it is one: a loop without a list, since this runs for
+        count = 0  # both sides of every fill
         for item in account.positions.items():
             if item[1].size:
-                held.append(item)
-        if len(held) > 1 or account_id in self._spread:
-            self._spread_over(account_id, tuple(symbol for symbol, _ in held) if len(held) > 1 else ())
-        filed = None
-        if len(held) == 1:
-            symbol, pos = held[0]
+                held = item
+                count += 1
+        if count > 1 or account_id in self._spread:
+            self._spread_over(account_id, tuple(s for s, p in account.positions.items() if p.size) if count > 1 else ())
+        if count == 1:
+            symbol, pos = held
+            size = pos.size
             market = state.markets[symbol]
             spec = market.spec
-            key = liquidation_price(account.balance - pos.cost, pos.size, spec.multiplier, spec.mm_bps, spec.mm_tiers)
-            filed = (symbol, 1 if pos.size > 0 else -1, key)
-            verdict = market.mark < key if pos.size > 0 else market.mark > key
+            key = liquidation_price(account.balance - pos.cost, size, spec.multiplier, spec.mm_bps, spec.mm_tiers)
+            if size > 0:
+                filed, verdict = (symbol, 1, key), market.mark < key
+            else:
+                filed, verdict = (symbol, -1, key), market.mark > key
+        else:
+            filed = None
+            verdict = liquidatable(state, account)
         pending = self._pending
-        if filed != (pending[account_id] if account_id in pending else self._keyed.get(account_id)):
+        if filed != pending.get(account_id, self._keyed.get(account_id)):
             pending[account_id] = filed
-        return liquidatable(state, account) if filed is None else verdict
+        return verdict
 
     def crossed(self, market: str) -> list[int]:
         """The accounts liquidatable at ``market``'s current mark among those with a position there."""
@@ -181,14 +193,23 @@ class DistressIndex:
 
     def _flush(self) -> None:
         """Write the pending keys into the sorted lists, in one batch per list."""
+        gone: dict[tuple[str, int], set[tuple[int, int]]] = {}
         added: dict[tuple[str, int], list[tuple[int, int]]] = {}
         for account_id, filed in self._pending.items():
             old = self._keyed.pop(account_id, None)
             if old is not None:
-                self._keys(old[0], old[1]).remove((old[2], account_id))
+                gone.setdefault(old[:2], set()).add((old[2], account_id))
             if filed is not None:
                 self._keyed[account_id] = filed
                 added.setdefault(filed[:2], []).append((filed[2], account_id))
+        for (symbol, side), keys in gone.items():
+            books = self._longs if side > 0 else self._shorts
+            held = books[symbol]
+            if len(keys) * REBUILD_SHARE > len(held):
+                books[symbol] = SortedList([key for key in held if key not in keys])
+            else:
+                for key in keys:
+                    held.remove(key)
         for (symbol, side), entries in added.items():
             self._keys(symbol, side).update(entries)
         self._pending.clear()

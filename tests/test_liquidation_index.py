@@ -7,7 +7,7 @@ from conftest import BTC, btc_perp, funded, listed, place
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Engine, ListMarket, PlaceOrder, SetIndexPrice, Side
+from engine import Engine, ListMarket, PlaceOrder, SetIndexPrice, Side, TimeInForce
 from engine.dispatch import Dispatcher
 from engine.distressed import DistressIndex, DistressQueue, liquidatable, touched
 from engine.events import OrderAccepted, TradeExecuted
@@ -95,6 +95,29 @@ def test_a_command_reads_none_of_the_events_before_it_in_its_batch() -> None:
     Dispatcher(engine.state).handle(PlaceOrder(1, 3, BTC, 99, Side.BUY, 10, 50_000), out)
     assert out[0] is unreadable
     assert [type(e) for e in out[1:]] == [OrderAccepted, TradeExecuted]
+
+
+def test_sorted_keys_stay_exact_whether_few_or_most_accounts_moved_between_ticks() -> None:
+    """64 leveraged longs, each 10 lots bought at 50,000 on a 100,000 deposit less the 250 taker fee:
+    K = ceil(10^4 x 400,250 / (9,500 x 10)) = 42,132. A deposit moves an account's key; at the next
+    tick one moved key (under 1/32 of the list) is re-filed in place, and 40 moved keys make the list be
+    rebuilt: both times it equals a fresh build."""
+    engine = listed()
+    funded(engine, 1_000, 10**9)
+    place(engine, 1_000, Side.SELL, 640, 50_000)
+    for account in range(1, 65):
+        funded(engine, account, 100_000)
+        place(engine, account, Side.BUY, 10, 50_000, tif=TimeInForce.IOC)
+    index = engine._dispatcher.liquidator.index
+    assert index.check() == []
+    assert index.crossed(BTC) == [] and (42_132, 1) in index._longs[BTC]
+    for movers, rebuilt in (([1], False), (list(range(2, 42)), True)):
+        longs = index._longs[BTC]
+        for account in movers:
+            funded(engine, account, 1_000)
+        engine.submit(SetIndexPrice(engine.state.ts, BTC, 50_000))
+        assert (index._longs[BTC] is not longs) == rebuilt
+        assert index.check() == []
 
 
 def test_queue_pops_most_distressed_first_and_skips_replaced_or_discarded() -> None:
