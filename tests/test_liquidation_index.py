@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from engine import Engine, ListMarket, PlaceOrder, SetIndexPrice, Side, TimeInForce
 from engine.dispatch import Dispatcher
-from engine.distressed import DistressIndex, DistressQueue, liquidatable, touched
+from engine.distressed import SPAN, DistressIndex, DistressQueue, liquidatable, touched
 from engine.events import OrderAccepted, TradeExecuted
 from engine.ranking import distress_key
 from engine.state import ExchangeState
@@ -110,7 +110,7 @@ def test_sorted_keys_stay_exact_whether_few_or_most_accounts_moved_between_ticks
         place(engine, account, Side.BUY, 10, 50_000, tif=TimeInForce.IOC)
     index = engine._dispatcher.liquidator.index
     assert index.check() == []
-    assert index.crossed(BTC) == [] and (42_132, 1) in index._longs[BTC]
+    assert index.crossed(BTC) == [] and 42_132 * SPAN + 1 in index._longs[BTC]
     for movers, rebuilt in (([1], False), (list(range(2, 42)), True)):
         longs = index._longs[BTC]
         for account in movers:
