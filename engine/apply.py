@@ -19,8 +19,11 @@ from engine.events import (
     DeficitSettled,
     DeleveragingRound,
     Deposited,
+    FeesShared,
+    FundCooldownSet,
     FundingPaid,
     FundingSettled,
+    FundsTransferred,
     InsuranceFunded,
     InsuranceFundPaid,
     LiquidationEnded,
@@ -32,12 +35,17 @@ from engine.events import (
     OrderCancelled,
     OrderRested,
     PositionDeleveraged,
+    PositionTakenOver,
     PricesUpdated,
     SocializedLossCharged,
+    Staked,
     TradeExecuted,
+    Unstaked,
+    UnstakeRequested,
     Withdrawn,
 )
-from engine.state import Account, ExchangeState, Market, Position
+from engine.funds import SHARED
+from engine.state import Account, ExchangeState, Market, Pool, Position, Unstake
 
 BUY = Side.BUY  # a module constant: looking up an enum member on its class costs ~130 ns on Python 3.11
 
@@ -195,7 +203,9 @@ def _funding_paid(state: ExchangeState, e: FundingPaid) -> None:
 
 
 def _insurance_funded(state: ExchangeState, e: InsuranceFunded) -> None:
-    state.insurance_fund += e.amount
+    _credit(state, e.fund, e.amount)
+    if e.shares:
+        state.pools[e.fund].shares += e.shares
     state.deposits += e.amount
 
 
@@ -210,13 +220,14 @@ def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
 
 
 def _insurance_fund_paid(state: ExchangeState, e: InsuranceFundPaid) -> None:
-    state.insurance_fund -= e.amount
+    _credit(state, e.fund, -e.amount)
     state.accounts[e.account].balance += e.amount
 
 
 def _liquidation_fee_charged(state: ExchangeState, e: LiquidationFeeCharged) -> None:
     state.accounts[e.account].balance -= e.amount
-    state.insurance_fund += e.amount
+    state.insurance_fund += e.amount - e.fund_share
+    state.markets[e.market].fund += e.fund_share
 
 
 def _socialized_loss_charged(state: ExchangeState, e: SocializedLossCharged) -> None:
@@ -227,18 +238,96 @@ def _socialized_loss_charged(state: ExchangeState, e: SocializedLossCharged) -> 
 
 def _position_deleveraged(state: ExchangeState, e: PositionDeleveraged) -> None:
     """Both sides book a fill of ``qty`` for the exact quote ``value``, with no fee."""
+    other = e.counterparty_account
+    _transfer_position(state, e.market, e.account, other, e.side, e.qty, e.value, e.pnl, e.counterparty_pnl)
+
+
+def _position_taken_over(state: ExchangeState, e: PositionTakenOver) -> None:
+    _transfer_position(state, e.market, e.account, e.vault_account, e.side, e.qty, e.value, e.pnl, e.vault_pnl)
+
+
+def _transfer_position(
+    state: ExchangeState, market: str, account_id: int, other_id: int, side: int, qty: int, value: int,
+    pnl: int, other_pnl: int,
+) -> None:  # fmt: skip
+    """``qty`` of a bankrupt position changes hands for the exact quote ``value``, with no fee; the
+    taker's position record is made if it had none."""
     accounts = state.accounts
-    qty = e.side * e.qty
-    value = e.side * e.value
-    account = accounts[e.account]
-    _settle(state, account, account.positions[e.market], e.market, qty, value, e.pnl, 0)
-    other = accounts[e.counterparty_account]
-    _settle(state, other, other.positions[e.market], e.market, -qty, -value, e.counterparty_pnl, 0)
+    qty *= side
+    value *= side
+    account = accounts[account_id]
+    _settle(state, account, account.positions[market], market, qty, value, pnl, 0)
+    other = accounts[other_id]
+    _settle(state, other, state.position(other, market), market, -qty, -value, other_pnl, 0)
 
 
 def _bad_debt_written_off(state: ExchangeState, e: BadDebtWrittenOff) -> None:
     state.accounts[e.account].balance += e.amount
     state.bad_debt += e.amount
+
+
+# Insurance funds and their pools (``engine.funds``)
+
+
+def _credit(state: ExchangeState, fund: str, amount: int) -> None:
+    if fund == SHARED:
+        state.insurance_fund += amount
+    else:
+        state.markets[fund].fund += amount
+
+
+def _pool(state: ExchangeState, fund: str) -> Pool:
+    p = state.pools.get(fund)
+    if p is None:
+        p = state.pools[fund] = Pool()
+    return p
+
+
+def _funds_transferred(state: ExchangeState, e: FundsTransferred) -> None:
+    _credit(state, e.source, -e.amount)
+    _credit(state, e.target, e.amount)
+    if e.burned:
+        state.pools[e.source].shares -= e.burned
+    if e.minted:
+        state.pools[e.target].shares += e.minted
+
+
+def _fees_shared(state: ExchangeState, e: FeesShared) -> None:
+    state.fee_pool -= e.amount
+    state.markets[e.market].fund += e.amount
+
+
+def _fund_cooldown_set(state: ExchangeState, e: FundCooldownSet) -> None:
+    _pool(state, e.fund).cooldown = e.cooldown
+
+
+def _staked(state: ExchangeState, e: Staked) -> None:
+    """The exchange takes the fund's money as shares 1:1 when this is the first stake."""
+    p = _pool(state, e.fund)
+    if not p.shares:
+        p.shares = state.insurance_fund if e.fund == SHARED else state.markets[e.fund].fund
+    p.shares += e.shares
+    p.stakes[e.account] = p.stakes.get(e.account, 0) + e.shares
+    state.accounts[e.account].balance -= e.amount
+    _credit(state, e.fund, e.amount)
+
+
+def _unstake_requested(state: ExchangeState, e: UnstakeRequested) -> None:
+    state.pools[e.fund].requests[e.account] = Unstake(e.shares, e.value, e.due)
+
+
+def _unstaked(state: ExchangeState, e: Unstaked) -> None:
+    """The last staker out leaves the fund all the exchange's again: no shares."""
+    p = state.pools[e.fund]
+    del p.requests[e.account]
+    left = p.stakes[e.account] - e.shares
+    if left:
+        p.stakes[e.account] = left
+    else:
+        del p.stakes[e.account]
+    p.shares = p.shares - e.shares if p.stakes else 0
+    state.accounts[e.account].balance += e.amount
+    _credit(state, e.fund, -e.amount)
 
 
 def _recorded(state: ExchangeState, e: Any) -> None:
@@ -265,10 +354,17 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     DeleveragingRound: _recorded,
     SocializedLossCharged: _socialized_loss_charged,
     PositionDeleveraged: _position_deleveraged,
+    PositionTakenOver: _position_taken_over,
     BadDebtWrittenOff: _bad_debt_written_off,
     DeficitSettled: _recorded,
     LiquidationEnded: _recorded,
     AdlRanksPublished: _recorded,
+    FundsTransferred: _funds_transferred,
+    FeesShared: _fees_shared,
+    FundCooldownSet: _fund_cooldown_set,
+    Staked: _staked,
+    UnstakeRequested: _unstake_requested,
+    Unstaked: _unstaked,
 }
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from engine import risk
+from engine import funds, risk
 from engine.apply import apply
 from engine.book import Order
 from engine.commands import (
@@ -113,7 +113,9 @@ class Dispatcher:
             FundInsurance: self._fund_insurance,
             Malformed: self._malformed,
         }
+        self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
         self.liquidator = Liquidator(state, self._emit, self._enforce_reduce_only)
+        self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
 
     def handle(self, command: Any, out: list[Any]) -> Any:
         """Decide and apply one command, then liquidate whoever it left liquidatable
@@ -128,8 +130,12 @@ class Dispatcher:
         if command.ts < self.state.ts:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
+            start = len(out)
             self._handlers[type(command)](command)
             self.liquidator.run(command.ts, out)
+            if self._fee_sharing:
+                for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
+                    self._emit(event)
         return command
 
     def _emit(self, event: Any) -> None:
@@ -150,6 +156,7 @@ class Dispatcher:
         if spec_problem(c.spec):
             return self._reject(c, R.INVALID_MARKET_SPEC)
         self._emit(MarketListed(self.state.seq + 1, c.ts, c.spec))
+        self._fee_sharing = self._fee_sharing or c.spec.fund_fee_bps > 0
 
     def _deposit(self, c: Deposit) -> None:
         if c.account <= 0:
@@ -181,10 +188,22 @@ class Dispatcher:
         self._emit(Withdrawn(state.seq + 1, c.ts, c.account, c.amount))
 
     def _fund_insurance(self, c: FundInsurance) -> None:
+        if not funds.known(self.state, c.fund):
+            return self._reject(c, R.UNKNOWN_FUND)
         reason = self._money_in_problem(c.amount)
         if reason is not None:
             return self._reject(c, reason)
-        self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount))
+        shares = funds.house_mint(self.state, c.fund, c.amount)
+        if funds.pool(self.state, c.fund).shares + shares > MAX_MONEY:
+            return self._reject(c, R.AMOUNT_TOO_LARGE)
+        self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount, c.fund, shares))
+
+    def _fund_command(self, c: Any) -> None:
+        """Stakes, unstakes, transfers and cooldowns: decided by ``engine.funds``, one event or a rejection."""
+        decided = funds.decide(self.state, c)
+        if isinstance(decided, R):
+            return self._reject(c, decided)
+        self._emit(decided)
 
     def _malformed(self, c: Malformed) -> None:
         """Named after the input's own type: its account and ids are not to be trusted."""

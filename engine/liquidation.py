@@ -76,7 +76,8 @@ Fills
 from collections.abc import Callable
 from typing import Any
 
-from engine import risk
+from engine import funds, risk
+from engine.backstop import takeover_qty
 from engine.book import Order
 from engine.distressed import DistressIndex, DistressQueue, account_fields, touched
 from engine.enums import CancelReason, Side
@@ -93,6 +94,7 @@ from engine.events import (
     LiquidationStarted,
     OrderCancelled,
     PositionDeleveraged,
+    PositionTakenOver,
     SocializedLossCharged,
 )
 from engine.margin import (
@@ -103,6 +105,7 @@ from engine.margin import (
     close_pnl,
     equity_share,
     fee,
+    fill_pnl,
     maintenance_margin,
     partial_close_size,
     price_band,
@@ -113,7 +116,8 @@ from engine.markets import Deleveraging
 from engine.ranking import AdlOrder, distress_key, published_score, queue_of, ranked
 from engine.state import Account, ExchangeState, Market
 from engine.transitions import Stage, next_stage
-from engine.units import floor_div
+from engine.units import ceil_div, floor_div
+from engine.waterfall import FUNDS, Layer, middle
 
 BUY, SELL = Side.BUY, Side.SELL  # module constants: an enum lookup or call costs more on every fill
 
@@ -135,6 +139,7 @@ class Liquidator:
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
         self._memo: tuple[int, Account | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
+        self._held: list[str] = []  # the markets the account being liquidated held positions in at the start
         self._steps: dict[Stage, Callable[[int, Account], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -226,6 +231,7 @@ class Liquidator:
         """Walk one account down the waterfall; return the markets it held positions in."""
         account = self.state.accounts[account_id]
         markets = {symbol for symbol, pos in account.positions.items() if pos.size}
+        self._held = sorted(markets)
         equity, maintenance = self._health(account)
         self._emit(LiquidationStarted(self._seq(), ts, account_id, equity, maintenance, self._notional(account)))
         stage = Stage.CANCEL_ORDERS
@@ -273,15 +279,23 @@ class Liquidator:
             self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
 
     def deleverage(self, ts: int, account: Account) -> None:
-        """Close what the book could not take and settle the deficit: fund, ADL or socialized loss, write-off."""
+        """Close what the book could not take and settle the deficit down each position's waterfall: its funds
+        and the backstop vault in their order, then ADL or socialized loss, then the write-off."""
         state = self.state
         held = self._by_risk(account)
         deficit = max(0, -self._health(account)[0])
-        if not held:  # its own order closed it beyond bankruptcy: only the fund, then the write-off
-            return self._settle(ts, account, deficit, self._pay_from_fund(ts, account, "", deficit), 0, 0)
+        paid = dict.fromkeys(Layer, 0)
+        if not held:  # the book closed it beyond bankruptcy: the funds of the markets it held, then the write-off
+            left = deficit
+            for fund in self._funds_without_position():
+                left -= self._pay_from_fund(ts, account, "", fund, left, paid)
+            return self._settle(ts, account, deficit, paid, 0, 0)
         parts = pro_rata(deficit, [self._maintenance(state.markets[s], account.positions[s].size) for s in held])
-        paid = [self._pay_from_fund(ts, account, s, part) for s, part in zip(held, parts, strict=True)]
-        parts = [part - insurance for part, insurance in zip(parts, paid, strict=True)]
+        funded = [0] * len(held)  # what the funds paid toward each position's part
+        for i, symbol in enumerate(held):
+            parts[i], funded[i] = self._middle_layers(ts, account, symbol, parts[i], paid)
+        still = [i for i, symbol in enumerate(held) if symbol in account.positions and account.positions[symbol].size]
+        held, parts, funded = [held[i] for i in still], [parts[i] for i in still], [funded[i] for i in still]
         own: dict[str, list[DeleveragingShare]] = {}  # a socialized market's charges of its own part
         room: dict[int, int] = {}  # what each counterparty may still be charged: its equity
         left = 0
@@ -292,7 +306,7 @@ class Liquidator:
         rounds = [self._picks(account, symbol, part, room) for symbol, part in zip(held, parts, strict=True)]
         left = _spill(left + sum(unplaced for *_, unplaced in rounds), [p for r in rounds for p in r[0]], room)
         deleveraged = 0
-        for symbol, part, insurance, (picks, candidates, _) in zip(held, parts, paid, rounds, strict=True):
+        for symbol, part, insurance, (picks, candidates, _) in zip(held, parts, funded, rounds, strict=True):
             deleveraged += self._close(ts, account, symbol, picks, candidates, part, insurance, own.get(symbol, []))
         socialized = sum(share.amount for shares in own.values() for share in shares)
         for symbol in held:  # what the counterparties could not take: every account in profit there, pro rata
@@ -300,10 +314,10 @@ class Liquidator:
                 charged = sum(share.amount for share in self._socialize(ts, account, symbol, left))
                 socialized += charged
                 left -= charged
-        return self._settle(ts, account, deficit, sum(paid), deleveraged, socialized)
+        return self._settle(ts, account, deficit, paid, deleveraged, socialized)
 
     def _settle(
-        self, ts: int, account: Account, deficit: int, insurance: int, deleveraged: int, socialized: int
+        self, ts: int, account: Account, deficit: int, paid: dict[Layer, int], deleveraged: int, socialized: int
     ) -> None:
         """Write off what is still below zero, and sum up where the deficit went."""
         written_off = max(0, -account.balance)
@@ -311,8 +325,37 @@ class Liquidator:
             self._emit(BadDebtWrittenOff(self._seq(), ts, account.id, written_off))
         if deficit:
             self._emit(
-                DeficitSettled(self._seq(), ts, account.id, deficit, insurance, deleveraged, socialized, written_off)
-            )
+                DeficitSettled(
+                    self._seq(), ts, account.id, deficit, paid[Layer.SHARED_FUND], deleveraged, socialized,
+                    written_off, paid[Layer.MARKET_FUND], paid[Layer.BACKSTOP],
+                )
+            )  # fmt: skip
+
+    def _middle_layers(
+        self, ts: int, account: Account, symbol: str, part: int, paid: dict[Layer, int]
+    ) -> tuple[int, int]:
+        """Walk ``part`` of the deficit, the position's in ``symbol``, down the market's funds and vault in their
+        order, each taking what it can of what reached it; tally each layer in ``paid``. Returns (what is left of
+        the part, what the funds paid)."""
+        funded = 0
+        for layer in middle(self.state.markets[symbol].spec):
+            if layer is Layer.BACKSTOP:
+                part -= self._take_over(ts, account, symbol, part, paid)
+            else:
+                amount = self._pay_from_fund(ts, account, symbol, _fund(layer, symbol), part, paid)
+                part -= amount
+                funded += amount
+        return part, funded
+
+    def _funds_without_position(self) -> list[str]:
+        """The funds that pay the deficit of an account the book closed beyond bankruptcy: the fund layers of the
+        markets it held, by symbol, each market's in its waterfall's order; the shared fund if it held none."""
+        order: list[str] = []
+        for symbol in self._held:
+            for layer in middle(self.state.markets[symbol].spec):
+                if layer in FUNDS and _fund(layer, symbol) not in order:
+                    order.append(_fund(layer, symbol))
+        return order if self._held else [funds.SHARED]
 
     # closing through the book
 
@@ -326,15 +369,17 @@ class Liquidator:
         notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
         charge = min(fee(notional, spec.liquidation_fee_bps), max(0, self._health(account)[0]))
         if charge:
-            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge))
+            share = funds.fee_share(charge, spec.fund_fee_bps)
+            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share))
 
     def _trade(self, ts: int, account: Account, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
         """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
 
         ``insured``: a fill's loss against mark may take the account's equity
-        below zero only as far as the insurance fund could pay it back; the fill
-        is cut to that (``margin.affordable_qty``). Nothing is paid here: the
-        fund pays the deficit once the position is closed (``deleverage``).
+        below zero only as far as the market's fund layers could pay it back
+        (``_fund_budget``); the fill is cut to that (``margin.affordable_qty``).
+        Nothing is paid here: the funds pay the deficit once the position is
+        closed (``deleverage``).
         Returns the notional closed.
         """
         state = self.state
@@ -353,7 +398,7 @@ class Liquidator:
             fill = min(qty, maker.qty)
             loss = side * (price - market.mark) * multiplier  # per unit, against mark
             if insured and loss > 0:
-                budget = self._health(account)[0] + state.insurance_fund
+                budget = self._health(account)[0] + self._fund_budget(symbol)
                 fill = min(fill, affordable_qty(budget, loss, spec.lot_size))
                 if not fill:
                     break
@@ -401,12 +446,60 @@ class Liquidator:
 
     # deleveraging
 
-    def _pay_from_fund(self, ts: int, account: Account, symbol: str, part: int) -> int:
-        """The fund pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
-        paid = min(self.state.insurance_fund, part)
-        if paid:
-            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, paid))
-        return paid
+    def _fund_budget(self, symbol: str) -> int:
+        """What the market's fund layers could pay together: how far an insured close may go below zero."""
+        spec = self.state.markets[symbol].spec
+        return sum(funds.available(self.state, _fund(layer, symbol)) for layer in middle(spec) if layer in FUNDS)
+
+    def _pay_from_fund(
+        self, ts: int, account: Account, symbol: str, fund: str, part: int, paid: dict[Layer, int]
+    ) -> int:
+        """``fund`` pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
+        amount = min(funds.available(self.state, fund), part)
+        if amount:
+            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, amount, fund))
+            paid[Layer.SHARED_FUND if fund == funds.SHARED else Layer.MARKET_FUND] += amount
+        return amount
+
+    def _take_over(self, ts: int, account: Account, symbol: str, part: int, paid: dict[Layer, int]) -> int:
+        """The backstop vault takes what its margin allows of the position, at mark moved by its share of ``part``
+        (``engine.backstop``). Returns the share of ``part`` it took."""
+        state = self.state
+        market = state.markets[symbol]
+        spec = market.spec
+        vault = state.accounts.get(spec.backstop_account)
+        if vault is None or vault is account:
+            return 0
+        pos = account.positions[symbol]
+        held = abs(pos.size)
+        sign = 1 if pos.size > 0 else -1
+        vault_pos = vault.positions.get(symbol)
+        vault_size = vault_pos.size if vault_pos else 0
+        equity = risk.equity(state, vault)
+
+        def fits(qty: int) -> bool:
+            charge = ceil_div(part * qty, held)
+            return equity - charge >= risk.position_requirement(state, vault, "im_bps", symbol, sign * qty)
+
+        qty = takeover_qty(fits, held, max(0, -sign * vault_size), spec.lot_size)
+        if not qty:
+            return 0
+        charge = ceil_div(part * qty, held)
+        value = qty * market.mark * spec.multiplier + sign * charge
+        side = SELL if sign > 0 else BUY
+        size = pos.size
+        self._emit(
+            PositionTakenOver(
+                self._seq(), ts, symbol, account.id, vault.id, side, qty, value,
+                floor_div(value, qty * spec.multiplier),
+                close_pnl(size, pos.cost, qty, value),
+                fill_pnl(vault_size, vault_pos.cost if vault_pos else 0, sign * qty, value),
+                size + side * qty, vault_size - side * qty, charge,
+            )
+        )  # fmt: skip
+        self._after_fills(ts, vault, symbol)
+        paid[Layer.BACKSTOP] += charge
+        return charge
 
     def _picks(self, account: Account, symbol: str, part: int, room: dict[int, int]) -> tuple[list["Pick"], int, int]:
         """Who takes the account's position in ``symbol``: (picks, candidates, what they could not take of ``part``).
@@ -561,6 +654,11 @@ class Liquidator:
         equity, maintenance = self._health(account)
         share = equity_share(equity, self._maintenance(market, size), maintenance)
         return bankruptcy_value(size, market.mark, market.spec.multiplier, share)
+
+
+def _fund(layer: Layer, symbol: str) -> str:
+    """The fund a fund layer of ``symbol``'s waterfall names."""
+    return symbol if layer is Layer.MARKET_FUND else funds.SHARED
 
 
 class Pick:

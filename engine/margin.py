@@ -64,6 +64,21 @@ def close_pnl(size: int, cost: int, closed: int, value: int) -> int:
     return (value if size > 0 else -value) - removed
 
 
+def fill_pnl(size: int, cost: int, qty: int, value: int) -> int:
+    """PnL realized by a position (q, C) taking signed ``qty`` for the exact quote ``value`` (paid when buying,
+    received when selling): ``close_pnl`` of the part that closes, 0 when it only adds.
+
+    On a flip (|qty| > |q|, opposite signs) the closing part's value is its share of ``value``,
+    ``value x |q| / |qty|``, rounded down for a long and up for a short, so the PnL realized now rounds
+    down and the unit stays in the new position's cost (``close_pnl``'s rule).
+    """
+    if size == 0 or (size > 0) == (qty > 0):
+        return 0
+    closed = min(abs(qty), abs(size))
+    part = value if closed == abs(qty) else mul_div(value, closed, abs(qty), up=size < 0)
+    return close_pnl(size, cost, closed, part)
+
+
 def worst_case_size(size: int, bids: int, asks: int) -> int:
     """|q| if every open buy fills or if every open sell fills, whichever is larger."""
     return max(abs(size + bids), abs(size - asks))

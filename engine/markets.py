@@ -5,6 +5,7 @@ from enum import IntEnum
 import msgspec
 
 from engine.units import BPS, MAX_NOTIONAL, PPM, floor_div
+from engine.waterfall import Layer, waterfall_problem
 
 
 class Deleveraging(IntEnum):
@@ -49,6 +50,9 @@ class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     mm_tiers: tuple[MarginTier, ...] = ()  # larger positions: higher maintenance fractions
     max_price: int = 2**28  # highest index or order price, in price units
     max_position: int = 0  # largest |position| an account may hold or order up to; 0: the most the bounds allow
+    waterfall: tuple[Layer, ...] = ()  # who covers a deficit, in order (``engine.waterfall``); () the default
+    fund_fee_bps: int = 0  # the market fund's share of trading and liquidation fees (``engine.funds``)
+    backstop_account: int = 0  # the backstop vault's account, for a waterfall with that layer
 
 
 def position_limit(spec: MarketSpec) -> int:
@@ -77,8 +81,9 @@ def spec_problem(spec: MarketSpec) -> str | None:
         (spec.deleveraging in Deleveraging._value2member_map_, "unknown deleveraging policy"),
         (spec.max_price >= spec.tick_size and spec.max_position >= 0, "need max_price >= tick_size, max_position >= 0"),
         (_within_notional(spec), "max_position x 2 x max_price x multiplier must not exceed 2^58"),
+        (0 <= spec.fund_fee_bps <= BPS, "need 0 <= fund_fee_bps <= 10000"),
     )
-    return next((why for ok, why in checks if not ok), _tiers_problem(spec))
+    return next((why for ok, why in checks if not ok), None) or _tiers_problem(spec) or waterfall_problem(spec)
 
 
 def _within_notional(spec: MarketSpec) -> bool:

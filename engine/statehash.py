@@ -16,7 +16,7 @@ import msgspec
 from engine.enums import Side
 from engine.state import ExchangeState, Market
 
-DOMAIN_TAG = b"perpx-state-v2\x00"
+DOMAIN_TAG = b"perpx-state-v3\x00"
 
 
 def _book(market: Market) -> list[Any]:
@@ -38,6 +38,7 @@ def canonical(state: ExchangeState) -> bytes:
             m.premium_count,
             m.last_funding_ts,
             _book(m),
+            m.fund,
         ]
         for symbol, m in sorted(state.markets.items())
     ]
@@ -61,7 +62,17 @@ def canonical(state: ExchangeState) -> bytes:
         state.deposits,
         state.withdrawals,
     ]
-    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts])
+    pools = [
+        [
+            name,
+            p.shares,
+            p.cooldown,
+            sorted(p.stakes.items()),
+            [[a, r.shares, r.value, r.due] for a, r in sorted(p.requests.items())],
+        ]
+        for name, p in sorted(state.pools.items())
+    ]
+    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts, pools])
 
 
 def state_hash(state: ExchangeState) -> str:

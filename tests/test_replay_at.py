@@ -31,7 +31,7 @@ def test_at_an_event_inside_a_cascade_the_queue_shows_who_waits(adl_incident_log
     text = perpx("replay", str(adl_incident_log), "--at", "25")
     assert text.split("\n\n")[2].splitlines() == [
         "at seq 25 (ts 3604)",
-        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=21000",
+        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=21000 fund=",  # "": the shared fund
         "  insurance fund  0",
         # taker fees 1,500 + 1,000 + 250 less rebates 600 + 400 + 100
         "  fee pool        1650",
