@@ -70,7 +70,8 @@ def waterfall_problem(spec: MarketSpec) -> str | None:
         return None
     if len(set(given)) != len(given):
         return "each waterfall layer may be listed once"
-    if len(given) < 2 or given[0] != Layer.BOOK or any(layer not in MIDDLE for layer in given[1:-1]):
+    ends = len(given) >= 2 and given[0] == Layer.BOOK and given[-1] in LAST
+    if not ends or any(layer not in MIDDLE for layer in given[1:-1]):
         return "a waterfall starts with book, ends with adl or socialized, and lists funds or the vault between"
     if given[-1] != LAST[spec.deleveraging]:
         return "a waterfall must end with the market's deleveraging policy"
