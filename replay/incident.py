@@ -5,9 +5,11 @@ same measure serves a log (``perpx report``) and a re-execution as it runs
 (``perpx whatif``). The few state quantities it follows are moved the way
 ``engine.apply`` moves them:
 
-- the insurance fund: + funding rounding remainders (``FundingSettled`` paid -
-  received), + ``InsuranceFunded``, + ``LiquidationFeeCharged``, -
-  ``InsuranceFundPaid``;
+- the shared insurance fund (``fund``) and each market's fund (``market_funds``):
+  + funding rounding remainders (``FundingSettled`` paid - received, shared),
+  + ``InsuranceFunded``, + ``LiquidationFeeCharged`` (its ``fund_share`` to the
+  market's fund), + ``FeesShared``, +- ``FundsTransferred``, + ``Staked``,
+  - ``Unstaked``, - ``InsuranceFundPaid``;
 - open interest (the total size of long positions) per market: from the
   positions after each fill (``TradeExecuted``, ``LiquidationFilled``,
   ``PositionDeleveraged`` carry them), less the fill.
@@ -16,11 +18,17 @@ Series keep a point only where the value changed, so a quiet stretch costs
 nothing: prices and open interest the last value at each ts, the insurance
 fund every change (its dips inside one liquidation cascade matter).
 
+Who paid, layer by layer
+    ``DeficitSettled`` says where each deficit went: ``layers`` adds them up
+    (market funds, shared fund, backstop vault, ADL, socialized, written off),
+    so the layers sum to ``deficits`` to the unit.
+
 Who was hurt
     ``AccountImpact.loss`` adds what an incident took from an account: the
     liquidation fees it paid, the losses its liquidation and deleveraged
     closes realized (net of gains, if negative overall), what ADL took from it
-    against mark, and socialized charges.
+    against mark, socialized charges, and the backstop vault's charges for the
+    positions it took over.
 """
 
 from collections.abc import Callable, Iterable
@@ -32,7 +40,9 @@ from engine.events import (
     BadDebtWrittenOff,
     DeficitSettled,
     DeleveragingRound,
+    FeesShared,
     FundingSettled,
+    FundsTransferred,
     InsuranceFunded,
     InsuranceFundPaid,
     LiquidationFeeCharged,
@@ -40,9 +50,12 @@ from engine.events import (
     LiquidationStarted,
     MarketListed,
     PositionDeleveraged,
+    PositionTakenOver,
     PricesUpdated,
     SocializedLossCharged,
+    Staked,
     TradeExecuted,
+    Unstaked,
 )
 from replay.rebuild import Progress, untracked
 
@@ -101,10 +114,36 @@ class AccountImpact(msgspec.Struct):
     adl_loss: int = 0  # what those closes took from it against mark
     socialized: int = 0  # charged toward others' deficits
     uncovered: int = 0  # its deficit nobody could cover, written off
+    backstop_qty: int = 0  # as the vault: of bankrupt positions taken over
+    backstop_charge: int = 0  # what those takeovers took from it against mark
 
     @property
     def loss(self) -> int:
-        return self.liquidation_fees + max(0, -self.liquidation_pnl) + self.adl_loss + self.socialized
+        return (
+            self.liquidation_fees + max(0, -self.liquidation_pnl) + self.adl_loss + self.socialized
+            + self.backstop_charge
+        )  # fmt: skip
+
+
+class Layers(msgspec.Struct):
+    """Where the deficits went (``DeficitSettled``, summed): each layer's part; they add up to ``deficits``."""
+
+    deficits: int = 0
+    market_funds: int = 0
+    shared_fund: int = 0
+    backstop: int = 0
+    adl: int = 0
+    socialized: int = 0
+    written_off: int = 0
+
+
+class Pools(msgspec.Struct):
+    """Money staked into the funds and taken back (``Staked``, ``Unstaked``)."""
+
+    stakers: int = 0  # accounts that staked
+    staked: int = 0
+    unstaked: int = 0
+    unstakes: int = 0  # completed
 
 
 class Incident(msgspec.Struct):
@@ -126,13 +165,21 @@ class Incident(msgspec.Struct):
     liquidation_qty: int = 0  # closed through the book by liquidation fills
     liquidation_value: int = 0
     liquidation_fees: int = 0
-    insurance_paid: int = 0  # by the fund into liquidated accounts
+    insurance_paid: int = 0  # by the shared fund into liquidated accounts
     adl_qty: int = 0  # closed against counterparties by deleveraging rounds
     adl_value: int = 0
-    deficit: int = 0  # what deleveraging rounds had to take from others after the fund
+    deficit: int = 0  # what deleveraging rounds had to take from others after the funds and the vault
     socialized: int = 0  # of it, charged pro rata to profit
     uncovered: int = 0  # deficits nobody could cover, written off
     accounts: dict[int, AccountImpact] = msgspec.field(default_factory=dict)
+    market_funds: dict[str, int] = msgspec.field(default_factory=dict)  # each market's fund now
+    market_funds_before_liquidations: dict[str, int] = msgspec.field(default_factory=dict)
+    market_funds_paid: int = 0  # by the markets' funds into liquidated accounts
+    fees_to_market_funds: int = 0  # their share of trading and liquidation fees
+    backstop_qty: int = 0  # taken over by backstop vaults
+    backstop_value: int = 0
+    layers: Layers = msgspec.field(default_factory=Layers)
+    pools: Pools = msgspec.field(default_factory=Pools)
 
     @property
     def liquidated(self) -> set[int]:
@@ -152,12 +199,18 @@ class Measure:
         self._multipliers: dict[str, int] = {}
         self._long: dict[str, int] = {}  # open interest by market
         self._fund_changed = False
+        self._stakers: set[int] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             MarketListed: self._listed,
             PricesUpdated: self._prices,
             TradeExecuted: self._trade,
             FundingSettled: lambda e: self._fund(e.ts, e.paid - e.received),
-            InsuranceFunded: lambda e: self._fund(e.ts, e.amount),
+            InsuranceFunded: lambda e: self._into(e.ts, e.fund, e.amount),
+            FundsTransferred: self._transferred,
+            FeesShared: self._fees_shared,
+            Staked: self._staked,
+            Unstaked: self._unstaked,
+            PositionTakenOver: self._taken_over,
             LiquidationStarted: self._liquidation_started,
             LiquidationFilled: self._liquidation_filled,
             LiquidationFeeCharged: self._liquidation_fee,
@@ -193,6 +246,46 @@ class Measure:
         self._fund_changed = True
         incident.insurance_fund.record(ts, incident.fund)
 
+    def _into(self, ts: int, fund: str, change: int) -> None:
+        """Move the fund named ``fund`` ("" the shared one) by ``change``."""
+        if fund:
+            self.incident.market_funds[fund] += change
+        else:
+            self._fund(ts, change)
+
+    def _transferred(self, e: FundsTransferred) -> None:
+        self._into(e.ts, e.source, -e.amount)
+        self._into(e.ts, e.target, e.amount)
+
+    def _fees_shared(self, e: FeesShared) -> None:
+        self.incident.fees_to_market_funds += e.amount
+        self._into(e.ts, e.market, e.amount)
+
+    def _staked(self, e: Staked) -> None:
+        pools = self.incident.pools
+        self._stakers.add(e.account)
+        pools.stakers = len(self._stakers)
+        pools.staked += e.amount
+        self._into(e.ts, e.fund, e.amount)
+
+    def _unstaked(self, e: Unstaked) -> None:
+        self.incident.pools.unstaked += e.amount
+        self.incident.pools.unstakes += 1
+        self._into(e.ts, e.fund, -e.amount)
+
+    def _taken_over(self, e: PositionTakenOver) -> None:
+        incident = self.incident
+        incident.backstop_qty += e.qty
+        incident.backstop_value += e.value
+        impact = self._impact(e.account)
+        impact.closed_qty += e.qty
+        impact.closed_value += e.value
+        impact.liquidation_pnl += e.pnl
+        vault = self._impact(e.vault_account)
+        vault.backstop_qty += e.qty
+        vault.backstop_charge += e.charge
+        self._positions(e.ts, e.market, e.qty, (e.position, e.side), (e.vault_position, -e.side))
+
     def _positions(self, ts: int, market: str, qty: int, *sides: tuple[int, int]) -> None:
         """Move open interest by fills of ``qty``: each side is (its position after, its sign in the fill)."""
         change = 0
@@ -207,6 +300,7 @@ class Measure:
         self._multipliers[symbol] = e.spec.multiplier
         self._long[symbol] = 0
         incident = self.incident
+        incident.market_funds[symbol] = 0
         incident.index[symbol], incident.mark[symbol], incident.open_interest[symbol] = Series(), Series(), Series()
 
     def _prices(self, e: PricesUpdated) -> None:
@@ -222,6 +316,7 @@ class Measure:
     def _liquidation_started(self, e: LiquidationStarted) -> None:
         if not self.incident.liquidations:
             self.incident.fund_before_liquidations = self.incident.fund
+            self.incident.market_funds_before_liquidations = dict(self.incident.market_funds)
         self.incident.liquidations.append(Liquidation(e.seq, e.ts, e.account, e.equity, e.maintenance, e.notional))
         self._impact(e.account).liquidations += 1
 
@@ -240,12 +335,18 @@ class Measure:
     def _liquidation_fee(self, e: LiquidationFeeCharged) -> None:
         self.incident.liquidation_fees += e.amount
         self._impact(e.account).liquidation_fees += e.amount
-        self._fund(e.ts, e.amount)
+        self._fund(e.ts, e.amount - e.fund_share)
+        if e.fund_share:
+            self.incident.fees_to_market_funds += e.fund_share
+            self._into(e.ts, e.market, e.fund_share)
 
     def _insurance_paid(self, e: InsuranceFundPaid) -> None:
-        self.incident.insurance_paid += e.amount
+        if e.fund:
+            self.incident.market_funds_paid += e.amount
+        else:
+            self.incident.insurance_paid += e.amount
         self._impact(e.account).insurance += e.amount
-        self._fund(e.ts, -e.amount)
+        self._into(e.ts, e.fund, -e.amount)
 
     def _deleveraged(self, e: PositionDeleveraged) -> None:
         incident = self.incident
@@ -271,7 +372,15 @@ class Measure:
         self._impact(e.account).socialized += e.amount
 
     def _deficit_settled(self, e: DeficitSettled) -> None:
-        self.incident.deficit += e.deficit - e.insurance
+        self.incident.deficit += e.deficit - e.insurance - e.market_fund - e.backstop
+        layers = self.incident.layers
+        layers.deficits += e.deficit
+        layers.market_funds += e.market_fund
+        layers.shared_fund += e.insurance
+        layers.backstop += e.backstop
+        layers.adl += e.deleveraged
+        layers.socialized += e.socialized
+        layers.written_off += e.written_off
 
     def _written_off(self, e: BadDebtWrittenOff) -> None:
         self.incident.uncovered += e.amount
@@ -293,12 +402,25 @@ class Outcome(msgspec.Struct, frozen=True):
     fund_final: int
     adl_qty: int  # closed against counterparties
     adl_value: int
-    deficit: int  # left after the fund, taken by ADL or socialized charges
+    deficit: int  # left after the funds and the vault, taken by ADL or socialized charges
     socialized: int
     uncovered: int
+    market_funds_paid: int = 0
+    market_funds_final: int = 0  # all markets' funds together
+    fees_to_market_funds: int = 0
+    backstop_qty: int = 0  # taken over by the backstop vaults
+    backstop_value: int = 0
+    layers: Layers = msgspec.field(default_factory=Layers)
+    pools: Pools = msgspec.field(default_factory=Pools)
+    payers: dict[int, int] = msgspec.field(default_factory=dict)  # account: what it paid toward others' deficits
 
 
 def outcome(incident: Incident) -> Outcome:
+    payers = {
+        a.account: a.adl_loss + a.socialized + a.backstop_charge
+        for a in sorted(incident.accounts.values(), key=lambda a: a.account)
+        if a.adl_loss + a.socialized + a.backstop_charge
+    }
     return Outcome(
         incident.events,
         incident.trades,
@@ -315,6 +437,14 @@ def outcome(incident: Incident) -> Outcome:
         incident.deficit,
         incident.socialized,
         incident.uncovered,
+        incident.market_funds_paid,
+        sum(incident.market_funds.values()),
+        incident.fees_to_market_funds,
+        incident.backstop_qty,
+        incident.backstop_value,
+        incident.layers,
+        incident.pools,
+        payers,
     )
 
 
