@@ -49,6 +49,7 @@ class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     mm_tiers: tuple[MarginTier, ...] = ()  # larger positions: higher maintenance fractions
     max_price: int = 2**28  # highest index or order price, in price units
     max_position: int = 0  # largest |position| an account may hold or order up to; 0: the most the bounds allow
+    adl_lights_interval: int = 30  # ts units between ADL lights publications (30 s when ts is in seconds)
 
 
 def position_limit(spec: MarketSpec) -> int:
@@ -76,6 +77,7 @@ def spec_problem(spec: MarketSpec) -> str | None:
         (0 <= spec.liquidation_fee_bps < spec.mm_bps, "need 0 <= liquidation_fee_bps < mm_bps"),
         (spec.deleveraging in Deleveraging._value2member_map_, "unknown deleveraging policy"),
         (spec.max_price >= spec.tick_size and spec.max_position >= 0, "need max_price >= tick_size, max_position >= 0"),
+        (spec.adl_lights_interval > 0, "adl_lights_interval must be positive"),
         (_within_notional(spec), "max_position x 2 x max_price x multiplier must not exceed 2^58"),
     )
     return next((why for ok, why in checks if not ok), _tiers_problem(spec))

@@ -36,7 +36,7 @@ def test_the_bankrupt_long_is_told_from_its_first_fill_to_its_deleveraging(adl_i
     payment of what it could of the deficit, the ADL closes with their counterparties, the round and where
     the deficit went."""
     assert story(adl_incident_log, 2) == [
-        "account 2 in incident.log: 12 events up to seq 35",
+        "account 2 in incident.log: 12 events up to seq 34",
         "  seq 4  ts 1  deposited 573000; balance 573000",
         "  seq 11  ts 2  order 3 accepted: buy 100 BTC-PERP at 50000 (IOC)",
         # taker fee 5 bps: 60 x 50,000 = 3,000,000 -> 1,500; 40 x 50,000 = 2,000,000 -> 1,000
