@@ -21,13 +21,13 @@ RECORDED = Outcome(
     trades=3,
     liquidations=2,
     liquidated=[2, 5],
-    liquidation_qty=20,
+    liquidation_qty={"BTC-PERP": 20},
     liquidation_value=860_000,
     liquidation_fees=0,
     insurance_paid=21_000,
     fund_min=0,
     fund_final=0,
-    adl_qty=90,
+    adl_qty={"BTC-PERP": 90},
     adl_value=3_962_000,
     deficit=2_000,
     socialized=0,
@@ -56,13 +56,13 @@ def test_a_lower_maintenance_margin_saves_the_small_long(adl_incident_journal: s
         trades=3,
         liquidations=1,
         liquidated=[2],
-        liquidation_qty=20,
+        liquidation_qty={"BTC-PERP": 20},
         liquidation_value=860_000,
         liquidation_fees=0,
         insurance_paid=21_000,
         fund_min=0,
         fund_final=0,
-        adl_qty=90 - 10,
+        adl_qty={"BTC-PERP": 90 - 10},
         adl_value=3_962_000 - 440_000,
         deficit=2_000,
         socialized=0,
@@ -76,7 +76,7 @@ def test_the_socialized_policy_charges_the_deficit_and_closes_at_mark(adl_incide
     882, three more events) and its 80 lots close at mark, 80 x 44,000 = 3,520,000, not 3,522,000."""
     _, changed, survived, newly = run(adl_incident_journal, "*.deleveraging=socialized")
     assert (changed.events, changed.socialized, changed.deficit) == (36 + 3, 2_000, 2_000)
-    assert (changed.adl_qty, changed.adl_value) == (90, 3_520_000 + 440_000)
+    assert (changed.adl_qty, changed.adl_value) == ({"BTC-PERP": 90}, 3_520_000 + 440_000)
     assert (changed.liquidated, survived, newly) == ([2, 5], [], [])
 
 
