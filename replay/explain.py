@@ -165,9 +165,10 @@ class Narrator:
         return f"rebate {self.units.money(-fee)}" if fee < 0 else f"fee {self.units.money(fee)}"
 
     def _qty_at(self, market: str, qty: int, price: int) -> str:
-        """``0.020 BTC BTC-PERP at $43,000.0``: a size in its market, at a price."""
+        """``0.020 BTC in BTC-PERP at $43,000.0`` (``20 BTC-PERP at 43000`` with no display)."""
         u = self.units
-        return f"{u.size(market, qty)} {market} at {u.price(market, price)}"
+        where = f"in {market}" if u.markets[market].base else market
+        return f"{u.size(market, qty)} {where} at {u.price(market, price)}"
 
     def _deposited(self, e: Deposited) -> str:
         return f"deposited {self.units.money(e.amount)}; balance {self._balance()}"

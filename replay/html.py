@@ -63,10 +63,10 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin: 30px 0
 p.sub { color: #666; margin-top: 0; } dl { display: grid; grid-template-columns: 13em 1fr; margin: 8px 0; }
 dt { color: #666; } dd { margin: 0 0 2px; overflow-wrap: anywhere; } .bad { color: #c0392b; font-weight: 600; }
 table { border-collapse: collapse; margin: 6px 0 12px; font-size: 12px; }
-td, th { padding: 3px 8px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
+td, th { padding: 3px 8px; border-bottom: 1px solid #e4e4e4; text-align: right; } td { white-space: nowrap; }
 th { background: #f4f4f4; cursor: pointer; } th[aria-sort=ascending]::after { content: " \\25B2"; }
 th[aria-sort=descending]::after { content: " \\25BC"; } td:first-child, th:first-child { text-align: left; }
-details { margin: 8px 0; } summary { cursor: pointer; }
+details { margin: 8px 0; overflow-x: auto; } summary { cursor: pointer; }
 svg { display: block; margin: 4px 0; } svg text { font: 11px system-ui, sans-serif; fill: #444; }
 svg text.axis { fill: #222; font-weight: 600; }
 .legend span { display: inline-block; margin-right: 16px; } .legend i { display: inline-block; width: 12px;
@@ -307,7 +307,7 @@ def payers_charts(incident: Incident, found: list[Payer]) -> list[str]:
                     Part(p.amount, f"taken by {RULE_NAMES[rule]}", RULE_COLORS[rule]),
                     Part(max(0, p.last.profit_after), "profit kept", KEPT),
                 ],
-                f"{money(p.amount)} of {money(p.first.profit_before)}",
+                f"{money(p.amount)} of its {money(p.first.profit_before)} profit",
             )
             for p in here[:PAYERS]
         ]
@@ -342,9 +342,9 @@ def bankrupt_table(incident: Incident) -> Table:
     units = incident.units
     rows = [
         [
-            tables.count(q.seq),
+            tables.text(q.seq),
             tables.time(units, q.ts),
-            tables.count(q.account),
+            tables.text(q.account),
             tables.text(", ".join(q.markets)),
             tables.money(units, q.deficit),
             tables.money(units, q.insurance),
@@ -366,7 +366,7 @@ def payers_table(incident: Incident, found: list[Payer]) -> Table:
     units = incident.units
     rows = [
         [
-            tables.count(p.account),
+            tables.text(p.account),
             tables.text(p.market),
             tables.text(RULE_NAMES[p.rule]),
             tables.count(p.charges),
@@ -386,8 +386,8 @@ def payers_table(incident: Incident, found: list[Payer]) -> Table:
         "charges",
         "first charged at (UTC)" if units.clock.epoch is not None else "first charged at ts",
         tables.heading(units, "total taken", "money"),
-        tables.heading(units, "profit before", "money"),
-        tables.heading(units, "profit after", "money"),
+        tables.heading(units, "profit before its first charge", "money"),
+        tables.heading(units, "profit after its last charge", "money"),
         "ADL score at first charge",
         "rank at first charge",
     ]
@@ -399,12 +399,12 @@ def charges_table(incident: Incident, charges: list[Charge]) -> Table:
     units = incident.units
     rows = [
         [
-            tables.count(c.seq),
+            tables.text(c.seq),
             tables.time(units, c.ts),
             tables.text(c.market),
             tables.text(RULE_NAMES[c.rule]),
-            tables.count(c.bankrupt),
-            tables.count(c.account),
+            tables.text(c.bankrupt),
+            tables.text(c.account),
             tables.money(units, c.amount),
             tables.money(units, c.profit_before),
             tables.money(units, c.profit_after),
@@ -486,7 +486,7 @@ def impact_table(incident: Incident) -> Table:
     units = incident.units
     rows = [
         [
-            tables.count(i.account),
+            tables.text(i.account),
             tables.text(", ".join(i.markets)),
             tables.count(i.liquidations),
             *(
@@ -540,9 +540,9 @@ def liquidations_table(incident: Incident) -> Table:
     units = incident.units
     rows = [
         [
-            tables.count(q.seq),
+            tables.text(q.seq),
             tables.time(units, q.ts),
-            tables.count(q.account),
+            tables.text(q.account),
             tables.text(", ".join(q.markets)),
             tables.money(units, q.equity),
             tables.money(units, q.maintenance),
@@ -568,12 +568,12 @@ def deleveraging_table(incident: Incident) -> Table:
     units = incident.units
     rows = [
         [
-            tables.count(d.seq),
+            tables.text(d.seq),
             tables.time(units, d.ts),
             tables.text(d.market),
             tables.text(RULE_NAMES[d.policy]),
-            tables.count(d.account),
-            tables.count(d.counterparty),
+            tables.text(d.account),
+            tables.text(d.counterparty),
             tables.size(units, d.market, d.qty),
             tables.price(units, d.market, d.price),
             tables.money(units, d.value),

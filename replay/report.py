@@ -104,7 +104,7 @@ def replay_text(report: ReplayReport) -> str:
             ("state hash", v.state_hash),
             ("expected hash", v.expected_hash or "not given"),
             *_checked_at(v),
-            ("conservation", _conservation(v.conservation)),
+            ("conservation", _conservation(v.conservation, report.units)),
             ("verification", "ok" if v.ok else "FAILED"),
         ]
     )

@@ -32,6 +32,7 @@ class Table(NamedTuple):
 
 
 def text(value: object) -> Cell:
+    """As it is: a name, or a number that identifies (an account, a seq), never grouped."""
     return Cell(str(value), str(value))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine import FileLog
 from replay.cli import main
@@ -97,3 +97,25 @@ def test_perpx_diff_names_the_offset_of_a_damaged_frame(adl_incident_log: Path, 
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
         assert main(["diff", str(adl_incident_log), str(damaged), "--quiet"]) == 2
     assert f"{damaged}: corrupt record at offset {second}: checksum mismatch" in err.getvalue()
+
+
+def test_a_diff_in_dollars_shows_every_unit_of_money(tmp_path: Path) -> None:
+    """With the listing's units, prices and sizes read $43,000 and 0.020 BTC, and money is exact: a balance
+    that differs by $0.001 would show it (here by $1.50: 1,359,400 against 1,360,900 of $0.001)."""
+    commands = adl_incident(display=IN_DOLLARS)
+    a = written(commands, tmp_path / "a.log")
+    commands[14] = msgspec.structs.replace(commands[14], price=44_100)
+    lines = compared(a, written(commands, tmp_path / "b.log"))
+    assert lines[3] == (
+        "  A: seq 22  2023-11-14 23:13:23 UTC  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1"
+        " side=BUY price=$43,000 qty=0.020 BTC tif=GTC reduce_only=False rests=True"
+    )
+    assert lines[7] == "  account 1 BTC-PERP order 5  BUY 0.020 BTC at $43,000  BUY 0.020 BTC at $44,100"
+    assert lines[9:] == [
+        "  field                                A          B",
+        "  account 1 BTC-PERP cost        $860.00    $882.00",
+        "  account 3 balance            $1,359.40  $1,360.90",
+        "  account 4 balance            $1,180.25  $1,180.75",
+        "  insurance fund                   $0.00     $20.00",
+        "  market BTC-PERP premium_sum          0       2272",
+    ]

@@ -6,7 +6,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine import Engine, FileLog
 from replay.cli import main
@@ -92,3 +92,31 @@ def test_at_a_snapshots_seq_the_event_is_read_from_the_log(tmp_path: Path) -> No
     assert (tmp_path / "snapshotted.log.snapshots" / f"{15:020d}.snapshot").exists()
     at = json.loads(perpx("replay", str(tmp_path / "snapshotted.log"), "--at", "15", "--json"))["at"]
     assert (at["event"]["seq"], at["event"]["type"], at["event"]["fields"]["taker_account"]) == (15, "TradeExecuted", 5)
+
+
+def test_at_a_seq_a_listing_with_a_display_reads_in_dollars_and_coins(tmp_path: Path) -> None:
+    """Seq 27 again, with the listing's units: money in $0.001 ($478.00 is 478,000), sizes in 0.001 BTC."""
+    log = written(adl_incident(display=IN_DOLLARS), tmp_path / "adl.log")
+    text = perpx("replay", str(log), "--at", "27")
+    conservation = (
+        "conservation   balances $12,678.60 - open cost $0.00 + insurance fund $21.00 + fee pool $1.65 = $12,701.25;"
+        " deposits $12,701.25 - withdrawals $0.00 = $12,701.25: holds"
+    )
+    assert conservation in text.splitlines()
+    at = text.split("\n\n")[2].splitlines()
+    assert at[:4] == [
+        "at seq 27 (2023-11-14 23:13:24 UTC)",
+        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=$0.40",
+        "  insurance fund  $0.00",
+        "  fee pool        $1.65",
+    ]
+    assert at[7] == "        2     $478.00      -$2.00         $352.00             $176.00   -0.0114"
+    assert at[12:15] == [
+        "  account  market          size  entry cost  average entry  unrealized pnl  ADL lights",
+        "        1  BTC-PERP   0.020 BTC     $860.00        $43,000          $20.00           5",
+        "        2  BTC-PERP   0.080 BTC   $4,000.00        $50,000        -$480.00           4",
+    ]
+    assert at[-2:] == [
+        "        2  -$2.00      $176.00  -0.0114  $3,520.00",
+        "        5  $19.95       $22.00   0.9068    $440.00",
+    ]

@@ -3,9 +3,10 @@
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import pytest
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine.markets import Deleveraging
 from replay.cli import main
@@ -137,3 +138,18 @@ def test_perpx_whatif_json_and_policy_flag(adl_incident_journal: str) -> None:
     result = json.loads(out.getvalue())
     assert result["changes"] == ["*.deleveraging=socialized"]
     assert (result["recorded"]["socialized"], result["changed"]["socialized"]) == (0, 2_000)
+
+
+def test_the_text_reads_in_the_listings_units_one_size_row_per_market(tmp_path: Path) -> None:
+    """With the listing's units: the 80 lots deleveraged instead of 90 are 0.080 BTC, 3,522,000 is $3,522.00."""
+    journal = f"{written(adl_incident(display=IN_DOLLARS), tmp_path / 'adl.log')}.journal"
+    lines = whatif_lines(whatif(open_journal(journal), [parse_change("BTC-PERP.mm_bps=400")]))
+    assert lines[6:9] == [
+        "  closed through the book, BTC-PERP    0.020 BTC  0.020 BTC   0.000 BTC",
+        "  value closed through the book          $860.00    $860.00       $0.00",
+        "  liquidation fees                         $0.00      $0.00       $0.00",
+    ]
+    assert lines[12:14] == [
+        "  deleveraged, BTC-PERP                0.090 BTC  0.080 BTC  -0.010 BTC",
+        "  value deleveraged                    $3,962.00  $3,522.00    -$440.00",
+    ]
