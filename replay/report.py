@@ -122,8 +122,10 @@ def replay_text(report: ReplayReport) -> str:
     return "\n".join(lines)
 
 
-def _per_market(qty: dict[str, int], units: Units) -> str:
-    return ", ".join(units.size(symbol, size) for symbol, size in qty.items() if size) or "nothing"
+def _closed(qty: dict[str, int], value: int, units: Units) -> str:
+    """``23.249 BTC, 447.76 ETH: $2,346,798.21``: each market's size, never added, and their value; or none."""
+    sizes = ", ".join(units.size(symbol, size) for symbol, size in qty.items() if size)
+    return f"{sizes}: {units.money(value)}" if sizes else "none"
 
 
 def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
@@ -134,18 +136,14 @@ def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
     money = units.money
     return [
         ("liquidated", f"{len(o.liquidated)} accounts, in {o.liquidations} liquidations"),
-        ("  closed in book", f"{_per_market(o.liquidation_qty, units)}: {money(o.liquidation_value)}"),
+        ("  closed in book", _closed(o.liquidation_qty, o.liquidation_value, units)),
         ("  fees to fund", money(o.liquidation_fees)),
         (
             "  insurance fund",
             f"{money(s.insurance_before)} before, paid out {money(o.insurance_paid)},"
             f" lowest {money(o.fund_min)}, after {money(o.fund_final)}",
         ),
-        (
-            "  deleveraged",
-            f"{_per_market(o.adl_qty, units)}: {money(o.adl_value)} closed against counterparties,"
-            " at bankruptcy or mark",
-        ),
+        ("  deleveraged", f"{_closed(o.adl_qty, o.adl_value, units)}, against counterparties at bankruptcy or mark"),
         (
             "  deficit",
             f"{money(o.deficit)} past the fund: ADL took {money(o.deficit - o.socialized)},"
@@ -170,7 +168,7 @@ def simulation_text(s: SimulationSummary, log: str) -> str:
             (
                 "funding paid",
                 f"{units.money(s.funding_paid)}, of which the insurance fund kept"
-                f" {units.money(s.funding_remainder)} (rounding)",
+                f" {units.exact(s.funding_remainder)} (rounding)",
             ),
             ("rejections", rejections),
             *_liquidation(s),

@@ -1,9 +1,12 @@
 """Human units (``replay.display``): exact strings from integers, and the listing's display checked."""
 
+import msgspec
 import pytest
 from conftest import btc_perp
 
 from engine import Display, MarketSpec
+from engine.codec import decode_events
+from engine.events import MarketListed
 from engine.markets import spec_problem
 from replay.display import Units, fixed, half_even
 
@@ -129,3 +132,13 @@ def test_a_listing_whose_display_contradicts_its_multiplier_is_refused(
     """$0.1 x 0.001 BTC / $0.000001 = 100 quote units per (price unit x size unit); 10 would print every
     amount ten times too large. Cents can never hold $0.1 x 0.001 BTC, so no integer multiplier fits."""
     assert spec_problem(btc_perp(tick_size=1, multiplier=multiplier, display=display)) == problem
+
+
+def test_a_listing_encoded_before_display_decodes_with_the_default() -> None:
+    """MarketSpec is array_like: its fields are positional, so a spec written without the appended display
+    (one element shorter) reads back with ``Display()``, and prints integers."""
+    listed_event = MarketListed(1, 1, btc_perp())
+    fields = msgspec.to_builtins(listed_event)
+    fields[3] = fields[3][:-1]  # [tag, seq, ts, spec]: the spec without its display
+    (decoded,) = decode_events(msgspec.msgpack.encode([fields]), "old.log", "offset 10")
+    assert decoded == listed_event and decoded.spec.display == Display()
