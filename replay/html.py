@@ -338,59 +338,42 @@ def _rank(c: Charge) -> Cell:
     return Cell("pro rata to profit", "")
 
 
+def _liquidation_cells(q: Liquidation, units: Units) -> list[Cell]:
+    """Which liquidation: its seq, time, account and markets."""
+    return [tables.text(q.seq), tables.time(units, q.ts), tables.text(q.account), tables.text(", ".join(q.markets))]
+
+
+def _liquidation_headings(units: Units, seq: str) -> list[str]:
+    return [seq, tables.heading(units, "time", "time"), "account", "markets"]
+
+
 def bankrupt_table(incident: Incident) -> Table:
     units = incident.units
     rows = [
-        [
-            tables.text(q.seq),
-            tables.time(units, q.ts),
-            tables.text(q.account),
-            tables.text(", ".join(q.markets)),
-            tables.money(units, q.deficit),
-            tables.money(units, q.insurance),
-            tables.money(units, q.adl),
-            tables.money(units, q.socialized),
-            tables.money(units, q.uncovered),
-        ]
+        [*_liquidation_cells(q, units), *tables.moneys(units, q.deficit, q.insurance, q.adl, q.socialized, q.uncovered)]
         for q in incident.liquidations
         if q.deficit
     ]
-    money = [
-        tables.heading(units, name, "money") for name in ("deficit", "insurance fund", "ADL", "socialized", "uncovered")
-    ]
-    header = ["liquidation seq", tables.heading(units, "", "time"), "account", "markets", *money]
+    money = tables.money_headings(units, "deficit", "insurance fund", "ADL", "socialized", "uncovered")
+    header = [*_liquidation_headings(units, "liquidation seq"), *money]
     return Table("bankrupt", "Bankrupt accounts: each deficit and who covered it", header, rows)
+
+
+def _charge_cells(c: Charge, units: Units, amount: int, before: int, after: int) -> list[Cell]:
+    """A charge's rule, what was taken, the profit before and after, and the charge's score and rank."""
+    return [tables.text(RULE_NAMES[c.rule]), *tables.moneys(units, amount, before, after), _score(c), _rank(c)]
 
 
 def payers_table(incident: Incident, found: list[Payer]) -> Table:
     units = incident.units
     rows = [
-        [
-            tables.text(p.account),
-            tables.text(p.market),
-            tables.text(RULE_NAMES[p.rule]),
-            tables.count(p.charges),
-            tables.time(units, p.first.ts),
-            tables.money(units, p.amount),
-            tables.money(units, p.first.profit_before),
-            tables.money(units, p.last.profit_after),
-            _score(p.first),
-            _rank(p.first),
-        ]
+        [tables.text(p.account), tables.text(p.market), tables.count(p.charges), tables.time(units, p.first.ts),
+         *_charge_cells(p.first, units, p.amount, p.first.profit_before, p.last.profit_after)]
         for p in found
-    ]
-    header = [
-        "account",
-        "market",
-        "rule",
-        "charges",
-        "first charged at (UTC)" if units.clock.epoch is not None else "first charged at ts",
-        tables.heading(units, "total taken", "money"),
-        tables.heading(units, "profit before its first charge", "money"),
-        tables.heading(units, "profit after its last charge", "money"),
-        "ADL score at first charge",
-        "rank at first charge",
-    ]
+    ]  # fmt: skip
+    money = tables.money_headings(units, "total taken", "profit before its first charge", "profit after its last")
+    first = tables.heading(units, "first charged at", "time")
+    header = ["account", "market", "charges", first, "rule", *money, "ADL score at first charge", "rank then"]
     return Table("payers", "Accounts that paid toward others' deficits", header, rows)
 
 
@@ -398,32 +381,13 @@ def charges_table(incident: Incident, charges: list[Charge]) -> Table:
     """Every charge, one per round and account: written as CSV only (a socialized round charges everyone)."""
     units = incident.units
     rows = [
-        [
-            tables.text(c.seq),
-            tables.time(units, c.ts),
-            tables.text(c.market),
-            tables.text(RULE_NAMES[c.rule]),
-            tables.text(c.bankrupt),
-            tables.text(c.account),
-            tables.money(units, c.amount),
-            tables.money(units, c.profit_before),
-            tables.money(units, c.profit_after),
-            _score(c),
-            _rank(c),
-        ]
+        [tables.text(c.seq), tables.time(units, c.ts), tables.text(c.market), tables.text(c.bankrupt),
+         tables.text(c.account), *_charge_cells(c, units, c.amount, c.profit_before, c.profit_after)]
         for c in charges
-    ]
-    header = [
-        "round seq",
-        tables.heading(units, "", "time"),
-        "market",
-        "rule",
-        "bankrupt",
-        "account",
-        *(tables.heading(units, n, "money") for n in ("taken", "profit before", "profit after")),
-        "ADL score",
-        "rank",
-    ]
+    ]  # fmt: skip
+    money = tables.money_headings(units, "taken", "profit before", "profit after")
+    header = ["round seq", tables.heading(units, "time", "time"), "market", "bankrupt", "account", "rule", *money,
+              "ADL score", "rank"]  # fmt: skip
     return Table("charges", "Every charge", header, rows)
 
 
@@ -485,41 +449,16 @@ def affected(incident: Incident) -> list[str]:
 def impact_table(incident: Incident) -> Table:
     units = incident.units
     rows = [
-        [
-            tables.text(i.account),
-            tables.text(", ".join(i.markets)),
-            tables.count(i.liquidations),
-            *(
-                tables.money(units, v)
-                for v in (
-                    i.liquidation_fees,
-                    i.liquidation_pnl,
-                    i.insurance,
-                    i.adl_loss,
-                    i.socialized,
-                    i.uncovered,
-                    i.loss,
-                )
-            ),
-        ]
+        [tables.text(i.account), tables.text(", ".join(i.markets)), tables.count(i.liquidations),
+         *tables.moneys(units, i.liquidation_fees, i.liquidation_pnl, i.insurance, i.adl_loss, i.socialized,
+                        i.uncovered, i.loss)]
         for i in sorted(incident.accounts.values(), key=lambda i: (-i.loss, i.account))
         if i.loss
-    ]
-    money = [
-        tables.heading(units, n, "money")
-        for n in (
-            "liquidation fees",
-            "closing pnl",
-            "insurance in",
-            "ADL against mark",
-            "socialized",
-            "uncovered",
-            "total loss",
-        )
-    ]
-    return Table(
-        "affected", "Every account the incident took from", ["account", "markets", "liquidations", *money], rows
-    )
+    ]  # fmt: skip
+    money = tables.money_headings(units, "liquidation fees", "closing pnl", "insurance in", "ADL against mark",
+                                  "socialized", "uncovered", "total loss")  # fmt: skip
+    header = ["account", "markets", "liquidations", *money]
+    return Table("affected", "Every account the incident took from", header, rows)
 
 
 # Every liquidation and close
@@ -539,59 +478,29 @@ def _outcome(q: Liquidation, units: Units) -> str:
 def liquidations_table(incident: Incident) -> Table:
     units = incident.units
     rows = [
-        [
-            tables.text(q.seq),
-            tables.time(units, q.ts),
-            tables.text(q.account),
-            tables.text(", ".join(q.markets)),
-            tables.money(units, q.equity),
-            tables.money(units, q.maintenance),
-            tables.text(health(q.equity, q.maintenance)),
-            tables.money(units, q.notional),
-            tables.money(units, q.closed_value),
-            tables.money(units, q.fee),
-            tables.money(units, q.insurance),
-            tables.money(units, q.adl + q.socialized),
-            tables.text(_outcome(q, units)),
-        ]
+        [*_liquidation_cells(q, units), *tables.moneys(units, q.equity, q.maintenance),
+         tables.text(health(q.equity, q.maintenance)),
+         *tables.moneys(units, q.notional, q.closed_value, q.fee, q.insurance, q.adl + q.socialized),
+         tables.text(_outcome(q, units))]
         for q in incident.liquidations
-    ]
-    money = [tables.heading(units, n, "money") for n in ("equity", "maintenance")]
-    money2 = [
-        tables.heading(units, n, "money") for n in ("notional", "closed value", "fee", "fund paid", "taken from others")
-    ]
-    header = ["seq", tables.heading(units, "", "time"), "account", "markets", *money, "health", *money2, "outcome"]
+    ]  # fmt: skip
+    header = [*_liquidation_headings(units, "seq"), *tables.money_headings(units, "equity", "maintenance"), "health",
+              *tables.money_headings(units, "notional", "closed value", "fee", "fund paid", "taken from others"),
+              "outcome"]  # fmt: skip
     return Table("liquidations", "Liquidations", header, rows)
 
 
 def deleveraging_table(incident: Incident) -> Table:
     units = incident.units
     rows = [
-        [
-            tables.text(d.seq),
-            tables.time(units, d.ts),
-            tables.text(d.market),
-            tables.text(RULE_NAMES[d.policy]),
-            tables.text(d.account),
-            tables.text(d.counterparty),
-            tables.size(units, d.market, d.qty),
-            tables.price(units, d.market, d.price),
-            tables.money(units, d.value),
-            tables.money(units, d.taken),
-        ]
+        [tables.text(d.seq), tables.time(units, d.ts), tables.text(d.market), tables.text(RULE_NAMES[d.policy]),
+         tables.text(d.account), tables.text(d.counterparty), tables.size(units, d.market, d.qty),
+         tables.price(units, d.market, d.price), *tables.moneys(units, d.value, d.taken)]
         for d in incident.deleveragings
-    ]
-    header = [
-        "seq",
-        tables.heading(units, "", "time"),
-        "market",
-        "rule",
-        "bankrupt",
-        "counterparty",
-        "size",
-        "price",
-        *(tables.heading(units, n, "money") for n in ("value", "taken against mark")),
-    ]
+    ]  # fmt: skip
+    when = tables.heading(units, "time", "time")
+    header = ["seq", when, "market", "rule", "bankrupt", "counterparty", "size", "price",
+              *tables.money_headings(units, "value", "taken against mark")]  # fmt: skip
     return Table("deleveraging", "Deleveraging closes", header, rows)
 
 

@@ -58,12 +58,21 @@ def time(units: Units, ts: int) -> Cell:
     return Cell(shown, shown.removesuffix(" UTC") if units.instant(ts) else str(ts))
 
 
+def moneys(units: Units, *amounts: int) -> list[Cell]:
+    return [money(units, amount) for amount in amounts]
+
+
+def money_headings(units: Units, *names: str) -> list[str]:
+    return [heading(units, name, "money") for name in names]
+
+
 def heading(units: Units, name: str, kind: str = "") -> str:
-    """A column heading naming its unit: ``deficit ($)``, ``time (UTC)``; sizes name their base per row."""
+    """A column heading naming its unit: ``deficit ($)``, ``time (UTC)`` (``time (ts)`` when ts is no clock);
+    sizes name their base in each cell."""
     if kind == "money":
         return f"{name} ({units.currency()})"
     if kind == "time":
-        return "time (UTC)" if units.clock.epoch is not None else "ts"
+        return f"{name} (UTC)" if units.clock.epoch is not None else f"{name} (ts)"
     return name
 
 

@@ -199,10 +199,10 @@ def test_the_csvs_hold_exact_plain_decimals(in_dollars_log: Path, tmp_path: Path
         "24,2023-11-14 23:13:24,2,BTC-PERP,23.000,21.000,2.000,0.000,0.000",
     ]
     assert (tmp_path / "incident.payers.csv").read_text().splitlines() == [
-        "account,market,rule,charges,first charged at (UTC),total taken ($),profit before its first charge ($),"
-        "profit after its last charge ($),ADL score at first charge,rank at first charge",
-        "3,BTC-PERP,ADL,1,2023-11-14 23:13:24,1.500,360.000,358.500,0.232787,1",
-        "4,BTC-PERP,ADL,1,2023-11-14 23:13:24,0.500,300.000,299.500,0.202959,2",
+        "account,market,charges,first charged at (UTC),rule,total taken ($),profit before its first charge ($),"
+        "profit after its last ($),ADL score at first charge,rank then",
+        "3,BTC-PERP,1,2023-11-14 23:13:24,ADL,1.500,360.000,358.500,0.232787,1",
+        "4,BTC-PERP,1,2023-11-14 23:13:24,ADL,0.500,300.000,299.500,0.202959,2",
     ]
     assert (tmp_path / "incident.deleveraging.csv").read_text().splitlines()[1:] == [
         "28,2023-11-14 23:13:24,BTC-PERP,ADL,2,3,0.060,44025,2641.500,1.500",
