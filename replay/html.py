@@ -226,10 +226,6 @@ def market_table(incident: Incident) -> Table:
 # Who absorbed the deficit
 
 
-def _top(items: list, n: int) -> tuple[list, list]:
-    return items[:n], items[n:]
-
-
 def _rule_markets(charges: list[Charge], rule: Deleveraging) -> str:
     return ", ".join(sorted({c.market for c in charges if c.rule == rule}))
 
