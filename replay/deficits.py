@@ -8,22 +8,27 @@ loss charges every profitable account pro rata to its unrealized profit. What
 the fund paid and what each bankrupt's rounds took are on its liquidation
 (``replay.incident.Liquidation``); this module names the payers.
 
-Read from ``DeleveragingRound`` events: one ``Charge`` per share that took
-money. A round lists its shares after the closes it made, so a counterparty's
-profit before ADL is read from the state as its first close of the round is
-about to apply (``Charges.add`` is called before ``engine.apply``). A
-socialized charge's share carries the profit it was levied on. Profit after
-is profit before less the charge: what the charge took is valued at mark.
+Read from the events: one ``Charge`` per ADL close that took money (a
+``DeleveragingRound``'s share with a qty: the round ranks and scores it) and
+per ``SocializedLossCharged`` (which may follow an ADL market's closes too,
+for what its counterparties could not take). A round lists its shares after
+the closes it made, so a counterparty's profit before ADL is read from the
+state as its first close of the round is about to apply (``Charges.add`` is
+called before ``engine.apply``); a socialized charge carries the profit it
+was levied on. Profit after is profit before less the charge: what a charge
+takes is valued at mark.
 """
 
 from typing import Any
 
 import msgspec
 
-from engine.events import DeleveragingRound, PositionDeleveraged
+from engine.events import DeleveragingRound, PositionDeleveraged, SocializedLossCharged
 from engine.margin import unrealized_pnl
 from engine.markets import Deleveraging
 from engine.state import ExchangeState
+
+ADL, SOCIALIZED = Deleveraging.ADL, Deleveraging.SOCIALIZED
 
 
 class Charge(msgspec.Struct, frozen=True):
@@ -32,7 +37,7 @@ class Charge(msgspec.Struct, frozen=True):
     seq: int  # the round's
     ts: int
     market: str
-    rule: Deleveraging
+    rule: Deleveraging  # ADL: a close at the bankrupt's price; SOCIALIZED: a charge pro rata to profit
     bankrupt: int
     account: int
     amount: int
@@ -40,11 +45,11 @@ class Charge(msgspec.Struct, frozen=True):
     profit_after: int
     score: int  # ADL: its rank score in millionths; socialized: the profit it was charged on
     rank: int  # ADL: 1 for the first taken from; socialized: 0 (everyone pays pro rata)
-    candidates: int  # accounts eligible in the round
+    candidates: int  # ADL: the accounts eligible in the round; socialized: 0
 
 
 class Payer(msgspec.Struct):
-    """Every charge one account paid in one market: the total, and its position before the first and after
+    """Every charge one account paid in one market under one rule: the total, and its profit before the first and after
     the last (the mark may move between rounds, so after is not before less the total)."""
 
     account: int
@@ -57,7 +62,7 @@ class Payer(msgspec.Struct):
 
 
 class Charges:
-    """Feeds on events before each is applied to ``state``; ``charges`` lists what rounds took, in seq order."""
+    """Feeds on events before each is applied to ``state``; ``charges`` lists what was taken, in seq order."""
 
     def __init__(self) -> None:
         self.charges: list[Charge] = []
@@ -69,6 +74,8 @@ class Charges:
             self._closing(state, event)
         elif kind is DeleveragingRound:
             self._round(event)
+        elif kind is SocializedLossCharged and event.amount:
+            self._socialized(event)
 
     def _closing(self, state: ExchangeState, e: PositionDeleveraged) -> None:
         before = self._before.setdefault((e.market, e.account), {})
@@ -80,44 +87,34 @@ class Charges:
             )
 
     def _round(self, e: DeleveragingRound) -> None:
+        """Its closes that took money (a socialized share is told by its own event), ranked by their place
+        among the round's closes, most highly ranked first."""
         before = self._before.pop((e.market, e.account), {})
-        ranks = {share.account: rank for rank, share in enumerate((s for s in e.shares if s.qty), 1)}
-        for share in e.shares:
-            if not share.amount:
-                continue
-            if share.qty:  # ADL: its place among the round's closes, most highly ranked first
-                profit, rank = before[share.account], ranks[share.account]
-            else:  # socialized: charged on its profit
-                profit, rank = share.score, 0
-            after = profit - share.amount
-            charge = Charge(
-                e.seq,
-                e.ts,
-                e.market,
-                e.policy,
-                e.account,
-                share.account,
-                share.amount,
-                profit,
-                after,
-                share.score,
-                rank,
-                e.candidates,
-            )
-            self.charges.append(charge)
+        closes = [share for share in e.shares if share.qty]
+        for rank, share in enumerate(closes, 1):
+            if share.amount:
+                profit = before[share.account]
+                charge = Charge(e.seq, e.ts, e.market, ADL, e.account, share.account, share.amount, profit,
+                                profit - share.amount, share.score, rank, e.candidates)  # fmt: skip
+                self.charges.append(charge)
+
+    def _socialized(self, e: SocializedLossCharged) -> None:
+        charge = Charge(e.seq, e.ts, e.market, SOCIALIZED, e.bankrupt_account, e.account, e.amount, e.profit,
+                        e.profit - e.amount, e.profit, 0, 0)  # fmt: skip
+        self.charges.append(charge)
 
 
 def payers(charges: list[Charge]) -> list[Payer]:
-    """One ``Payer`` per (account, market), the largest total first, then by account and market."""
-    found: dict[tuple[int, str], Payer] = {}
+    """One ``Payer`` per (account, market, rule), the largest total first, then by account, market and rule."""
+    found: dict[tuple[int, str, Deleveraging], Payer] = {}
     for charge in charges:
-        payer = found.get((charge.account, charge.market))
+        payer = found.get((charge.account, charge.market, charge.rule))
         if payer is None:
-            found[charge.account, charge.market] = Payer(
+            found[charge.account, charge.market, charge.rule] = Payer(
                 charge.account, charge.market, charge.rule, 1, charge.amount, charge, charge
             )
         else:
             payer.charges += 1
             payer.amount += charge.amount
             payer.last = charge
-    return sorted(found.values(), key=lambda p: (-p.amount, p.account, p.market))
+    return sorted(found.values(), key=lambda p: (-p.amount, p.account, p.market, p.rule))

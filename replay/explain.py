@@ -24,7 +24,9 @@ import msgspec
 from engine.apply import apply
 from engine.enums import Side
 from engine.events import (
+    BadDebtWrittenOff,
     CommandRejected,
+    DeficitSettled,
     DeleveragingRound,
     Deposited,
     FundingPaid,
@@ -128,6 +130,8 @@ class Narrator:
             SocializedLossCharged: self._socialized,
             PositionDeleveraged: self._deleveraged,
             DeleveragingRound: self._round,
+            BadDebtWrittenOff: self._written_off,
+            DeficitSettled: self._deficit_settled,
             LiquidationEnded: self._liquidation_ended,
         }
 
@@ -323,14 +327,23 @@ class Narrator:
         takers = ", ".join(f"account {s.account} {money(s.amount)}" for s in e.shares if s.amount) or "nobody"
         return (
             f"deleveraging round ({e.policy.name}) in {e.market}: {self.units.size(e.market, e.qty)} closed for value"
-            f" {money(e.value)}; the insurance fund paid {money(e.insurance)}; deficit {money(e.deficit)} taken from"
-            f" {takers} ({e.candidates} candidate{'' if e.candidates == 1 else 's'})"
+            f" {money(e.value)}; the insurance fund paid {money(e.insurance)}; deficit left {money(e.deficit)};"
+            f" charged {takers} ({e.candidates} candidate{'' if e.candidates == 1 else 's'})"
+        )
+
+    def _written_off(self, e: BadDebtWrittenOff) -> str:
+        return f"{self.units.money(e.amount)} that nobody could cover written off: balance back to {self._balance()}"
+
+    def _deficit_settled(self, e: DeficitSettled) -> str:
+        money = self.units.money
+        return (
+            f"deficit {money(e.deficit)} settled: insurance fund {money(e.insurance)}, ADL {money(e.deleveraged)},"
+            f" socialized {money(e.socialized)}, written off {money(e.written_off)}"
         )
 
     def _liquidation_ended(self, e: LiquidationEnded) -> str:
         money = self.units.money
-        uncovered = f"; uncovered loss {money(-e.equity)}" if e.equity < 0 else ""
-        after = f"equity {money(e.equity)}, maintenance margin {money(e.maintenance)}{uncovered}"
+        after = f"equity {money(e.equity)}, maintenance margin {money(e.maintenance)}"
         return f"liquidation ended at stage {e.stage.name}: {after}"
 
 

@@ -40,9 +40,10 @@ RULE_COLORS = {Deleveraging.ADL: ADL, Deleveraging.SOCIALIZED: SOCIALIZED}
 RULE_NAMES = {Deleveraging.ADL: "ADL", Deleveraging.SOCIALIZED: "socialized loss"}
 RULES = {
     Deleveraging.ADL: "auto-deleveraging: the bankrupt position is closed against the opposite positions ranked"
-    " highest by unrealized profit x leverage, at the bankrupt's price, so each gives up the difference to mark",
-    Deleveraging.SOCIALIZED: "socialized loss: the deficit is charged to every account with unrealized profit in"
-    " the market, pro rata to that profit (never more than it), then the position closes at mark",
+    " highest by unrealized profit x leverage, at the bankrupt's price, so each gives up the difference to mark,"
+    " never more than its profit on what it closes nor its equity",
+    Deleveraging.SOCIALIZED: "socialized loss: the deficit (in a socialized market, or what ADL could not place) is"
+    " charged to every account with unrealized profit in the market, pro rata to that profit, never more than it",
 }
 LOSSES = (
     ("liquidation_fees", "liquidation fees", "#7f8c8d"),
@@ -174,7 +175,7 @@ def happened(incident: Incident, charges: list[Charge]) -> str:
         items.append(
             f"{_accounts(len({q.account for q in bankrupt}))} went bankrupt, with losses beyond their equity of"
             f" {money(total)}: the fund paid {money(fund_paid)} of it, other accounts"
-            f" {money(sum(c.amount for c in charges))}, and {money(incident.uncovered)} is uncovered."
+            f" {money(sum(c.amount for c in charges))}, and {money(incident.uncovered)} was written off."
         )
     for rule in Deleveraging:
         taken = [c for c in charges if c.rule == rule]
@@ -217,8 +218,8 @@ def market_table(incident: Incident) -> Table:
     counts("deleveraging closes", "deleveraging_closes")
     sizes("deleveraged", "adl_qty")
     money("value deleveraged", "adl_value")
-    money("deficit taken from other accounts", "deficit")
-    money("of which socialized", "socialized")
+    money("deficits taken by ADL closes", "adl_taken")
+    money("deficits charged pro rata (socialized)", "socialized")
     row("rule for deficits", [tables.text(RULE_NAMES[incident.specs[s].deleveraging]) for s in symbols])
     return Table("markets", "Per market", ["figure", *symbols, "all markets"], rows)
 
@@ -240,7 +241,7 @@ def flow(incident: Incident, charges: list[Charge]) -> str:
         ("insurance fund", FUND, lambda q: q.insurance),
         (f"ADL ({_rule_markets(charges, Deleveraging.ADL)})", ADL, lambda q: q.adl),
         (f"socialized loss ({_rule_markets(charges, Deleveraging.SOCIALIZED)})", SOCIALIZED, lambda q: q.socialized),
-        ("uncovered", UNCOVERED, lambda q: q.uncovered),
+        ("written off", UNCOVERED, lambda q: q.uncovered),
     ]
     groups = _grouped(bankrupt, lambda q: q.account)
     left = [
@@ -288,14 +289,14 @@ def _color(group: list[Payer]) -> str:
 
 
 def payers_charts(incident: Incident, found: list[Payer]) -> list[str]:
-    """Per market, the accounts that paid most toward others' deficits: what was taken, and the profit kept."""
+    """Per market and rule, the accounts that paid most toward others' deficits: what was taken, and the profit
+    kept."""
     money = incident.units.money
     parts = []
-    for symbol in incident.specs:
-        here = [p for p in found if p.market == symbol]
+    for symbol, rule in ((symbol, rule) for symbol in incident.specs for rule in Deleveraging):
+        here = [p for p in found if p.market == symbol and p.rule == rule]
         if not here:
             continue
-        rule = here[0].rule
         bars = [
             Bar(
                 f"account {p.account}",
@@ -350,7 +351,7 @@ def bankrupt_table(incident: Incident) -> Table:
         for q in incident.liquidations
         if q.deficit
     ]
-    money = tables.money_headings(units, "deficit", "insurance fund", "ADL", "socialized", "uncovered")
+    money = tables.money_headings(units, "deficit", "insurance fund", "ADL", "socialized", "written off")
     header = [*_liquidation_headings(units, "liquidation seq"), *money]
     return Table("bankrupt", "Bankrupt accounts: each deficit and who covered it", header, rows)
 
@@ -452,7 +453,7 @@ def impact_table(incident: Incident) -> Table:
         if i.loss
     ]  # fmt: skip
     money = tables.money_headings(units, "liquidation fees", "closing pnl", "insurance in", "ADL against mark",
-                                  "socialized", "uncovered", "total loss")  # fmt: skip
+                                  "socialized", "written off", "total loss")  # fmt: skip
     header = ["account", "markets", "liquidations", *money]
     return Table("affected", "Every account the incident took from", header, rows)
 
@@ -468,7 +469,7 @@ def _outcome(q: Liquidation, units: Units) -> str:
         shown = f"deleveraged: {' and '.join(rules)}" if rules else "closed against counterparties at mark"
     else:
         shown = STAGES[q.stage]
-    return f"{shown}; uncovered {units.money(q.uncovered)}" if q.uncovered else shown
+    return f"{shown}; written off {units.money(q.uncovered)}" if q.uncovered else shown
 
 
 def liquidations_table(incident: Incident) -> Table:

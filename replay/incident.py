@@ -34,6 +34,8 @@ from typing import Any
 import msgspec
 
 from engine.events import (
+    BadDebtWrittenOff,
+    DeficitSettled,
     DeleveragingRound,
     FundingSettled,
     InsuranceFunded,
@@ -87,16 +89,12 @@ class Liquidation(msgspec.Struct):
     markets: list[str] = msgspec.field(default_factory=list)  # where it closed positions, in the order it did
     closed_value: int = 0  # through the book and by deleveraging, at the prices closed
     fee: int = 0  # liquidation fees, to the fund
-    insurance: int = 0  # paid into it by the fund
-    adl: int = 0  # its deficit after the fund, taken from others by ADL
-    socialized: int = 0  # its deficit after the fund, charged to others pro rata to profit
+    deficit: int = 0  # its equity below zero once the book did what it could (``DeficitSettled``), covered by:
+    insurance: int = 0  # the fund
+    adl: int = 0  # counterparties, by ADL closes at its bankruptcy price (what each lost against mark)
+    socialized: int = 0  # accounts in profit, charged pro rata
+    uncovered: int = 0  # nobody: written off
     stage: Stage | None = None  # where it ended; None while it runs
-    uncovered: int = 0  # negative equity left at its end
-
-    @property
-    def deficit(self) -> int:
-        """What its losses came to beyond its own equity: whoever paid, or nobody."""
-        return self.insurance + self.adl + self.socialized + self.uncovered
 
 
 class Deleveraging(msgspec.Struct):
@@ -128,8 +126,8 @@ class MarketFigures(msgspec.Struct):
     deleveraging_closes: int = 0
     adl_qty: int = 0  # closed against counterparties by deleveraging rounds
     adl_value: int = 0
-    deficit: int = 0  # what deleveraging rounds took from others after the fund
-    socialized: int = 0  # of it, charged pro rata to profit
+    adl_taken: int = 0  # what those closes took from the counterparties against mark: deficits they covered
+    socialized: int = 0  # deficits charged here to accounts in profit, pro rata
 
 
 class AccountImpact(msgspec.Struct):
@@ -144,7 +142,7 @@ class AccountImpact(msgspec.Struct):
     insurance: int = 0  # paid into it by the insurance fund
     adl_loss: int = 0  # what closes against bankrupt ones took from it against mark
     socialized: int = 0  # charged toward others' deficits
-    uncovered: int = 0  # negative equity left when its liquidation ended
+    uncovered: int = 0  # its deficit nobody could cover, written off
 
     @property
     def loss(self) -> int:
@@ -167,7 +165,8 @@ class Incident(msgspec.Struct):
     liquidations: list[Liquidation] = msgspec.field(default_factory=list)
     deleveragings: list[Deleveraging] = msgspec.field(default_factory=list)
     insurance_paid: int = 0  # by the fund into liquidated accounts (some with no position left: no market)
-    uncovered: int = 0  # negative equity left after liquidations ended
+    deficit: int = 0  # deficits after the fund: taken by ADL closes, socialized charges, or written off
+    uncovered: int = 0  # deficits nobody could cover, written off
     accounts: dict[int, AccountImpact] = msgspec.field(default_factory=dict)
 
     @property
@@ -211,6 +210,8 @@ class Measure:
             DeleveragingRound: self._round,
             SocializedLossCharged: self._socialized,
             LiquidationEnded: self._liquidation_ended,
+            DeficitSettled: self._deficit_settled,
+            BadDebtWrittenOff: self._written_off,
         }
 
     def add(self, event: Any) -> None:
@@ -329,16 +330,12 @@ class Measure:
         self._positions(e.ts, e.market, e.qty, (e.position, e.side), (e.counterparty_position, -e.side))
 
     def _round(self, e: DeleveragingRound) -> None:
-        self.incident.markets[e.market].deficit += e.deficit
-        liquidation = self._liquidation(e.account, e.market)
-        if e.policy == DeleveragingPolicy.ADL:
-            liquidation.adl += e.deficit
-        else:
-            liquidation.socialized += e.deficit
+        self._liquidation(e.account, e.market)
         taken = {share.account: share.amount for share in e.shares if share.qty}  # a charge has its own event
         for close in self._closes.pop((e.market, e.account), []):
             close.taken = taken.get(close.counterparty, 0)
         for account, amount in taken.items():
+            self.incident.markets[e.market].adl_taken += amount
             self._impact(account, e.market).adl_loss += amount
 
     def _socialized(self, e: SocializedLossCharged) -> None:
@@ -346,12 +343,18 @@ class Measure:
         self._impact(e.account, e.market).socialized += e.amount
 
     def _liquidation_ended(self, e: LiquidationEnded) -> None:
-        liquidation = self._running.pop(e.account)
-        liquidation.stage = e.stage
-        if e.equity < 0:
-            liquidation.uncovered = -e.equity
-            self.incident.uncovered -= e.equity
-            self._impact(e.account).uncovered -= e.equity
+        self._running.pop(e.account).stage = e.stage
+
+    def _deficit_settled(self, e: DeficitSettled) -> None:
+        """Where a bankrupt's deficit went: the fund, ADL closes, socialized charges, the write-off."""
+        self.incident.deficit += e.deficit - e.insurance
+        liquidation = self._running[e.account]
+        liquidation.deficit, liquidation.adl, liquidation.socialized = e.deficit, e.deleveraged, e.socialized
+        liquidation.uncovered = e.written_off
+
+    def _written_off(self, e: BadDebtWrittenOff) -> None:
+        self.incident.uncovered += e.amount
+        self._impact(e.account).uncovered += e.amount
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -389,7 +392,7 @@ def outcome(incident: Incident) -> Outcome:
         incident.fund,
         {symbol: figures.adl_qty for symbol, figures in markets.items()},
         incident.total("adl_value"),
-        incident.total("deficit"),
+        incident.deficit,
         incident.total("socialized"),
         incident.uncovered,
     )

@@ -16,6 +16,7 @@ from engine import Engine, FileLog, fold
 from engine.codec import SCHEMA_VERSION, frame
 from engine.filelog import FILE_HEADER, MAGIC
 from engine.markets import Deleveraging
+from engine.transitions import Stage
 from replay.charts import MAX_POINTS, thin
 from replay.cli import main
 from replay.deficits import Charge, payers
@@ -57,61 +58,59 @@ def perpx(*argv: str) -> tuple[int, str]:
 
 
 def test_the_fund_and_open_interest_follow_the_incident(adl_incident_measured: Incident) -> None:
-    """Fund: 0, 21,000 paid in at ts 1, then at ts 3604 20,600 and 400 paid out (every change kept).
-    Open interest (total long, the last value per ts): 110 after ts 2 (2's 100, 5's 10); at ts 3604 the
-    liquidation fill moves 20 from 2 to 1 (no change), ADL closes 80 of 2 and 10 of 5: 20 left (1's)."""
+    """Fund: 0, 21,000 paid in at ts 1, then at ts 3604 all 21,000 paid out toward 2's deficit.
+    Open interest (total long, the last value per ts): 110 after ts 2 (2's 100, 5's 10); at ts 3604 ADL
+    closes 2's 100 and 5's 10 move to 1 through its bid: 10 left (1's)."""
     incident = adl_incident_measured
     fund = incident.insurance_fund
-    assert (fund.ts, fund.values) == ([1, 1, 3604, 3604], [0, 21_000, 400, 0])
+    assert (fund.ts, fund.values) == ([1, 1, 3604], [0, 21_000, 0])
     assert (incident.fund_min, incident.fund) == (0, 0)
     oi = incident.open_interest["BTC-PERP"]
-    assert (oi.ts, oi.values) == ([2, 3604], [110, 20])
+    assert (oi.ts, oi.values) == ([2, 3604], [110, 10])
     mark = incident.mark["BTC-PERP"]
     assert (mark.ts, mark.values) == ([1, 3602, 3604], [50_000, 47_000, 44_000])
 
 
 def test_the_most_affected_accounts_are_ranked_by_what_they_lost(adl_incident_measured: Incident) -> None:
-    """2 lost 140,000 + 358,500 + 119,500 closing; 5 lost 60,000 closing at mark 44,000 (bought at
-    50,000); ADL took 1,500 from 3 and 500 from 4 against mark."""
+    """2 lost 354,600 + 236,400 closing; 5 lost 7,000 + 63,000 selling at 43,000 (bought at 50,000);
+    ADL took 5,400 from 3 and 3,600 from 4 against mark."""
     found = [(i.account, i.loss) for i in adl_incident_measured.most_affected(10)]
-    assert found == [(2, 618_000), (5, 60_000), (3, 1_500), (4, 500)]
+    assert found == [(2, 591_000), (5, 70_000), (3, 5_400), (4, 3_600)]
 
 
 def test_each_liquidation_records_its_deficit_and_who_covered_it(adl_incident_measured: Incident) -> None:
-    """Account 2 at mark 44,000: equity -3,000; selling 20 at 43,000 instead of 44,000 loses 20,000 more:
-    a deficit of 23,000, of which the fund paid 20,600 + 400 and ADL took 2,000. Account 5 closed at
-    mark with equity 19,950 left: no deficit."""
+    """Account 2 at mark 44,000: equity 570,000 - 100 x 6,000 = -30,000, its deficit; the fund paid its
+    21,000 and ADL took the 9,000 left, closing its 100 at 44,090 (4,409,000). Account 5 was solvent: its 10
+    sold to the bid at 43,000 (430,000) in the book, no deficit."""
     two, five = adl_incident_measured.liquidations
     assert (two.account, two.markets, two.insurance, two.adl, two.socialized, two.uncovered) == (
-        2, ["BTC-PERP"], 21_000, 2_000, 0, 0,
+        2, ["BTC-PERP"], 21_000, 9_000, 0, 0,
     )  # fmt: skip
-    assert two.deficit == 23_000 == 3_000 + 20 * (44_000 - 43_000)
-    assert two.closed_value == 20 * 43_000 + 3_522_000  # the book's 20, then ADL's 80 for W
-    assert (five.account, five.deficit, five.closed_value) == (5, 0, 10 * 44_000)
+    assert (two.deficit, two.closed_value, two.stage) == (30_000, 4_409_000, Stage.DELEVERAGE)
+    assert (five.account, five.deficit, five.closed_value, five.stage) == (5, 0, 430_000, Stage.FULL_CLOSE)
 
 
 def test_adl_charges_name_each_counterparty_its_rank_and_its_profit_before_and_after(adl_incident_log: Path) -> None:
-    """ADL splits W = 3,522,000 over the shorts by rank: 3 first (score 360,000 x 2,640,000 / (3,000,000 x
-    1,360,900) = 0.232787), then 4 (0.202959); each gives up its close's excess over mark, 1,500 and 500,
-    out of unrealized profits of 60 x 6,000 = 360,000 and 50 x 6,000 = 300,000 at mark 44,000. Account
-    5's deficit was 0, so its close charges nobody."""
+    """The 9,000 left after the fund goes to the shorts by rank: 3 first (score 360,000 x 2,640,000 /
+    (3,000,000 x 1,360,900) = 0.232787), closing 60 and paying 9,000 x 60 / 100 = 5,400 over mark, then 4
+    (0.202959), closing 40 and paying 3,600; out of unrealized profits of 60 x 6,000 = 360,000 and
+    50 x 6,000 = 300,000 at mark 44,000, which keep 354,600 and 296,400."""
     assert found(adl_incident_log).charges == [
-        Charge(30, 3604, "BTC-PERP", ADL, 2, 3, 1_500, 360_000, 358_500, 232_787, 1, 2),
-        Charge(30, 3604, "BTC-PERP", ADL, 2, 4, 500, 300_000, 299_500, 202_959, 2, 2),
+        Charge(28, 3604, "BTC-PERP", ADL, 2, 3, 5_400, 360_000, 354_600, 232_787, 1, 2),
+        Charge(28, 3604, "BTC-PERP", ADL, 2, 4, 3_600, 300_000, 296_400, 202_959, 2, 2),
     ]
 
 
 def test_socialized_charges_are_pro_rata_to_profit(tmp_path: Path) -> None:
-    """The 2,000 deficit over profits 20,000 (1), 360,000 (3), 300,000 (4), of 680,000: 58.82, 1,058.82 and
-    882.35 floored to 58, 1,058 and 882; the 2 units left go to the larger remainders, 1 and 3."""
+    """The 9,000 deficit over profits 360,000 (3) and 300,000 (4), of 660,000: 4,909.09 and 4,090.91 floored
+    to 4,909 and 4,090; the unit left goes to the larger remainder, 4's."""
     log = written(adl_incident(deleveraging=SOCIALIZED), tmp_path / "soc.log")
     charges = found(log).charges
-    assert [(c.account, c.amount, c.profit_before, c.profit_after, c.rank) for c in charges] == [
-        (1, 59, 20_000, 19_941, 0),
-        (3, 1_059, 360_000, 358_941, 0),
-        (4, 882, 300_000, 299_118, 0),
+    assert [(c.rule, c.account, c.amount, c.profit_before, c.profit_after, c.rank) for c in charges] == [
+        (SOCIALIZED, 3, 4_909, 360_000, 355_091, 0),
+        (SOCIALIZED, 4, 4_091, 300_000, 295_909, 0),
     ]
-    assert [(p.account, p.amount) for p in payers(charges)] == [(3, 1_059), (4, 882), (1, 59)]
+    assert [(p.account, p.amount) for p in payers(charges)] == [(3, 4_909), (4, 4_091)]
 
 
 @settings(max_examples=25, deadline=None)
@@ -132,20 +131,21 @@ def test_the_measured_fund_and_open_interest_equal_the_folded_state(commands: li
 
 @settings(max_examples=25, deadline=None)
 @given(commands=scenarios())
-def test_every_deficit_is_the_fund_plus_the_charges_plus_what_is_uncovered(commands: list[Any]) -> None:
-    """Over random liquidation scenarios, what the charges took from counterparties is what the rounds
-    took from others, liquidation by liquidation; and no charge is negative."""
+def test_every_deficit_is_the_fund_plus_the_charges_plus_what_is_written_off(commands: list[Any]) -> None:
+    """Over random liquidation scenarios, each bankrupt's deficit is what the fund paid, what ADL closes and
+    socialized charges took and what was written off; the charges add up, bankrupt by bankrupt, to what
+    its liquidations say others took; no charge is negative."""
     engine = Engine()
     for command in commands:
         engine.submit(command)
-    log = engine.log
-    findings = gather(log, "memory")
+    findings = gather(engine.log, "memory")
     taken: dict[int, int] = {}
     for charge in findings.charges:
         assert charge.amount > 0 and charge.profit_after == charge.profit_before - charge.amount
         taken[charge.bankrupt] = taken.get(charge.bankrupt, 0) + charge.amount
     by_account: dict[int, int] = {}
     for q in findings.incident.liquidations:
+        assert q.deficit == q.insurance + q.adl + q.socialized + q.uncovered
         by_account[q.account] = by_account.get(q.account, 0) + q.adl + q.socialized
     assert taken == {account: amount for account, amount in by_account.items() if amount}
 
@@ -178,9 +178,9 @@ def test_perpx_report_writes_one_self_contained_page_and_a_csv_per_table(in_doll
     # 2 accounts, 23:13:24 is ts 3604 from 22:13:20; the fund's 21,000 in $0.001 is $21.00
     assert "<li>2 accounts liquidated in 2 liquidations, at 2023-11-14 23:13:24 UTC.</li>" in page
     assert "It paid $21.00 into liquidated accounts" in page
-    assert "ADL in BTC-PERP took $2.00 from 2 accounts" in page
-    assert '<td data-v="0.020">0.020 BTC</td>' in page  # closed through the book: 20 lots of 0.001 BTC
-    assert '<td data-v="44025">$44,025</td>' in page  # the ADL close's price
+    assert "ADL in BTC-PERP took $9.00 from 2 accounts" in page
+    assert '<td data-v="0.010">0.010 BTC</td>' in page  # closed through the book: 5's 10 lots of 0.001 BTC
+    assert '<td data-v="44090">$44,090</td>' in page  # the ADL closes' price, 4,409,000 / 100
     csvs = sorted(p.name for p in tmp_path.glob("incident.*.csv"))
     tables = ("affected", "bankrupt", "charges", "deleveraging", "liquidations", "markets", "payers")
     assert csvs == [f"incident.{t}.csv" for t in tables]
@@ -190,24 +190,23 @@ def test_perpx_report_writes_one_self_contained_page_and_a_csv_per_table(in_doll
 
 def test_the_csvs_hold_exact_plain_decimals(in_dollars_log: Path, tmp_path: Path) -> None:
     """Money in dollars to the unit ($0.001), sizes in BTC, times in UTC without the zone: what a
-    spreadsheet reads; the bankrupt's deficit 23 = fund 21 + ADL 2."""
+    spreadsheet reads; the bankrupt's deficit $30 = fund $21 + ADL $9."""
     out = tmp_path / "incident.html"
     assert perpx("report", str(in_dollars_log), "-o", str(out)) == (0, "")
     assert (tmp_path / "incident.bankrupt.csv").read_text().splitlines() == [
         "liquidation seq,time (UTC),account,markets,deficit ($),insurance fund ($),ADL ($),socialized ($),"
-        "uncovered ($)",
-        "24,2023-11-14 23:13:24,2,BTC-PERP,23.000,21.000,2.000,0.000,0.000",
+        "written off ($)",
+        "24,2023-11-14 23:13:24,2,BTC-PERP,30.000,21.000,9.000,0.000,0.000",
     ]
     assert (tmp_path / "incident.payers.csv").read_text().splitlines() == [
         "account,market,charges,first charged at (UTC),rule,total taken ($),profit before its first charge ($),"
         "profit after its last ($),ADL score at first charge,rank then",
-        "3,BTC-PERP,1,2023-11-14 23:13:24,ADL,1.500,360.000,358.500,0.232787,1",
-        "4,BTC-PERP,1,2023-11-14 23:13:24,ADL,0.500,300.000,299.500,0.202959,2",
+        "3,BTC-PERP,1,2023-11-14 23:13:24,ADL,5.400,360.000,354.600,0.232787,1",
+        "4,BTC-PERP,1,2023-11-14 23:13:24,ADL,3.600,300.000,296.400,0.202959,2",
     ]
     assert (tmp_path / "incident.deleveraging.csv").read_text().splitlines()[1:] == [
-        "28,2023-11-14 23:13:24,BTC-PERP,ADL,2,3,0.060,44025,2641.500,1.500",
-        "29,2023-11-14 23:13:24,BTC-PERP,ADL,2,4,0.020,44025,880.500,0.500",
-        "33,2023-11-14 23:13:24,BTC-PERP,ADL,5,4,0.010,44000,440.000,0.000",
+        "26,2023-11-14 23:13:24,BTC-PERP,ADL,2,3,0.060,44090,2645.400,5.400",
+        "27,2023-11-14 23:13:24,BTC-PERP,ADL,2,4,0.040,44090,1763.600,3.600",
     ]
 
 
@@ -217,7 +216,7 @@ def test_the_top_of_the_page_says_what_was_verified(in_dollars_log: Path, tmp_pa
     out = tmp_path / "incident.html"
     assert perpx("report", str(in_dollars_log), "-o", str(out), "--expect-hash", digest) == (0, "")
     page = out.read_text()
-    assert "<dt>events</dt><dd>seq 1 to 36, every one applied with the engine&#x27;s apply</dd>" in page
+    assert "<dt>events</dt><dd>seq 1 to 35, every one applied with the engine&#x27;s apply</dd>" in page
     assert f"<dt>state hash at the end</dt><dd>{digest}</dd>" in page
     assert f"<dt>hash checked</dt><dd>yes: it equals the expected {digest}</dd>" in page
     assert "<dt>torn tail</dt><dd>none</dd>" in page
