@@ -208,7 +208,7 @@ def bar_chart(bars: Sequence[Bar], items: Sequence[tuple[str, str]], title: str,
     row, top = 24, 8
     height = top + row * len(bars) + 8
     longest = max(sum(p.amount for p in bar.parts) for bar in bars) or 1
-    scale = (WIDTH - BAR_LEFT - RIGHT - 110) / longest
+    scale = (WIDTH - BAR_LEFT - RIGHT - 220) / longest  # room for the total at the right
     drawn = []
     for n, bar in enumerate(bars):
         y = top + n * row

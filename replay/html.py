@@ -39,10 +39,10 @@ ADL, SOCIALIZED, UNCOVERED, KEPT = "#e67e22", "#8e44ad", "#222222", "#d5d8dc"
 RULE_COLORS = {Deleveraging.ADL: ADL, Deleveraging.SOCIALIZED: SOCIALIZED}
 RULE_NAMES = {Deleveraging.ADL: "ADL", Deleveraging.SOCIALIZED: "socialized loss"}
 RULES = {
-    Deleveraging.ADL: "auto-deleveraging: the bankrupt position is closed against the opposite positions ranked"
+    Deleveraging.ADL: "Auto-deleveraging: the bankrupt position is closed against the opposite positions ranked"
     " highest by unrealized profit x leverage, at the bankrupt's price, so each gives up the difference to mark,"
     " never more than its profit on what it closes nor its equity",
-    Deleveraging.SOCIALIZED: "socialized loss: the deficit (in a socialized market, or what ADL could not place) is"
+    Deleveraging.SOCIALIZED: "Socialized loss: the deficit (in a socialized market, or what ADL could not place) is"
     " charged to every account with unrealized profit in the market, pro rata to that profit, never more than it",
 }
 LOSSES = (
@@ -182,8 +182,8 @@ def happened(incident: Incident, charges: list[Charge]) -> str:
         if taken:
             markets = ", ".join(sorted({c.market for c in taken}))
             items.append(
-                f"{RULE_NAMES[rule]} in {markets} took {money(sum(c.amount for c in taken))} from"
-                f" {_accounts(len({c.account for c in taken}))}: {RULES[rule]}."
+                f"In {markets}, {RULE_NAMES[rule]} took {money(sum(c.amount for c in taken))} from"
+                f" {_accounts(len({c.account for c in taken}))}. {RULES[rule]}."
             )
     return _bullets(items)
 

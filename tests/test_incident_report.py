@@ -178,7 +178,7 @@ def test_perpx_report_writes_one_self_contained_page_and_a_csv_per_table(in_doll
     # 2 accounts, 23:13:24 is ts 3604 from 22:13:20; the fund's 21,000 in $0.001 is $21.00
     assert "<li>2 accounts liquidated in 2 liquidations, at 2023-11-14 23:13:24 UTC.</li>" in page
     assert "It paid $21.00 into liquidated accounts" in page
-    assert "ADL in BTC-PERP took $9.00 from 2 accounts" in page
+    assert "In BTC-PERP, ADL took $9.00 from 2 accounts. Auto-deleveraging: " in page
     assert '<td data-v="0.010">0.010 BTC</td>' in page  # closed through the book: 5's 10 lots of 0.001 BTC
     assert '<td data-v="44090">$44,090</td>' in page  # the ADL closes' price, 4,409,000 / 100
     csvs = sorted(p.name for p in tmp_path.glob("incident.*.csv"))
