@@ -39,8 +39,8 @@ def _conservation(c: Conservation, units: Units = RAW) -> str:
     m = units.exact
     return (
         f"balances {m(c.balances)} - open cost {m(c.open_cost)} + insurance fund {m(c.insurance_fund)}"
-        f" + fee pool {m(c.fee_pool)} = {m(c.held)}; deposits {m(c.deposits)} - withdrawals {m(c.withdrawals)}"
-        f" = {m(c.deposits - c.withdrawals)}: {verdict}"
+        f" + fee pool {m(c.fee_pool)} - bad debt {m(c.bad_debt)} = {m(c.held)};"
+        f" deposits {m(c.deposits)} - withdrawals {m(c.withdrawals)} = {m(c.deposits - c.withdrawals)}: {verdict}"
     )
 
 
@@ -149,7 +149,7 @@ def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
             f"{money(o.deficit)} past the fund: ADL took {money(o.deficit - o.socialized)},"
             f" socialized loss {money(o.socialized)}",
         ),
-        ("  uncovered", money(o.uncovered)),
+        ("  written off", money(o.uncovered)),
     ]
 
 

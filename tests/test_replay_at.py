@@ -100,7 +100,8 @@ def test_at_a_seq_a_listing_with_a_display_reads_in_dollars_and_coins(tmp_path: 
     log = written(adl_incident(display=IN_DOLLARS), tmp_path / "adl.log")
     text = perpx("replay", str(log), "--at", "25")
     conservation = (
-        "conservation   balances $12,651.60 - open cost $0.00 + insurance fund $21.00 + fee pool $1.65 = $12,674.25;"
+        "conservation   balances $12,651.60 - open cost $0.00 + insurance fund $21.00 + fee pool $1.65 - bad debt $0.00"
+        " = $12,674.25;"
         " deposits $12,674.25 - withdrawals $0.00 = $12,674.25: holds"
     )
     assert conservation in text.splitlines()
