@@ -27,14 +27,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+BUS = 10_000  # a cluster node also listens on its port + 10,000 (Redis 6.2 cannot be told another)
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port is a port, and free too."""
+    while True:
+        port = free_port()
+        if port + BUS < 65_536:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + BUS))
+                except OSError:
+                    continue
+            return port
+
+
 class RedisServer:
     """A redis-server on a free loopback port, with its data in ``directory``; kill it, start it again."""
 
-    def __init__(self, directory: Path, appendfsync: str = "everysec", options: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, directory: Path, appendfsync: str = "everysec", options: tuple[str, ...] = (), port: int = 0
+    ) -> None:
         self.directory = directory
         self.appendfsync = appendfsync
         self.options = options  # more redis-server arguments
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -75,7 +93,7 @@ class LocalCluster:
         self.servers = []
         for i in range(nodes):
             (directory / f"node{i}").mkdir()
-            self.servers.append(RedisServer(directory / f"node{i}", options=options))
+            self.servers.append(RedisServer(directory / f"node{i}", options=options, port=cluster_port()))
         self.url = f"redis+cluster://127.0.0.1:{self.servers[0].port}"
 
     def start(self) -> None:
@@ -103,6 +121,16 @@ class LocalCluster:
     def node_of(self, key: str) -> int:
         """The index of the node that owns ``key``'s slot."""
         return redis.crc.key_slot(key.encode()) * len(self.servers) // SLOTS
+
+    def tag_per_node(self, prefix: str) -> list[str]:
+        """Hash tags ``{prefix-N}``, the first N found for each node, in node order: one shard a node."""
+        found: dict[int, str] = {}
+        n = 0
+        while len(found) < len(self.servers):
+            tag = f"{{{prefix}-{n}}}"
+            found.setdefault(self.node_of(tag), tag)
+            n += 1
+        return [found[node] for node in range(len(self.servers))]
 
     def kill(self) -> None:
         for server in self.servers:

@@ -16,9 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from engine import Engine, MemoryLog
+import msgspec
+
+from engine import Engine, ListMarket, MemoryLog
 from engine.redisjournal import RedisJournal
 from engine.redislog import open_url, sibling_url
+from serve.gateway import market_of
 from serve.server import Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +41,18 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 60) -> 
 def commands_beside(out_url: str) -> str:
     """The command stream of a test shard: ``NAME:commands`` beside the event stream ``NAME``."""
     return sibling_url(out_url, ":commands")
+
+
+def on_markets(commands: list[Any], names: dict[str, str]) -> list[Any]:
+    """``commands`` with every market renamed by ``names``: a shard's own copy of a workload."""
+    renamed = []
+    for command in commands:
+        if type(command) is ListMarket:
+            command = ListMarket(command.ts, msgspec.structs.replace(command.spec, symbol=names[command.spec.symbol]))
+        elif market_of(command):
+            command = msgspec.structs.replace(command, market=names[command.market])
+        renamed.append(command)
+    return renamed
 
 
 def reference(commands: list[Any]) -> list[Any]:

@@ -8,20 +8,18 @@ running that shard's commands alone.
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
 import redis
 from conftest import BTC
 from redisserver import LocalCluster
-from serving import ServeProcess, last_seq, reference, served, wait_until
+from serving import ServeProcess, last_seq, on_markets, reference, served, wait_until
 from streams import ETH, command_stream
 
-from engine.commands import ListMarket
 from engine.redislog import open_url
 from replay.tail import Follower, tail
-from serve.gateway import Gateway, market_of
+from serve.gateway import Gateway
 
 SHARDS = 3
 COMMANDS_PER_SHARD = 400
@@ -35,35 +33,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     started.kill()
 
 
-def one_tag_per_node(cluster: LocalCluster) -> list[str]:
-    """Hash tags ``{shard-N}``, the first found for each node, in node order."""
-    found: dict[int, str] = {}
-    n = 0
-    while len(found) < SHARDS:
-        found.setdefault(cluster.node_of(f"{{shard-{n}}}"), f"{{shard-{n}}}")
-        n += 1
-    return [found[node] for node in range(SHARDS)]
-
-
-def on_markets(commands: list[Any], names: dict[str, str]) -> list[Any]:
-    """``commands`` with every market renamed by ``names`` (a shard's own copy of a workload)."""
-    renamed = []
-    for command in commands:
-        if type(command) is ListMarket:
-            command = ListMarket(command.ts, msgspec.structs.replace(command.spec, symbol=names[command.spec.symbol]))
-        elif market_of(command):
-            command = msgspec.structs.replace(command, market=names[command.market])
-        renamed.append(command)
-    return renamed
-
-
 def test_three_shards_on_a_cluster_each_serve_their_own_markets(cluster: LocalCluster, tmp_path: Path) -> None:
     """Shard i owns BTC-i and ETH-i and runs its own copy of a seeded workload (seed i). A gateway sends
     the three flows interleaved, routing orders, prices and funding by their market and deposits,
     withdrawals and cancels by order id to the shard named with them. Each shard's event stream holds
     exactly the events of its own commands run alone, and every key of a shard (commands, events,
     journal, snapshots) lives on its own node."""
-    tags = one_tag_per_node(cluster)
+    tags = cluster.tag_per_node("shard")
     flows, routes, expected = [], {}, []
     for i, tag in enumerate(tags):
         names = {BTC: f"BTC-{i}", ETH: f"ETH-{i}"}

