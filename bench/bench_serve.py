@@ -72,10 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    started = LocalCluster(tmp_path_factory.mktemp("cluster"))
-    started.start()
-    yield started
-    started.kill()
+    with LocalCluster(tmp_path_factory.mktemp("cluster")) as started:
+        yield started
 
 
 def last_seqs(setup: list[Any], commands: list[Any]) -> tuple[int, list[int]]:

@@ -85,13 +85,12 @@ class Server:
         snapshot_every: int = SNAPSHOT_EVERY,
         name: str = "",
     ) -> None:
-        self.commands_url = commands_url
         self.out_url = out_url
         self.batch = batch
         self.snapshot_every = snapshot_every
         client, stream, _ = connect(out_url)
         self.lease = Lease(client, f"{stream}{SUFFIX}", lease_ms, name or f"{socket.gethostname()}:{os.getpid()}")
-        self.commands, self.commands_stream, _ = connect(commands_url)
+        self.command_client, self.command_stream, _ = connect(commands_url)
         self.block_ms = max(1, lease_ms // 3)  # the longest a read waits: the lease is renewed in between
         self._stopping = threading.Event()
         self.logger = structlog.get_logger().bind(events=out_url)
@@ -153,7 +152,7 @@ class Server:
             engine = Engine.recover(
                 log, snapshots_for(log), self.snapshot_every, journal, state=replica.state, tip=replica.tip
             )
-            reader = CommandReader(self.commands, self.commands_stream, engine.cursor, self.batch)
+            reader = CommandReader(self.command_client, self.command_stream, engine.cursor, self.batch)
             self.logger.info("active", seq=engine.state.seq, cursor=reader.cursor, lease=self.lease.token)
             while not self._stopping.is_set():
                 try:

@@ -86,7 +86,7 @@ SLOTS = 16_384
 
 class LocalCluster:
     """Redis Cluster on loopback: ``nodes`` redis-servers, each owning an equal run of the 16,384 slots,
-    no replicas. ``url`` reaches it through its first node."""
+    no replicas. ``url`` reaches it through its first node. As a context manager: started, then killed."""
 
     def __init__(self, directory: Path, nodes: int = 3) -> None:
         options = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
@@ -131,6 +131,13 @@ class LocalCluster:
             found.setdefault(self.node_of(tag), tag)
             n += 1
         return [found[node] for node in range(len(self.servers))]
+
+    def __enter__(self) -> "LocalCluster":
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.kill()
 
     def kill(self) -> None:
         for server in self.servers:

@@ -1,7 +1,7 @@
 """``perpx serve`` in this process: commands in from a stream, events out, exactly once; the lease, the
 standby's replica and the gateway's routing. Against the test Redis, nothing mocked.
 
-``tests/test_serve_failover.py`` runs serve as separate processes and kills them.
+``tests/test_serve_processes.py`` runs serve as separate processes and kills them.
 """
 
 from typing import Any

@@ -27,10 +27,8 @@ COMMANDS_PER_SHARD = 400
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    started = LocalCluster(tmp_path_factory.mktemp("cluster"))
-    started.start()
-    yield started
-    started.kill()
+    with LocalCluster(tmp_path_factory.mktemp("cluster")) as started:
+        yield started
 
 
 def test_three_shards_on_a_cluster_each_serve_their_own_markets(cluster: LocalCluster, tmp_path: Path) -> None:
