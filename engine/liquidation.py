@@ -22,31 +22,35 @@ The waterfall (stages in ``engine.transitions``)
        trading fee but a liquidation fee: ``liquidation_fee_bps`` of the
        notional closed, capped at its equity, to the insurance fund.
     3. Insured close: the rest trades through the book beyond P_bk, out to the
-       band edge, and the insurance fund pays each fill's gap to the
-       bankruptcy value (dYdX's per-fill delta, ``margin.insurance_payment``).
-       A fill is cut to what the fund can pay: the fund never goes negative.
-    4. Deleverage each remaining position. Its share S of the account's equity
-       (``margin.equity_share``; S = E for the last one) is the most it may
-       lose. If S < 0 the fund pays what it can of -S; the rest, the deficit D:
-       - ADL: goes through the price. The position closes against the opposite
-         side in rank order (``engine.ranking``), most highly ranked first,
-         for the bankruptcy value W = q x M x m + sign(q) x D in quote, exactly.
-       - Socialized: is first charged to every account with unrealized profit
-         in the market, pro rata to that profit and never more than it; what
-         profit cannot cover goes through the price as in ADL. The position
-         then closes against the ranked opposite side for W, which is its
-         mark value when the charges covered D: at mark, the close takes
-         nothing; it only gives the position a counterparty.
-       When S >= 0 (the book was empty but the account solvent), D = 0 and the
-       close is at mark: the account keeps its equity.
+       band edge, as far as the account's equity and then the insurance fund
+       can absorb the loss against mark: each fill is cut so that equity stays
+       at or above minus the fund (``margin.affordable_qty``). Nothing is paid
+       yet.
+    4. Deleverage: the deficit D (equity below zero) is split over the open
+       positions pro rata to maintenance margin. The fund pays what it can of
+       each part, and only of a deficit: an account with equity >= 0 absorbs
+       its own loss. Each position then closes against the ranked opposite
+       side (``engine.ranking``), each counterparty taking what it holds:
+       - ADL: charged its share of the part pro rata to its qty (the close at
+         the bankruptcy price), but never more than its unrealized profit on
+         that qty, nor than its equity;
+       - socialized: the part was first charged to the market's accounts in
+         profit, pro rata to that profit, each capped at its profit and its
+         equity (``margin.capped_pro_rata``); the close is at mark.
+       What a counterparty could not take spills to the next one with room,
+       in rank order over all the account's ADL closes (``_spill``); what is
+       left then, pro rata to every account in profit in the account's
+       markets; what is left after that is written off (``BadDebtWrittenOff``:
+       the balance returns to zero, ``state.bad_debt`` records it).
+       ``DeficitSettled`` sums up where the deficit went.
 
 Exactly the shortfall
     Bankruptcy prices are rationals; values are not rounded through a price.
-    The close value W is an integer and is split across counterparties by
-    largest remainder (``margin.pro_rata``), so what counterparties lose
-    against mark sums to D to the unit, and so do the socialized charges. The
-    ``DeleveragingRound`` event lists each account taken from, with its score,
-    qty and amount; the amounts sum to its ``deficit``.
+    Every split is by largest remainder (``margin.pro_rata``), so the parts,
+    the shares and the charges sum to what they split to the unit; a close's
+    value is its qty at mark moved by its charge, exactly, and the round
+    (``DeleveragingRound``) lists each account taken from with its score, qty
+    and charge.
 
 Cost
     Detection is O(log n + k) per mark move (``engine.distressed``); one
@@ -57,7 +61,7 @@ Cost
     no new ranking. Publishing the lights is O(n log n) per market and run
     (the orders of the run, or one ranking pass when nobody was deleveraged):
     the one cost that grows with all the positions, not the liquidated ones. A
-    socialized round charges every account in profit, so it is O(n) by nature.
+    socialized charge weighs every account in profit, so it is O(n) by nature.
     An account's (equity, maintenance) is worked out once and kept until an
     event names it: the waterfall asks at every step.
 
