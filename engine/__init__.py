@@ -19,7 +19,7 @@ from engine.eventlog import EventLog, MemoryLog
 from engine.events import AnyEvent
 from engine.filelog import FileLog
 from engine.journal import FileJournal
-from engine.markets import Deleveraging, MarginTier, MarketSpec
+from engine.markets import Deleveraging, Display, MarginTier, MarketSpec
 from engine.reasons import RejectReason
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "CorruptLog",
     "Deleveraging",
     "Deposit",
+    "Display",
     "Engine",
     "EventLog",
     "FileJournal",

@@ -12,6 +12,7 @@ its end, an account that never appears, bad arguments).
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -27,10 +28,11 @@ from engine.filelog import FileLog
 from engine.redislog import SCHEMES, open_url
 from replay.account import account_view, entry, timeline
 from replay.diff import diff, divergence_lines
+from replay.display import Units
 from replay.exchange import KeepLast, exchange_view
 from replay.explain import explain, story_lines
-from replay.html import report as html_report
-from replay.incident import measure
+from replay.findings import gather
+from replay.html import write as write_report
 from replay.markets import market_summaries
 from replay.rebuild import Progress, events_until, rebuild
 from replay.report import ReplayReport, as_json, replay_text, simulation_text, timeline_line
@@ -41,6 +43,7 @@ from replay.source import LogNotFound, journal_beside, open_journal, open_log
 from replay.tail import CLAIM_IDLE_MS, GROUP, Follower, tail
 from replay.verify import Invariants, invariants, verify
 from replay.whatif import BadChange, parse_change, whatif, whatif_lines
+from serve.server import BATCH, LEASE_MS, SNAPSHOT_EVERY, Server
 
 
 class UnknownAccount(PerpxError):
@@ -108,8 +111,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--events", metavar="N", type=_at_least(1), help="exit after N events (default: follow on)")
     tail.set_defaults(run=_tail)
+    _serve_command(commands, common)
     _incident_commands(commands, common)
     return parser
+
+
+def _serve_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser("serve", parents=[common], help="run the engine on Redis streams, with a hot standby")
+    serve.add_argument("--commands", metavar="URL", required=True, help="the command stream gateways append to")
+    serve.add_argument("--out", metavar="URL", required=True, help="the event stream; its journal, snapshots and lease")
+    serve.add_argument("--standby", action="store_true", help="follow as a hot standby; take over if the lease lapses")
+    serve.add_argument(
+        "--batch", metavar="N", type=_at_least(1), default=BATCH, help="most commands per read, run as one group"
+    )
+    serve.add_argument(
+        "--lease", metavar="MS", type=_at_least(30), default=LEASE_MS, help="the lease's time to live: fail-over time"
+    )
+    serve.add_argument(
+        "--snapshot-every", metavar="N", type=_at_least(1), default=SNAPSHOT_EVERY, help="events between snapshots"
+    )
+    serve.add_argument("--name", default="", help="who holds the lease, for operators (default: HOST:PID)")
+    serve.set_defaults(run=_serve)
 
 
 def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -140,6 +162,7 @@ def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     report = commands.add_parser("report", parents=[common], help="a self-contained HTML incident report of a log")
     report.add_argument("log", metavar="LOG", help="event log: a file path or a redis URL")
     report.add_argument("-o", "--out", metavar="PATH", default="incident.html", help="the page to write")
+    report.add_argument("--expect-hash", metavar="HEX", help="refuse the log unless its state hash equals this")
     report.set_defaults(run=_report)
 
     rerun = commands.add_parser("rerun", parents=[common], help="re-execute a journal into a new log")
@@ -196,7 +219,8 @@ def _replay(args: argparse.Namespace) -> int:
                 event = next(iter(log.read(state.seq - 1)))
             at = exchange_view(state, None if event is None else entry(event))
         verification = verify(state, args.expect_hash, checked[0])
-        report = ReplayReport(args.log, last, verification, summaries, account, entries, at)
+        units = Units.of(market.spec for market in state.markets.values())
+        report = ReplayReport(args.log, last, verification, summaries, account, entries, at, units)
     finally:
         log.close()
     print(as_json(report) if args.json else replay_text(report))
@@ -262,12 +286,11 @@ def _whatif(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     log = _opened(args.log)
     try:
-        incident = measure(log.read(), log.last_seq(), _progress(args.quiet, "events"))
+        findings = gather(log, args.log, args.expect_hash, _progress(args.quiet, "events"))
     finally:
         log.close()
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(html_report(incident, args.log))
-    structlog.get_logger().info("report written", path=args.out, events=incident.events)
+    written = write_report(findings, args.out)
+    structlog.get_logger().info("report written", path=args.out, csv=len(written) - 1, events=findings.incident.events)
     return 0
 
 
@@ -327,6 +350,21 @@ def _tail(args: argparse.Namespace) -> int:
         pass
     finally:
         log.close()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    server = Server(
+        args.commands,
+        args.out,
+        batch=args.batch,
+        lease_ms=args.lease,
+        snapshot_every=args.snapshot_every,
+        name=args.name,
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
+    server.run(args.standby)
     return 0
 
 

@@ -47,8 +47,8 @@ EVERY_LAYER = msgspec.structs.replace(BASE, waterfall=(BOOK, MARKET, SHARED, BAC
 
 
 def facts(events: list[Any]) -> list[Any]:
-    """The events after the price update but the ADL lights, seq and ts zeroed."""
-    return [msgspec.structs.replace(e, seq=0, ts=0) for e in events if type(e) is not PricesUpdated][:-1]
+    """The events after the price update, seq and ts zeroed (``btc_perp`` keeps the ADL lights quiet)."""
+    return [msgspec.structs.replace(e, seq=0, ts=0) for e in events if type(e) is not PricesUpdated]
 
 
 def alice_long(spec: MarketSpec, market_fund: int = 0, shared_fund: int = 0, vault: int = 0) -> Engine:
