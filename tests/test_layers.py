@@ -38,6 +38,7 @@ from engine.markets import Deleveraging, MarketSpec, spec_problem
 from engine.state import ExchangeState
 from engine.transitions import Stage
 from engine.waterfall import Layer, layers, parse, spelled
+from replay.explain import explain
 
 ALICE, BOB, VAULT, CAROL = 1, 2, 3, 4
 SELL, BUY = Side.SELL, Side.BUY
@@ -279,3 +280,25 @@ def test_an_old_state_without_funds_reads_as_empty_ones() -> None:
     """A state built without the new fields has no market fund money and no pools."""
     state = ExchangeState()
     assert (state.pools, state.insurance_fund) == ({}, 0)
+
+
+def test_explain_tells_the_takeover_from_both_sides() -> None:
+    """``perpx explain`` tells each layer: the market fund's payment, the vault's takeover as the bankrupt and as
+    the vault saw it, and the settlement with every layer (the numbers of the first test above)."""
+    engine = alice_long(EVERY_LAYER, market_fund=300_000, shared_fund=200_000, vault=2_450_000)
+    crash(engine, 44_000)
+    alice = [line.text for line in explain(engine.log.read(), ALICE).lines]
+    assert "BTC-PERP's fund paid 300000 into this account for its BTC-PERP position; fund now 0" in alice
+    assert (
+        "taken over by the backstop vault (account 3): sold 500 BTC-PERP at 44500 (value 22250000, 250000 of its"
+        " deficit); realized pnl -2750000; position +500"
+    ) in alice
+    assert (
+        "deficit 1000000 settled: market funds 300000, insurance fund 200000, backstop vault 250000, ADL 250000,"
+        " socialized 0, written off 0"
+    ) in alice
+    vault = [line.text for line in explain(engine.log.read(), VAULT).lines]
+    assert vault[-1] == (
+        "as the backstop vault, took over 500 BTC-PERP at 44500 from bankrupt account 1 (value 22250000, 250000"
+        " against mark); realized pnl 0; position +500"
+    )
