@@ -39,6 +39,8 @@ from engine.state import ExchangeState
 from engine.transitions import Stage
 from engine.waterfall import Layer, layers, parse, spelled
 from replay.explain import explain
+from replay.findings import gather
+from replay.html import page
 
 ALICE, BOB, VAULT, CAROL = 1, 2, 3, 4
 SELL, BUY = Side.SELL, Side.BUY
@@ -302,3 +304,13 @@ def test_explain_tells_the_takeover_from_both_sides() -> None:
         "as the backstop vault, took over 500 BTC-PERP at 44500 from bankrupt account 1 (value 22250000, 250000"
         " against mark); realized pnl 0; position +500"
     )
+
+
+def test_the_reports_deficit_flow_shows_the_funds_and_the_vault() -> None:
+    """``perpx report``'s "who absorbed the deficit" has a node per layer that took part: 300,000 from the
+    market fund, 200,000 from the shared fund, 250,000 from the vault, 250,000 by ADL."""
+    engine = alice_long(EVERY_LAYER, market_fund=300_000, shared_fund=200_000, vault=2_450_000)
+    crash(engine, 44_000)
+    html, _ = page(gather(engine.log, "memory"), "memory")
+    for node in ("market funds 300000", "insurance fund 200000", "backstop vault 250000", "ADL (BTC-PERP) 250000"):
+        assert node in html, node
