@@ -4,12 +4,17 @@ from engine.commands import (
     AnyCommand,
     CancelAll,
     CancelOrder,
+    CompleteUnstake,
     Deposit,
     FundInsurance,
     ListMarket,
     PlaceOrder,
+    RequestUnstake,
+    SetFundCooldown,
     SetIndexPrice,
     SettleFunding,
+    Stake,
+    TransferFunds,
     Withdraw,
 )
 from engine.engine import Engine, fold
@@ -21,6 +26,7 @@ from engine.filelog import FileLog
 from engine.journal import FileJournal
 from engine.markets import Deleveraging, Display, MarginTier, MarketSpec
 from engine.reasons import RejectReason
+from engine.waterfall import Layer
 
 __all__ = [
     "AnyCommand",
@@ -28,6 +34,7 @@ __all__ = [
     "CancelAll",
     "CancelOrder",
     "CancelReason",
+    "CompleteUnstake",
     "CorruptLog",
     "Deleveraging",
     "Deposit",
@@ -37,6 +44,7 @@ __all__ = [
     "FileJournal",
     "FileLog",
     "FundInsurance",
+    "Layer",
     "ListMarket",
     "LogUnavailable",
     "MarginTier",
@@ -46,12 +54,16 @@ __all__ = [
     "PerpxError",
     "PlaceOrder",
     "RejectReason",
+    "RequestUnstake",
     "SelfTradePrevention",
     "SequenceGap",
+    "SetFundCooldown",
     "SetIndexPrice",
     "SettleFunding",
     "Side",
+    "Stake",
     "TimeInForce",
+    "TransferFunds",
     "Withdraw",
     "fold",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 from conftest import BTC, btc_perp, funded, listed, place
+from test_docs_examples import python_blocks
 
 from engine import Engine, ListMarket, SetIndexPrice, Side, TimeInForce
 from engine.commands import FundInsurance, TransferFunds
@@ -314,3 +315,14 @@ def test_the_reports_deficit_flow_shows_the_funds_and_the_vault() -> None:
     html, _ = page(gather(engine.log, "memory"), "memory")
     for node in ("market funds 300000", "insurance fund 200000", "backstop vault 250000", "ADL (BTC-PERP) 250000"):
         assert node in html, node
+
+
+def test_the_docs_worked_example_runs_as_described() -> None:
+    """docs/liquidation.md's worked example of every layer: the vault ends with the 500 it took over, at cost
+    22,250,000, and account 1 at zero."""
+    block = python_blocks("liquidation.md")[1]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "docs", "exec"), namespace)
+    engine = namespace["engine"]
+    assert engine.state.accounts[VAULT].positions[BTC].cost == 22_250_000
+    assert engine.state.accounts[ALICE].balance == 0
