@@ -92,6 +92,11 @@ def _verb(side: int) -> str:
     return "bought" if side == Side.BUY else "sold"
 
 
+def _fund_name(fund: str) -> str:
+    """``BTC-PERP's fund``, or ``the insurance fund`` for the shared one ("")."""
+    return f"{fund}'s fund" if fund else "the insurance fund"
+
+
 def _ratio(num: int, den: int) -> Decimal:
     return (Decimal(num) / den).quantize(Decimal("0.0001"))
 
@@ -283,8 +288,8 @@ class Narrator:
         self.totals.insurance += e.amount
         money = self.units.money
         where = f"for its {e.market} position" if e.market else "toward its remaining deficit"
-        fund = f"{e.fund}'s fund" if e.fund else "the insurance fund"
-        return f"{fund} paid {money(e.amount)} into this account {where}; fund now {money(balance(self.state, e.fund))}"
+        now = money(balance(self.state, e.fund))
+        return f"{_fund_name(e.fund)} paid {money(e.amount)} into this account {where}; fund now {now}"
 
     def _taken_over(self, e: PositionTakenOver) -> str:
         money = self.units.money
@@ -303,8 +308,8 @@ class Narrator:
         )
 
     def _staked(self, e: Staked) -> str:
-        fund = f"{e.fund}'s fund" if e.fund else "the shared insurance fund"
-        return f"staked {self.units.money(e.amount)} into {fund} for {e.shares} shares; balance {self._balance()}"
+        money = self.units.money
+        return f"staked {money(e.amount)} into {_fund_name(e.fund)} for {e.shares} shares; balance {self._balance()}"
 
     def _unstake_requested(self, e: UnstakeRequested) -> str:
         return (
