@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from conftest import BTC, funded, place
 from test_layers import ALICE, BASE, CAROL, alice_long, crash, facts
+from test_snapshots import twin_of
 
 from engine import Engine, Side
 from engine.commands import CompleteUnstake, FundInsurance, RequestUnstake, SetFundCooldown, Stake, TransferFunds
@@ -18,6 +19,8 @@ from engine.events import DeficitSettled, InsuranceFundPaid, Staked, Unstaked, U
 from engine.funds import fee_share, mint, redeem
 from engine.invariants import check
 from engine.reasons import RejectReason
+from engine.snapshot import decode, restore, take
+from engine.statehash import state_hash
 from engine.waterfall import Layer
 
 DAVE, ERIN = 5, 6
@@ -169,3 +172,19 @@ def test_a_market_fund_has_a_pool_of_its_own() -> None:
     assert events[-2] == DeficitSettled(0, 0, ALICE, 1_000_000, 0, 0, 0, 0, 1_000_000)
     assert (engine.state.markets[BTC].fund, engine.state.insurance_fund) == (1_000_000, 5_000_000)
     assert redeem(2_000_000, engine.state.pools[BTC].shares, 1_000_000) == 1_000_000
+
+
+def test_a_snapshot_keeps_the_funds_the_pools_and_a_pending_unstake() -> None:
+    """Market funds, shares, stakes and a request waiting out its cooldown survive a snapshot: the restored
+    state hashes alike, and the request then completes as it would have."""
+    engine = alice_long(BASE, market_fund=500_000, shared_fund=1_000_000)
+    engine.submit(SetFundCooldown(TS, BTC, 50))
+    staked(engine, DAVE, 2_000, BTC)
+    staked(engine, ERIN, 3_000)
+    engine.submit(RequestUnstake(TS, DAVE, BTC, 1_000))
+    crash(engine, 44_000)
+    restored = restore(decode(take(engine.state, list(engine.log.read())[-1]), "test"), "test")
+    assert state_hash(restored) == engine.state_hash()
+    assert restored.pools[BTC].requests == engine.state.pools[BTC].requests
+    again = twin_of(engine, restored)
+    assert again.submit(CompleteUnstake(51, DAVE, BTC)) == engine.submit(CompleteUnstake(51, DAVE, BTC))
