@@ -120,6 +120,8 @@ from engine.units import ceil_div, floor_div
 from engine.waterfall import FUNDS, Layer, middle
 
 BUY, SELL = Side.BUY, Side.SELL  # module constants: an enum lookup or call costs more on every fill
+MARKET_FUND, SHARED_FUND, BACKSTOP = Layer.MARKET_FUND, Layer.SHARED_FUND, Layer.BACKSTOP
+LAYERS = len(Layer)  # what each layer paid of a deficit is a list indexed by layer
 
 
 class Liquidator:
@@ -236,7 +238,7 @@ class Liquidator:
     def _liquidate(self, ts: int, account_id: int) -> None:
         """Walk one account down the waterfall."""
         account = self.state.accounts[account_id]
-        self._held = sorted(symbol for symbol, pos in account.positions.items() if pos.size)
+        self._held = [symbol for symbol, pos in account.positions.items() if pos.size]
         equity, maintenance = self._health(account)
         self._emit(LiquidationStarted(self._seq(), ts, account_id, equity, maintenance, self._notional(account)))
         stage = Stage.CANCEL_ORDERS
@@ -288,7 +290,7 @@ class Liquidator:
         state = self.state
         held = self._by_risk(account)
         deficit = max(0, -self._health(account)[0])
-        paid = dict.fromkeys(Layer, 0)
+        paid = [0] * LAYERS
         if not held:  # the book closed it beyond bankruptcy: the funds of the markets it held, then the write-off
             left = deficit
             for fund in self._funds_without_position():
@@ -321,7 +323,7 @@ class Liquidator:
         return self._settle(ts, account, deficit, paid, deleveraged, socialized)
 
     def _settle(
-        self, ts: int, account: Account, deficit: int, paid: dict[Layer, int], deleveraged: int, socialized: int
+        self, ts: int, account: Account, deficit: int, paid: list[int], deleveraged: int, socialized: int
     ) -> None:
         """Write off what is still below zero, and sum up where the deficit went."""
         written_off = max(0, -account.balance)
@@ -330,20 +332,20 @@ class Liquidator:
         if deficit:
             self._emit(
                 DeficitSettled(
-                    self._seq(), ts, account.id, deficit, paid[Layer.SHARED_FUND], deleveraged, socialized,
-                    written_off, paid[Layer.MARKET_FUND], paid[Layer.BACKSTOP],
+                    self._seq(), ts, account.id, deficit, paid[SHARED_FUND], deleveraged, socialized,
+                    written_off, paid[MARKET_FUND], paid[BACKSTOP],
                 )
             )  # fmt: skip
 
     def _middle_layers(
-        self, ts: int, account: Account, symbol: str, part: int, paid: dict[Layer, int]
+        self, ts: int, account: Account, symbol: str, part: int, paid: list[int]
     ) -> tuple[int, int]:
         """Walk ``part`` of the deficit, the position's in ``symbol``, down the market's funds and vault in their
         order, each taking what it can of what reached it; tally each layer in ``paid``. Returns (what is left of
         the part, what the funds paid)."""
         funded = 0
         for layer in middle(self.state.markets[symbol].spec):
-            if layer is Layer.BACKSTOP:
+            if layer is BACKSTOP:
                 part -= self._take_over(ts, account, symbol, part, paid)
             else:
                 amount = self._pay_from_fund(ts, account, symbol, _fund(layer, symbol), part, paid)
@@ -355,7 +357,7 @@ class Liquidator:
         """The funds that pay the deficit of an account the book closed beyond bankruptcy: the fund layers of the
         markets it held, by symbol, each market's in its waterfall's order; the shared fund if it held none."""
         order: list[str] = []
-        for symbol in self._held:
+        for symbol in sorted(self._held):
             for layer in middle(self.state.markets[symbol].spec):
                 if layer in FUNDS and _fund(layer, symbol) not in order:
                     order.append(_fund(layer, symbol))
@@ -373,7 +375,7 @@ class Liquidator:
         notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
         charge = min(fee(notional, spec.liquidation_fee_bps), max(0, self._health(account)[0]))
         if charge:
-            share = funds.fee_share(charge, spec.fund_fee_bps)
+            share = funds.fee_share(charge, spec.fund_fee_bps) if spec.fund_fee_bps else 0
             self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share))
 
     def _trade(self, ts: int, account: Account, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
@@ -456,16 +458,16 @@ class Liquidator:
         return sum(funds.available(self.state, _fund(layer, symbol)) for layer in middle(spec) if layer in FUNDS)
 
     def _pay_from_fund(
-        self, ts: int, account: Account, symbol: str, fund: str, part: int, paid: dict[Layer, int]
+        self, ts: int, account: Account, symbol: str, fund: str, part: int, paid: list[int]
     ) -> int:
         """``fund`` pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
         amount = min(funds.available(self.state, fund), part)
         if amount:
             self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, amount, fund))
-            paid[Layer.SHARED_FUND if fund == funds.SHARED else Layer.MARKET_FUND] += amount
+            paid[SHARED_FUND if fund == funds.SHARED else MARKET_FUND] += amount
         return amount
 
-    def _take_over(self, ts: int, account: Account, symbol: str, part: int, paid: dict[Layer, int]) -> int:
+    def _take_over(self, ts: int, account: Account, symbol: str, part: int, paid: list[int]) -> int:
         """The backstop vault takes what its margin allows of the position, at mark moved by its share of ``part``
         (``engine.backstop``). Returns the share of ``part`` it took."""
         state = self.state
@@ -502,7 +504,7 @@ class Liquidator:
             )
         )  # fmt: skip
         self._after_fills(ts, vault, symbol)
-        paid[Layer.BACKSTOP] += charge
+        paid[BACKSTOP] += charge
         return charge
 
     def _picks(self, account: Account, symbol: str, part: int, room: dict[int, int]) -> tuple[list["Pick"], int, int]:
@@ -662,7 +664,7 @@ class Liquidator:
 
 def _fund(layer: Layer, symbol: str) -> str:
     """The fund a fund layer of ``symbol``'s waterfall names."""
-    return symbol if layer is Layer.MARKET_FUND else funds.SHARED
+    return symbol if layer is MARKET_FUND else funds.SHARED
 
 
 class Pick:

@@ -48,6 +48,7 @@ NAMES = {
 MIDDLE = (Layer.MARKET_FUND, Layer.SHARED_FUND, Layer.BACKSTOP)
 LAST = (Layer.ADL, Layer.SOCIALIZED)  # in the order of ``Deleveraging``'s codes
 FUNDS = (Layer.MARKET_FUND, Layer.SHARED_FUND)
+DEFAULT_MIDDLE = (Layer.SHARED_FUND,)
 
 
 def layers(spec: MarketSpec) -> tuple[Layer, ...]:
@@ -56,8 +57,9 @@ def layers(spec: MarketSpec) -> tuple[Layer, ...]:
 
 
 def middle(spec: MarketSpec) -> tuple[Layer, ...]:
-    """The layers between the book and the last one, in order: the funds and the vault."""
-    return layers(spec)[1:-1]
+    """The layers between the book and the last one, in order: the funds and the vault (asked at every
+    deficit, so the default's is a constant)."""
+    return spec.waterfall[1:-1] if spec.waterfall else DEFAULT_MIDDLE
 
 
 def waterfall_problem(spec: MarketSpec) -> str | None:
