@@ -15,7 +15,7 @@ from engine.commands import (
 from engine.engine import Engine, fold
 from engine.enums import CancelReason, OrderType, SelfTradePrevention, Side, TimeInForce
 from engine.errors import CorruptLog, LogUnavailable, PerpxError, SequenceGap
-from engine.eventlog import EventLog, MemoryLog
+from engine.eventlog import DiscardLog, EventLog, MemoryLog
 from engine.events import AnyEvent
 from engine.filelog import FileLog
 from engine.journal import FileJournal
@@ -31,6 +31,7 @@ __all__ = [
     "CorruptLog",
     "Deleveraging",
     "Deposit",
+    "DiscardLog",
     "Engine",
     "EventLog",
     "FileJournal",

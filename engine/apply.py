@@ -2,8 +2,10 @@
 
 Handlers trust the event: validation happened when the event was decided. Each
 event's seq is first checked to follow the last one, so a gap or a repeat in a
-log stops a replay at once. The live engine (``apply``, one event at a time) and
-replay (``apply_all`` over the log) share this code and its handler table.
+log stops a replay at once (``SequenceGap``); an event that names something the
+state never had (events spliced from two logs) stops it too (``DoesNotApply``).
+The live engine (``apply``, one event at a time) and replay (``apply_all`` over
+the log) share this code and its handler table.
 """
 
 from collections.abc import Callable, Iterable
@@ -11,7 +13,7 @@ from typing import Any
 
 from engine.book import Order
 from engine.enums import Side
-from engine.errors import SequenceGap
+from engine.errors import DoesNotApply, SequenceGap
 from engine.events import (
     AdlRanksPublished,
     CommandRejected,
@@ -287,7 +289,10 @@ def apply_all(state: ExchangeState, events: Iterable[Any]) -> None:
             kind = type(event)
             if kind is not rejected:
                 clocked = event
-            handlers[kind](state, event)
+            try:
+                handlers[kind](state, event)
+            except Exception as exc:  # free until raised: the event names something the state never had
+                raise DoesNotApply(event, exc) from exc
     finally:
         state.seq = seq
         if clocked is not None:

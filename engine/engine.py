@@ -27,7 +27,7 @@ from engine.apply import apply, apply_all
 from engine.commands import Journaled
 from engine.dispatch import Dispatcher
 from engine.errors import LogUnavailable
-from engine.eventlog import EventLog, MemoryLog
+from engine.eventlog import EventLog, MemoryLog, locating
 from engine.journal import Journal
 from engine.snapshot import SnapshotStore, restore_latest, take
 from engine.state import ExchangeState
@@ -77,10 +77,12 @@ class Engine:
     ) -> "Engine":
         """An engine whose state is everything ``log`` holds (the newest snapshot in ``snapshots``
         at or below the log's last seq, plus the events after it); it continues the sequence.
-        The ``journal`` loses the commands of a last append the log never got."""
+        The ``journal`` loses the commands of a last append the log never got. An event that does not
+        follow or apply raises ``CorruptLog`` naming where the log holds it."""
         state, tip, events = restore_latest(log, snapshots, log.last_seq())
-        for tip in events:  # leaves the last event in ``tip``
-            apply(state, tip)
+        with locating(log):
+            for tip in events:  # leaves the last event in ``tip``
+                apply(state, tip)
         if journal is not None:
             journal.discard_after(log.last_seq())
         engine = cls(log, state, snapshots, snapshot_every, journal)

@@ -127,7 +127,7 @@ def test_simulate_into_an_embedded_redis_then_refuses_to_append_to_it(tmp_path: 
     assert code == 0 and summary["replay"]["ok"]
     code, _, err = perpx("simulate", "--steps", "10", "--traders", "3", "--out", url, "--quiet")
     assert code == 2
-    assert f"the log already holds {summary['events']} events: a simulation starts a new log" in err
+    assert f"{url} already holds a log up to seq {summary['events']}: name a new stream" in err
 
 
 def test_replay_hash_equals_simulate_hash(simulated: tuple[Path, dict[str, Any]]) -> None:

@@ -27,8 +27,7 @@ def bid_at_44100_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def compared(a: Path, b: Path) -> list[str]:
-    events_a, events_b = FileLog(a, writable=False).read(), FileLog(b, writable=False).read()
-    return divergence_lines(diff(events_a, events_b, ("a.log", "b.log")))
+    return divergence_lines(diff(FileLog(a, writable=False), FileLog(b, writable=False), ("a.log", "b.log")))
 
 
 def test_logs_that_part_at_one_order_show_it_and_what_it_led_to(adl_incident_log: Path, bid_at_44100_log: Path) -> None:
