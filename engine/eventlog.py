@@ -52,9 +52,9 @@ def continuity(expected: int, first: int, last: int, count: int) -> str | None:
     """What is wrong with a frame or entry of ``count`` events, seqs ``first`` to ``last``, that should
     start at ``expected``; None when nothing is (the events between are checked as they are applied)."""
     if first > expected:
-        return f"seqs {expected} to {first - 1} are missing"
+        return f"seq {expected} is missing" if first == expected + 1 else f"seqs {expected} to {first - 1} are missing"
     if first < expected:
-        return f"seq {first} again: seqs up to {expected - 1} came before"
+        return f"seq {first} again, after seq {expected - 1}"
     if last != first + count - 1:
         return f"{count} events from seq {first} end at seq {last}"
     return None
