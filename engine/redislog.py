@@ -227,7 +227,7 @@ class RedisStream:
         """Append ``entries`` (id, payload) in one round trip, retried; ``items`` is what they hold, for errors."""
         if not self.writable:
             raise LogUnavailable(f"{self.source} is open read-only")
-        self.retrying(lambda: self._write_once(entries), f": an append of {items} {self.items} not written")
+        self.retrying(lambda: self._write_once(entries), f": an append of {items} {self.items} not acknowledged")
         self._last_id = entries[-1][0]
 
     def _write_once(self, entries: list[tuple[str, bytes]]) -> None:

@@ -318,12 +318,14 @@ def _new_output(target: str, what: str, opener: Callable[[str, bool], Any]) -> I
 
 @contextlib.contextmanager
 def _keeping(target: str, log: EventLog) -> Iterator[None]:
-    """An outage while writing ``log`` (the new log ``target``) says what is durable."""
+    """An outage while writing ``log`` (the new log ``target``) says what is durable: a file nothing
+    (it takes its name only when done), a stream every event up to the last acknowledged seq (the append
+    that failed may be in it too: its reply is what was lost)."""
     try:
         yield
     except LogUnavailable as exc:
         on_disk = parse(target).scheme == "file"
-        kept = f"{target} is not written" if on_disk else f"{log.source} holds the events up to seq {log.last_seq()}"
+        kept = f"{target} is not written" if on_disk else f"{log.source} holds every event up to seq {log.last_seq()}"
         raise LogUnavailable(f"{exc.detail}; {kept}") from exc
 
 

@@ -164,12 +164,12 @@ def test_lost_acknowledgement_does_not_duplicate(redis_server: RedisServer) -> N
 
 def test_unreachable_redis_raises_then_the_same_batch_resumes(redis_server: RedisServer) -> None:
     """With Redis down, append retries for retry_for seconds and raises LogUnavailable saying what was
-    not written; once Redis is back, appending the same batch writes it exactly once."""
+    not acknowledged; once Redis is back, appending the same batch writes it exactly once."""
     log = server_log(redis_server, retry_for=0.2)
     log.append(deposits(1, 2))
     redis_server.kill()
     started = time.monotonic()
-    with pytest.raises(LogUnavailable, match=r": an append of 3 events not written$"):
+    with pytest.raises(LogUnavailable, match=r": an append of 3 events not acknowledged$"):
         log.append(deposits(3, 3))
     assert 0.1 < time.monotonic() - started < 1  # backoff 10, 20, 40, 80 ms: the next 160 ms would pass 0.2 s
     redis_server.start()
