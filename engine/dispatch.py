@@ -73,10 +73,12 @@ from engine.margin import (
     premium_ppm,
     price_band,
     realized_pnl,
+    worst_case_size,
 )
-from engine.markets import spec_problem
+from engine.markets import position_limit, spec_problem
 from engine.reasons import RejectReason as R
 from engine.state import Account, ExchangeState, Market
+from engine.units import MAX_MONEY
 
 # A command read back through its declared types: a str or float where an int belongs never reaches state or the log.
 _encode, _typed = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(AnyCommand).decode
@@ -126,8 +128,10 @@ class Dispatcher:
         if command.ts < self.state.ts:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
+            since = self.state.ts
             self._handlers[type(command)](command)
             self.liquidator.run(command.ts, out)
+            self.liquidator.publish_lights(since)
         return command
 
     def _emit(self, event: Any) -> None:
@@ -152,9 +156,18 @@ class Dispatcher:
     def _deposit(self, c: Deposit) -> None:
         if c.account <= 0:
             return self._reject(c, R.INVALID_ACCOUNT)
-        if c.amount <= 0:
-            return self._reject(c, R.INVALID_AMOUNT)
+        reason = self._money_in_problem(c.amount)
+        if reason is not None:
+            return self._reject(c, reason)
         self._emit(Deposited(self.state.seq + 1, c.ts, c.account, c.amount))
+
+    def _money_in_problem(self, amount: int) -> R | None:
+        """Money paid in must be positive, and all of it together stays within ``units.MAX_MONEY``."""
+        if amount <= 0:
+            return R.INVALID_AMOUNT
+        if self.state.deposits + amount > MAX_MONEY:
+            return R.AMOUNT_TOO_LARGE
+        return None
 
     def _withdraw(self, c: Withdraw) -> None:
         state = self.state
@@ -170,8 +183,9 @@ class Dispatcher:
         self._emit(Withdrawn(state.seq + 1, c.ts, c.account, c.amount))
 
     def _fund_insurance(self, c: FundInsurance) -> None:
-        if c.amount <= 0:
-            return self._reject(c, R.INVALID_AMOUNT)
+        reason = self._money_in_problem(c.amount)
+        if reason is not None:
+            return self._reject(c, reason)
         self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount))
 
     def _malformed(self, c: Malformed) -> None:
@@ -231,6 +245,8 @@ class Dispatcher:
             return (hi if c.side == BUY else lo), None
         if c.price <= 0:
             return 0, R.INVALID_PRICE
+        if c.price > spec.max_price:
+            return 0, R.PRICE_ABOVE_MAX
         if c.price % spec.tick_size:
             return 0, R.PRICE_NOT_ON_TICK
         if not lo <= c.price <= hi:
@@ -257,6 +273,10 @@ class Dispatcher:
                 return R.REDUCE_ONLY_WOULD_INCREASE
             return None
         bids, asks = (qty, 0) if c.side == BUY else (0, qty)
+        pos = account.positions.get(c.market)
+        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else qty
+        if worst > position_limit(spec):
+            return R.POSITION_ABOVE_MAX
         required = risk.initial_requirement(self.state, account, c.market, bids, asks)
         if risk.equity(self.state, account) < required:
             return R.INSUFFICIENT_MARGIN
@@ -398,6 +418,8 @@ class Dispatcher:
             return self._reject(c, R.UNKNOWN_MARKET)
         if c.price <= 0:
             return self._reject(c, R.INVALID_INDEX_PRICE)
+        if c.price > market.spec.max_price:
+            return self._reject(c, R.INDEX_PRICE_ABOVE_MAX)
         bid, ask = market.book.best_bid(), market.book.best_ask()
         mark = mark_price(c.price, bid, ask, market.spec.mark_band_bps)
         self._emit(PricesUpdated(self.state.seq + 1, c.ts, c.market, c.price, mark, premium_ppm(c.price, bid, ask)))

@@ -16,7 +16,7 @@ import msgspec
 from engine.enums import Side
 from engine.state import ExchangeState, Market
 
-DOMAIN_TAG = b"perpx-state-v1\x00"
+DOMAIN_TAG = b"perpx-state-v2\x00"
 
 
 def _book(market: Market) -> list[Any]:
@@ -57,6 +57,7 @@ def canonical(state: ExchangeState) -> bytes:
         state.next_order_id,
         state.insurance_fund,
         state.fee_pool,
+        state.bad_debt,
         state.deposits,
         state.withdrawals,
     ]
