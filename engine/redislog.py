@@ -89,9 +89,19 @@ READ_PAGE = 100  # entries per XRANGE
 FIRST_DELAY = 0.01
 MAX_DELAY = 0.5
 EMPTY = "0-0"  # the last-generated-id of a stream that never had an entry
-# Errors that come and go with the server: retried, then LogUnavailable. Any other RedisError is Refused.
-OUTAGES = (redis.ConnectionError, redis.TimeoutError)
-OUTAGE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "OOM", "MISCONF", "NOREPLICAS")
+# Errors that come and go with the server (no connection, a timeout, loading, out of memory, a replica or a
+# master down): retried, then LogUnavailable. redis-py raises these classes, but a reply it does not map, or
+# one from inside a script ("Error running script ...: -OOM command not allowed ..."), is a plain
+# ResponseError known by its code. Any other RedisError is Refused.
+OUTAGES = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.TryAgainError,
+)
+OUTAGE_REPLIES = ("BUSY ", "MISCONF ", "NOREPLICAS ", "OOM ", "READONLY ", "MASTERDOWN ", "TRYAGAIN ", "LOADING ")
 
 T = TypeVar("T")
 S = TypeVar("S", bound="RedisStream")
@@ -126,7 +136,7 @@ class Refused(PerpxError):
 def is_outage(exc: redis.RedisError) -> bool:
     if isinstance(exc, redis.AuthenticationError):  # a ConnectionError to redis-py; a wrong password to us
         return False
-    return isinstance(exc, OUTAGES) or str(exc).startswith(OUTAGE_REPLIES)
+    return isinstance(exc, OUTAGES) or str(exc).rpartition(": -")[2].startswith(OUTAGE_REPLIES)
 
 
 def failure(source: str, exc: redis.RedisError, failed: str = "") -> PerpxError:

@@ -99,3 +99,14 @@ def test_ctrl_c_is_one_line_and_leaves_no_broken_log(tmp_path: Path, stream_url:
     else:
         code, _, replay_err = perpx("replay", out, "--quiet")
         assert code == 0, replay_err
+
+
+def test_a_server_out_of_memory_is_an_outage(redis_server: RedisServer) -> None:
+    """A server at its maxmemory refuses writes (OOM) until memory is freed: an outage (exit 3) saying
+    nothing is durable yet, not bad input."""
+    redis.Redis(port=redis_server.port).config_set("maxmemory", 1)
+    url = f"{redis_server.url}?stream=sim&retry_for=0.1"
+    code, _, err = perpx("simulate", "--steps", "2", "--traders", "2", "--out", url, "--quiet")
+    (line,) = err.strip().splitlines()
+    assert code == 3 and "command not allowed when used memory" in line
+    assert line.rstrip("'\"").endswith(f"{redis_server.url}?stream=sim holds every event up to seq 0")
