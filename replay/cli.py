@@ -187,13 +187,10 @@ def _progress(quiet: bool, unit: str) -> Progress:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    logger = structlog.get_logger()
-    log = open_log(args.log)
+    log = _opened(args.log)
     try:
-        if isinstance(log, FileLog) and log.torn:
-            logger.warning("torn last frame ignored", offset=log.torn.offset, bytes=log.torn.dropped)
         until = args.until if args.at is None else args.at
-        logger.info("replaying", log=args.log, until=until)
+        structlog.get_logger().info("replaying", log=args.log, until=until)
         progress = KeepLast(_progress(args.quiet, "events"))
         checked: list[Invariants] = []  # at the last command boundary at or before ``until``
         state, last = rebuild(log, until, progress, snapshots_for(log), lambda s: checked.append(invariants(s)))
