@@ -19,7 +19,7 @@ from engine.eventlog import DiscardLog, EventLog, MemoryLog
 from engine.events import AnyEvent
 from engine.filelog import FileLog
 from engine.journal import FileJournal
-from engine.markets import Deleveraging, MarginTier, MarketSpec
+from engine.markets import Deleveraging, Display, MarginTier, MarketSpec
 from engine.reasons import RejectReason
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "Deleveraging",
     "Deposit",
     "DiscardLog",
+    "Display",
     "Engine",
     "EventLog",
     "FileJournal",

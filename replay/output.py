@@ -73,13 +73,19 @@ def new_file(target: str, what: str) -> Iterator[str]:
         _sync(os.path.dirname(os.path.abspath(path)))
 
 
-@contextlib.contextmanager
-def replacing_file(path: str, what: str) -> Iterator[str]:
-    """A temporary file to write ``what`` (a report) into; it replaces ``path``, which may be a regular
-    file but not a log or a journal, when the block ends without error."""
+def check_replaceable(path: str, what: str) -> None:
+    """Refuse to write ``what`` over ``path`` unless nothing is there or a regular file that is not a log
+    or a journal."""
     found = what_is_at(path)
     if found and found != "a file":
         raise OutputRefused(f"{path} is {found}: the {what} is not written over it")
+
+
+@contextlib.contextmanager
+def replacing_file(path: str, what: str) -> Iterator[str]:
+    """A temporary file to write ``what`` (a report) into; it replaces ``path`` (``check_replaceable``)
+    when the block ends without error."""
+    check_replaceable(path, what)
     with _temporary(path) as temporary:
         yield temporary
         _sync(temporary)

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import takewhile
 from typing import Any
 
-from engine.apply import apply
 from engine.engine import fold
 from engine.enums import CancelReason
 from engine.errors import PerpxError
@@ -53,16 +52,6 @@ class BeyondLog(PerpxError):
 def untracked(items: Iterable[Any], total: int) -> Iterable[Any]:
     """The ``Progress`` that draws nothing."""
     return items
-
-
-def applied(log: EventLog) -> Iterator[Any]:
-    """The log's events, each handed on once it applied to a state folded alongside: a reader that
-    folds nothing itself (the incident report) stops too, with ``CorruptLog``, where the log goes wrong."""
-    state = ExchangeState()
-    with locating(log):
-        for event in log.read():
-            apply(state, event)
-            yield event
 
 
 def events_until(log: EventLog, seq: int) -> Iterable[Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine import FileLog
 from replay.cli import main
@@ -101,3 +101,29 @@ def test_perpx_diff_names_the_offset_of_a_damaged_frame(adl_incident_log: Path, 
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
         assert main(["diff", str(adl_incident_log), str(damaged), "--quiet"]) == 2
     assert f"{damaged}: corrupt record at offset {second}: checksum mismatch" in err.getvalue()
+
+
+def test_a_diff_in_dollars_shows_every_unit_of_money(tmp_path: Path) -> None:
+    """With the listing's units, prices and sizes read $43,000 and 0.020 BTC, and money is exact: a balance
+    that differs by $0.001 would show it (here by $4.65: 1,355,500 against 1,360,150 of $0.001)."""
+    commands = adl_incident(display=IN_DOLLARS)
+    a = written(commands, tmp_path / "a.log")
+    commands[14] = msgspec.structs.replace(commands[14], price=44_400)
+    lines = compared(a, written(commands, tmp_path / "b.log"))
+    assert lines[3] == (
+        "  A: seq 22  2023-11-14 23:13:23 UTC  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1"
+        " side=BUY price=$43,000 qty=0.020 BTC tif=GTC reduce_only=False rests=True"
+    )
+    assert lines[7] == "  account 1 BTC-PERP order 5  BUY 0.020 BTC at $43,000  BUY 0.020 BTC at $44,400"
+    assert lines[9:] == [
+        "  field                        A                                  B",
+        "  account 1 BTC-PERP cost      $430.00                      $888.00",
+        "  account 1 BTC-PERP order 5   BUY 0.010 BTC at $43,000           -",
+        "  account 1 BTC-PERP size      0.010 BTC                  0.020 BTC",
+        "  account 3 balance            $1,355.50                  $1,360.15",
+        "  account 4 BTC-PERP cost      -$500.00                  -$1,000.00",
+        "  account 4 BTC-PERP size      -0.010 BTC                -0.020 BTC",
+        "  account 4 balance            $1,237.15                  $1,180.50",
+        "  account 5 balance            $9.95                         $19.95",
+        "  market BTC-PERP premium_sum  0                               9090",
+    ]

@@ -68,16 +68,31 @@ def test_report_never_writes_over_a_journal_or_what_is_not_a_file(
     assert f"{target} {expected}: the report is not written over it" in err
 
 
+TABLES = ("affected", "bankrupt", "charges", "deleveraging", "liquidations", "markets", "payers")
+
+
 def test_report_replaces_an_old_page_and_says_where(simulated: tuple[Path, Path], tmp_path: Path) -> None:
-    """An existing page is replaced whole; stdout names the absolute path; nothing else is left behind."""
+    """An existing page is replaced whole, its 7 CSVs written beside it; stdout names the absolute
+    path; no temporary file is left behind."""
     log, _ = simulated
     page = tmp_path / "old.html"
     page.write_text("<p>last week</p>")
     code, out, _ = perpx("report", str(log), "-o", str(page), "--quiet")
     assert code == 0
-    assert out == f"report written to {page} ({events(log)} events)\n"
+    assert out == f"report written to {page} ({events(log)} events), its 7 tables as CSV beside it\n"
     assert "<html" in page.read_text()
-    assert sorted(os.listdir(tmp_path)) == ["old.html"]
+    assert sorted(os.listdir(tmp_path)) == sorted(["old.html", *(f"old.{table}.csv" for table in TABLES)])
+
+
+def test_report_writes_nothing_if_one_of_its_csvs_may_not_be_written(
+    simulated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A named pipe where a CSV would go: refused before the page or any other CSV is written."""
+    log, _ = simulated
+    pipe = fifo(tmp_path / "page.payers.csv")
+    err = refused(["report", str(log), "-o", str(tmp_path / "page.html")], [pipe])
+    assert f"{pipe} is not a regular file: the report is not written over it" in err
+    assert os.listdir(tmp_path) == ["page.payers.csv"]
 
 
 def test_report_without_o_says_where_it_wrote(
@@ -87,7 +102,8 @@ def test_report_without_o_says_where_it_wrote(
     log, _ = simulated
     monkeypatch.chdir(tmp_path)
     code, out, _ = perpx("report", str(log), "--quiet")
-    assert (code, out) == (0, f"report written to {tmp_path / 'incident.html'} ({events(log)} events)\n")
+    page = tmp_path / "incident.html"
+    assert (code, out) == (0, f"report written to {page} ({events(log)} events), its 7 tables as CSV beside it\n")
     assert (tmp_path / "incident.html").exists()
 
 
