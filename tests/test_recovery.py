@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redisserver import RedisServer
 from streams import command_stream
-from test_readme_example import python_blocks
+from test_docs_examples import python_blocks
 
 from engine import Deposit, Engine, FileLog, LogUnavailable, MemoryLog
 from engine.codec import encode
@@ -142,7 +142,7 @@ def test_every_durable_event_reaches_a_caller_once(
     is sent again, and a backlog that went in during a call that then failed (the command's own
     append or the snapshot before it) comes back first from the next call that works."""
     namespace: dict[str, Any] = {}
-    exec(python_blocks("Redis stream log, snapshots and recovery")[-1], namespace)
+    exec(python_blocks("eventlog.md", "Redis stream log, snapshots and recovery")[-1], namespace)
     submit = namespace["submit_riding_out"] if resumes else submit_carrying_on
     flaky = Flaky(refused)
     engine = Engine(flaky, snapshots=flaky, snapshot_every=every)
