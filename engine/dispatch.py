@@ -246,7 +246,7 @@ class Dispatcher:
             return R.QTY_NOT_ON_LOT
         if qty < spec.min_qty:
             return R.QTY_BELOW_MIN
-        if qty > spec.max_qty:
+        if 0 < spec.max_qty < qty:
             return R.QTY_ABOVE_MAX
         if c.client_id in account.client_ids:
             return R.DUPLICATE_CLIENT_ID
