@@ -5,6 +5,7 @@ TradeExecuted``), and the vocabularies they use.
 """
 
 from engine.commands import (
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
@@ -38,6 +39,7 @@ from engine.events import (
     LiquidationStarted,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PositionDeleveraged,
@@ -54,6 +56,7 @@ from engine.transitions import Stage
 
 __all__ = [
     "AdlRanksPublished",
+    "AmendOrder",
     "AnyCommand",
     "AnyEvent",
     "CancelAll",
@@ -87,6 +90,7 @@ __all__ = [
     "MarketSpec",
     "MemoryLog",
     "OrderAccepted",
+    "OrderAmended",
     "OrderCancelled",
     "OrderRested",
     "OrderType",

@@ -21,8 +21,9 @@ from engine.errors import CorruptLog
 from engine.events import AnyEvent
 
 # 2: DeleveragingShare carries one published score; 3: AdlRanksPublished lists each side in order;
-# 4: AdlRanksPublished lists bare account ids, the lights following from the place
-SCHEMA_VERSION = 4
+# 4: AdlRanksPublished lists bare account ids, the lights following from the place;
+# 5: OrderAmended, OrderAccepted.stp, and the AmendOrder and CancelOrder-by-client-id commands a journal holds
+SCHEMA_VERSION = 5
 FRAME_HEADER = struct.Struct("<III")
 _LENGTH_CRC = struct.Struct("<II")
 

@@ -29,6 +29,10 @@ class RejectReason(IntEnum):
     NOT_YOUR_ORDER = 211
     REDUCE_ONLY_WOULD_INCREASE = 212
     INVALID_ORDER_TYPE = 213
+    INVALID_CLIENT_ID = 214  # client ids are positive: 0 means "none" in a cancel or an amend
+    CLIENT_ID_TOO_LOW = 215  # at or below the smallest of the 100 highest kept (engine.clientids)
+    INVALID_ORDER_REF = 216  # a cancel or amend names neither or both of order_id and client_id
+    NOTHING_TO_AMEND = 217  # an amend that changes neither price nor size
 
     INSUFFICIENT_MARGIN = 300
     INSUFFICIENT_BALANCE = 301

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.book import Book, Order
-from engine.enums import Side
+from engine.enums import SelfTradePrevention, Side, TimeInForce
+
+GTC, CANCEL_RESTING = TimeInForce.GTC, SelfTradePrevention.CANCEL_RESTING
 
 
 @dataclass
@@ -96,7 +98,7 @@ def run(stream: list[tuple]) -> None:
             opposite = twin.best(Side(-side))
             if opposite is not None and (price >= opposite if side == Side.BUY else price <= opposite):
                 continue  # would cross: the matcher trades it rather than resting it
-            live[step_id] = Order(step_id, 1, "X", side, price, qty, step_id, False)
+            live[step_id] = Order(step_id, 1, "X", side, price, qty, step_id, False, qty, GTC, CANCEL_RESTING)
             book.add(live[step_id])
             twin.add(NaiveOrder(step_id, side, price, qty))
         elif twin.orders:

@@ -39,9 +39,9 @@ def test_logs_that_part_at_one_order_show_it_and_what_it_led_to(adl_incident_log
         "B  b.log",
         "first difference at seq 22, after 21 equal events",
         "  A: seq 22  ts 3603  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1 side=BUY price=43000"
-        " qty=20 tif=GTC reduce_only=False rests=True",
+        " qty=20 tif=GTC reduce_only=False rests=True stp=CANCEL_RESTING",
         "  B: seq 22  ts 3603  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1 side=BUY price=44100"
-        " qty=20 tif=GTC reduce_only=False rests=True",
+        " qty=20 tif=GTC reduce_only=False rests=True stp=CANCEL_RESTING",
         "state after seq 22: 1 field differs; accounts 1; markets BTC-PERP",
         "  field                       A                B",
         "  account 1 BTC-PERP order 5  BUY 20 at 43000  BUY 20 at 44100",
