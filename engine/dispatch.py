@@ -415,8 +415,10 @@ class Dispatcher:
         order, reason = self._named_order(c)
         if order is None:
             return self._reject(c, reason)
-        if c.price < 0 or c.qty < 0:
-            return self._reject(c, R.INVALID_PRICE if c.price < 0 else R.INVALID_QTY)
+        if c.price < 0:
+            return self._reject(c, R.INVALID_PRICE)
+        if c.qty < 0:
+            return self._reject(c, R.INVALID_QTY)
         price, size = c.price or order.price, c.qty or order.size
         if price == order.price and size == order.size:
             return self._reject(c, R.NOTHING_TO_AMEND)
@@ -431,9 +433,7 @@ class Dispatcher:
             return self._reject(c, reason)
         qty = size - filled
         if price == order.price and qty < order.qty:
-            amended = OrderAmended(self.state.seq + 1, c.ts, order.id, order.account, order.market, price, size, qty,
-                                   False, True)  # fmt: skip
-            return self._emit(amended)
+            return self._amended(c.ts, order, price, size, qty, requeued=False, rests=True)
         self._requeue(c, order, price, size, qty)
 
     def _requeue(self, c: AmendOrder, order: Order, price: int, size: int, qty: int) -> None:
@@ -442,18 +442,19 @@ class Dispatcher:
         state = self.state
         market = state.markets[order.market]
         account = state.accounts[order.account]
-        placed = PlaceOrder(c.ts, order.account, order.market, order.client_id, order.side, qty, price,
-                            tif=order.tif, reduce_only=order.reduce_only, stp=order.stp)  # fmt: skip
+        placed = PlaceOrder(
+            c.ts, order.account, order.market, order.client_id, order.side, qty, price,
+            tif=order.tif, reduce_only=order.reduce_only, stp=order.stp,
+        )
         price, reason = self._order_price(placed, market)
         if reason is None:
             reason = self._requeue_problem(order, account, qty)
-        crosses = market.book.head(SELL if order.side == BUY else BUY, price) is not None
-        if reason is None and crosses and order.tif == POST_ONLY:
-            reason = R.POST_ONLY_WOULD_CROSS
         if reason is not None:
             return self._reject(c, reason)
-        self._emit(OrderAmended(state.seq + 1, c.ts, order.id, order.account, order.market, price, size, qty,
-                                True, not crosses))  # fmt: skip
+        crosses = market.book.head(SELL if order.side == BUY else BUY, price) is not None
+        if crosses and order.tif == POST_ONLY:
+            return self._reject(c, R.POST_ONLY_WOULD_CROSS)
+        self._amended(c.ts, order, price, size, qty, requeued=True, rests=not crosses)
         if not crosses:
             return self._enforce_reduce_only(c.ts, account, order.market) if order.reduce_only else None
         order = state.orders[order.id]  # the amended order, now incoming
@@ -463,6 +464,13 @@ class Dispatcher:
         touched.append(account)
         for acct in touched:
             self._enforce_reduce_only(c.ts, acct, order.market)
+
+    def _amended(self, ts: int, order: Order, price: int, size: int, qty: int, requeued: bool, rests: bool) -> None:
+        self._emit(
+            OrderAmended(
+                self.state.seq + 1, ts, order.id, order.account, order.market, price, size, qty, requeued, rests
+            )
+        )
 
     def _requeue_problem(self, order: Order, account: Account, qty: int) -> R | None:
         """The reduce-only or margin rule a requeued ``order`` with ``qty`` open would break, counting
