@@ -34,6 +34,7 @@ from engine.events import (
     LiquidationFilled,
     LiquidationStarted,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PositionDeleveraged,
@@ -120,6 +121,7 @@ class Narrator:
             Deposited: self._deposited,
             Withdrawn: self._withdrawn,
             OrderAccepted: self._order_accepted,
+            OrderAmended: self._order_amended,
             OrderRested: self._order_rested,
             OrderCancelled: self._order_cancelled,
             CommandRejected: self._rejected,
@@ -176,6 +178,11 @@ class Narrator:
         options = ", ".join([e.tif.name] + (["reduce-only"] if e.reduce_only else []))
         rests = "; rests in the book" if e.rests else ""
         return f"order {e.order_id} accepted: {e.side.name.lower()} {e.qty} {e.market} at {e.price} ({options}){rests}"
+
+    def _order_amended(self, e: OrderAmended) -> str:
+        place = "loses its place" if e.requeued else "keeps its place"
+        then = "" if e.rests else "; trades first"
+        return f"order {e.order_id} amended to {e.size} at {e.price}, {e.qty} open: {place}{then}"
 
     def _order_rested(self, e: OrderRested) -> str:
         order = self.state.orders[e.order_id]
