@@ -17,7 +17,9 @@ from engine.enums import Side
 from engine.errors import SequenceGap
 from engine.events import (
     AdlRanksPublished,
+    BadDebtWrittenOff,
     CommandRejected,
+    DeficitSettled,
     DeleveragingRound,
     Deposited,
     FundingPaid,
@@ -269,6 +271,11 @@ def _position_deleveraged(state: ExchangeState, e: PositionDeleveraged) -> None:
     _settle(state, other, other.positions[e.market], e.market, -qty, -value, e.counterparty_pnl, 0)
 
 
+def _bad_debt_written_off(state: ExchangeState, e: BadDebtWrittenOff) -> None:
+    state.accounts[e.account].balance += e.amount
+    state.bad_debt += e.amount
+
+
 def _recorded(state: ExchangeState, e: Any) -> None:
     """An audit or notice event: it records a decision, the events around it carry the changes."""
 
@@ -294,6 +301,8 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     DeleveragingRound: _recorded,
     SocializedLossCharged: _socialized_loss_charged,
     PositionDeleveraged: _position_deleveraged,
+    BadDebtWrittenOff: _bad_debt_written_off,
+    DeficitSettled: _recorded,
     LiquidationEnded: _recorded,
     AdlRanksPublished: _recorded,
 }

@@ -83,10 +83,12 @@ from engine.margin import (
     premium_ppm,
     price_band,
     realized_pnl,
+    worst_case_size,
 )
-from engine.markets import MarketSpec, spec_problem
+from engine.markets import MarketSpec, position_limit, spec_problem
 from engine.reasons import RejectReason as R
 from engine.state import Account, ExchangeState, Market
+from engine.units import MAX_MONEY
 
 # A command read back through its declared types: a str or float where an int belongs never reaches state or the log.
 _encode, _typed = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(AnyCommand).decode
@@ -176,9 +178,18 @@ class Dispatcher:
     def _deposit(self, c: Deposit) -> None:
         if c.account <= 0:
             return self._reject(c, R.INVALID_ACCOUNT)
-        if c.amount <= 0:
-            return self._reject(c, R.INVALID_AMOUNT)
+        reason = self._money_in_problem(c.amount)
+        if reason is not None:
+            return self._reject(c, reason)
         self._emit(Deposited(self.state.seq + 1, c.ts, c.account, c.amount))
+
+    def _money_in_problem(self, amount: int) -> R | None:
+        """Money paid in must be positive, and all of it together stays within ``units.MAX_MONEY``."""
+        if amount <= 0:
+            return R.INVALID_AMOUNT
+        if self.state.deposits + amount > MAX_MONEY:
+            return R.AMOUNT_TOO_LARGE
+        return None
 
     def _withdraw(self, c: Withdraw) -> None:
         state = self.state
@@ -194,8 +205,9 @@ class Dispatcher:
         self._emit(Withdrawn(state.seq + 1, c.ts, c.account, c.amount))
 
     def _fund_insurance(self, c: FundInsurance) -> None:
-        if c.amount <= 0:
-            return self._reject(c, R.INVALID_AMOUNT)
+        reason = self._money_in_problem(c.amount)
+        if reason is not None:
+            return self._reject(c, reason)
         self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount))
 
     def _malformed(self, c: Malformed) -> None:
@@ -255,6 +267,8 @@ class Dispatcher:
             return (hi if c.side == BUY else lo), None
         if c.price <= 0:
             return 0, R.INVALID_PRICE
+        if c.price > spec.max_price:
+            return 0, R.PRICE_ABOVE_MAX
         if c.price % spec.tick_size:
             return 0, R.PRICE_NOT_ON_TICK
         if not lo <= c.price <= hi:
@@ -274,8 +288,18 @@ class Dispatcher:
             if size * c.side >= 0 or qty + self._reduce_only_open(account, c.market, c.side) > abs(size):
                 return R.REDUCE_ONLY_WOULD_INCREASE
             return None
-        bids, asks = (qty, 0) if c.side == BUY else (0, qty)
-        required = risk.initial_requirement(self.state, account, c.market, bids, asks)
+        return self._exposure_problem(account, market, c.side, qty)
+
+    def _exposure_problem(self, account: Account, market: Market, side: Side, more: int) -> R | None:
+        """Would ``more`` open on ``side`` (fewer, when negative) take the account's worst case in
+        ``market`` past its position limit, or its equity below the initial margin?"""
+        bids, asks = (more, 0) if side == BUY else (0, more)
+        symbol = market.spec.symbol
+        pos = account.positions.get(symbol)
+        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else more
+        if worst > position_limit(market.spec):
+            return R.POSITION_ABOVE_MAX
+        required = risk.initial_requirement(self.state, account, symbol, bids, asks)
         if risk.equity(self.state, account) < required:
             return R.INSUFFICIENT_MARGIN
         return None
@@ -448,7 +472,7 @@ class Dispatcher:
         )
         price, reason = self._order_price(placed, market)
         if reason is None:
-            reason = self._requeue_problem(order, account, qty)
+            reason = self._requeue_problem(order, market, account, qty)
         if reason is not None:
             return self._reject(c, reason)
         crosses = market.book.head(SELL if order.side == BUY else BUY, price) is not None
@@ -472,20 +496,16 @@ class Dispatcher:
             )
         )
 
-    def _requeue_problem(self, order: Order, account: Account, qty: int) -> R | None:
-        """The reduce-only or margin rule a requeued ``order`` with ``qty`` open would break, counting
-        it in place of what it has open now."""
-        pos = account.positions[order.market]
+    def _requeue_problem(self, order: Order, market: Market, account: Account, qty: int) -> R | None:
+        """The reduce-only, position-limit or margin rule a requeued ``order`` with ``qty`` open would
+        break, counting it in place of what it has open now."""
         if order.reduce_only:
+            size = account.positions[order.market].size
             others = self._reduce_only_open(account, order.market, order.side) - order.qty
-            if pos.size * order.side >= 0 or qty + others > abs(pos.size):
+            if size * order.side >= 0 or qty + others > abs(size):
                 return R.REDUCE_ONLY_WOULD_INCREASE
             return None
-        more = qty - order.qty
-        bids, asks = (more, 0) if order.side == BUY else (0, more)
-        if risk.equity(self.state, account) < risk.initial_requirement(self.state, account, order.market, bids, asks):
-            return R.INSUFFICIENT_MARGIN
-        return None
+        return self._exposure_problem(account, market, order.side, qty - order.qty)
 
     def _cancel_all(self, c: CancelAll) -> None:
         account = self.state.accounts.get(c.account)
@@ -506,6 +526,8 @@ class Dispatcher:
             return self._reject(c, R.UNKNOWN_MARKET)
         if c.price <= 0:
             return self._reject(c, R.INVALID_INDEX_PRICE)
+        if c.price > market.spec.max_price:
+            return self._reject(c, R.INDEX_PRICE_ABOVE_MAX)
         bid, ask = market.book.best_bid(), market.book.best_ask()
         mark = mark_price(c.price, bid, ask, market.spec.mark_band_bps)
         self._emit(PricesUpdated(self.state.seq + 1, c.ts, c.market, c.price, mark, premium_ppm(c.price, bid, ask)))

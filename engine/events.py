@@ -186,7 +186,11 @@ class LiquidationFeeCharged(Event):
 
 
 class InsuranceFundPaid(Event):
-    """The insurance fund paid ``amount`` into a liquidated account: a fill's gap to bankruptcy, or its deficit."""
+    """The insurance fund paid ``amount`` toward a liquidated account's deficit: its equity below zero, never more.
+
+    One payment per position still open (its part of the deficit, pro rata to maintenance margin),
+    or one for the whole account when none is left.
+    """
 
     market: str  # "" when the account had no position left
     account: int
@@ -194,29 +198,31 @@ class InsuranceFundPaid(Event):
 
 
 class DeleveragingShare(msgspec.Struct, frozen=True, array_like=True, gc=False, forbid_unknown_fields=True):
-    """One candidate a deleveraging round took from: its score, qty closed and amount taken at mark."""
+    """One candidate a deleveraging round took from: its score, qty closed and amount charged against mark."""
 
     account: int
     score: int  # ADL: the rank score in millionths (``ranking.published_score``); socialized: the unrealized profit
     qty: int  # closed against the bankrupt position (0 for a socialized charge)
-    amount: int  # what it lost, valued at mark: its share of ``deficit``
+    amount: int  # what it lost against mark: never more than its profit on what it closed, nor its equity
 
 
 class DeleveragingRound(Event):
-    """Audit of one round: the deficit the fund left, who covered it, and how much each.
+    """Audit of one bankrupt position's close: who took it, at what score, and what each was charged.
 
-    ``sum(share.amount) == deficit`` exactly. The shares list every account
-    taken from, in the order taken (ADL: highest rank first; socialized:
-    charges by account id, then the closes at mark, which take nothing).
+    The shares list every account taken from, in the order taken (socialized:
+    the market's own charges by account id first, then the closes, highest rank
+    first). ``deficit`` is this position's part of the account's deficit once the
+    fund paid; the amounts charged here may differ from it by what spilled to or
+    from the account's other positions (``DeficitSettled`` sums it all up).
     """
 
     market: str
     account: int  # the bankrupt
     policy: Deleveraging
     qty: int  # of the bankrupt's position closed against others
-    value: int  # that close's bankruptcy value: received by a long, paid by a short
+    value: int  # that close's value: received by a long, paid by a short
     insurance: int  # what the fund paid toward this position's deficit first
-    deficit: int  # what remained, taken from the shares
+    deficit: int  # this position's part of the deficit after the fund
     candidates: int  # how many accounts were eligible
     shares: tuple[DeleveragingShare, ...]
 
@@ -248,6 +254,27 @@ class PositionDeleveraged(Event):
     counterparty_pnl: int
     position: int
     counterparty_position: int
+
+
+class BadDebtWrittenOff(Event):
+    """What no layer could cover: the account, with no position left, is brought back to a zero balance
+    and ``amount`` joins the exchange's written-off loss (``ExchangeState.bad_debt``). A later deposit
+    starts from zero: the debt is settled once, here, never by a later command."""
+
+    account: int
+    amount: int
+
+
+class DeficitSettled(Event):
+    """Where one bankrupt account's deficit (its equity below zero once the book had done what it could)
+    went: ``deficit == insurance + deleveraged + socialized + written_off``, to the unit."""
+
+    account: int
+    deficit: int
+    insurance: int  # paid by the insurance fund
+    deleveraged: int  # charged to counterparties through ADL closes
+    socialized: int  # charged to accounts in profit, pro rata
+    written_off: int  # what nobody could take
 
 
 class LiquidationEnded(Event):
@@ -293,6 +320,8 @@ AnyEvent = (
     | DeleveragingRound
     | SocializedLossCharged
     | PositionDeleveraged
+    | BadDebtWrittenOff
+    | DeficitSettled
     | LiquidationEnded
     | AdlRanksPublished
 )

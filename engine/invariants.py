@@ -13,7 +13,10 @@ from engine.state import ExchangeState
 
 
 class Conservation(msgspec.Struct, frozen=True):
-    """balances - open position cost + insurance fund + fee pool == deposits - withdrawals."""
+    """balances - open position cost + insurance fund + fee pool - bad debt == deposits - withdrawals.
+
+    ``bad_debt`` is what the waterfall wrote off (``BadDebtWrittenOff``): the amount by which the
+    accounts' claims exceed the money held, recorded rather than hidden in a negative balance."""
 
     deposits: int
     withdrawals: int
@@ -21,10 +24,11 @@ class Conservation(msgspec.Struct, frozen=True):
     open_cost: int
     insurance_fund: int
     fee_pool: int
+    bad_debt: int
 
     @property
     def held(self) -> int:
-        return self.balances - self.open_cost + self.insurance_fund + self.fee_pool
+        return self.balances - self.open_cost + self.insurance_fund + self.fee_pool - self.bad_debt
 
     @property
     def holds(self) -> bool:
@@ -40,6 +44,7 @@ def conservation(state: ExchangeState) -> Conservation:
         open_cost=sum(p.cost for a in accounts for p in a.positions.values()),
         insurance_fund=state.insurance_fund,
         fee_pool=state.fee_pool,
+        bad_debt=state.bad_debt,
     )
 
 

@@ -22,31 +22,35 @@ The waterfall (stages in ``engine.transitions``)
        trading fee but a liquidation fee: ``liquidation_fee_bps`` of the
        notional closed, capped at its equity, to the insurance fund.
     3. Insured close: the rest trades through the book beyond P_bk, out to the
-       band edge, and the insurance fund pays each fill's gap to the
-       bankruptcy value (dYdX's per-fill delta, ``margin.insurance_payment``).
-       A fill is cut to what the fund can pay: the fund never goes negative.
-    4. Deleverage each remaining position. Its share S of the account's equity
-       (``margin.equity_share``; S = E for the last one) is the most it may
-       lose. If S < 0 the fund pays what it can of -S; the rest, the deficit D:
-       - ADL: goes through the price. The position closes against the opposite
-         side in rank order (``engine.ranking``), most highly ranked first,
-         for the bankruptcy value W = q x M x m + sign(q) x D in quote, exactly.
-       - Socialized: is first charged to every account with unrealized profit
-         in the market, pro rata to that profit and never more than it; what
-         profit cannot cover goes through the price as in ADL. The position
-         then closes against the ranked opposite side for W, which is its
-         mark value when the charges covered D: at mark, the close takes
-         nothing; it only gives the position a counterparty.
-       When S >= 0 (the book was empty but the account solvent), D = 0 and the
-       close is at mark: the account keeps its equity.
+       band edge, as far as the account's equity and then the insurance fund
+       can absorb the loss against mark: each fill is cut so that equity stays
+       at or above minus the fund (``margin.affordable_qty``). Nothing is paid
+       yet.
+    4. Deleverage: the deficit D (equity below zero) is split over the open
+       positions pro rata to maintenance margin. The fund pays what it can of
+       each part, and only of a deficit: an account with equity >= 0 absorbs
+       its own loss. Each position then closes against the ranked opposite
+       side (``engine.ranking``), each counterparty taking what it holds:
+       - ADL: charged its share of the part pro rata to its qty (the close at
+         the bankruptcy price), but never more than its unrealized profit on
+         that qty, nor than its equity;
+       - socialized: the part was first charged to the market's accounts in
+         profit, pro rata to that profit, each capped at its profit and its
+         equity (``margin.capped_pro_rata``); the close is at mark.
+       What a counterparty could not take spills to the next one with room,
+       in rank order over all the account's ADL closes (``_spill``); what is
+       left then, pro rata to every account in profit in the account's
+       markets; what is left after that is written off (``BadDebtWrittenOff``:
+       the balance returns to zero, ``state.bad_debt`` records it).
+       ``DeficitSettled`` sums up where the deficit went.
 
 Exactly the shortfall
     Bankruptcy prices are rationals; values are not rounded through a price.
-    The close value W is an integer and is split across counterparties by
-    largest remainder (``margin.pro_rata``), so what counterparties lose
-    against mark sums to D to the unit, and so do the socialized charges. The
-    ``DeleveragingRound`` event lists each account taken from, with its score,
-    qty and amount; the amounts sum to its ``deficit``.
+    Every split is by largest remainder (``margin.pro_rata``), so the parts,
+    the shares and the charges sum to what they split to the unit; a close's
+    value is its qty at mark moved by its charge, exactly, and the round
+    (``DeleveragingRound``) lists each account taken from with its score, qty
+    and charge.
 
 Cost
     Detection is O(log n + k) per mark move (``engine.distressed``); one
@@ -57,7 +61,7 @@ Cost
     no new ranking. Publishing the lights is O(n log n) per market and run
     (the orders of the run, or one ranking pass when nobody was deleveraged):
     the one cost that grows with all the positions, not the liquidated ones. A
-    socialized round charges every account in profit, so it is O(n) by nature.
+    socialized charge weighs every account in profit, so it is O(n) by nature.
     An account's (equity, maintenance) is worked out once and kept until an
     event names it: the waterfall asks at every step.
 
@@ -78,6 +82,8 @@ from engine.distressed import DistressIndex, DistressQueue, account_fields, touc
 from engine.enums import CancelReason, Side
 from engine.events import (
     AdlRanksPublished,
+    BadDebtWrittenOff,
+    DeficitSettled,
     DeleveragingRound,
     DeleveragingShare,
     InsuranceFundPaid,
@@ -90,13 +96,13 @@ from engine.events import (
     SocializedLossCharged,
 )
 from engine.margin import (
+    affordable_qty,
     bankruptcy_price,
     bankruptcy_value,
+    capped_pro_rata,
     close_pnl,
     equity_share,
     fee,
-    insurance_payment,
-    insured_qty,
     maintenance_margin,
     partial_close_size,
     price_band,
@@ -267,12 +273,46 @@ class Liquidator:
             self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
 
     def deleverage(self, ts: int, account: Account) -> None:
-        for symbol in self._by_risk(account):
-            self._deleverage_position(ts, account, symbol)
-        equity = self._health(account)[0]
-        fund = self.state.insurance_fund
-        if equity < 0 and fund:  # no position left: its own order closed it beyond bankruptcy
-            self._emit(InsuranceFundPaid(self._seq(), ts, "", account.id, min(fund, -equity)))
+        """Close what the book could not take and settle the deficit: fund, ADL or socialized loss, write-off."""
+        state = self.state
+        held = self._by_risk(account)
+        deficit = max(0, -self._health(account)[0])
+        if not held:  # its own order closed it beyond bankruptcy: only the fund, then the write-off
+            return self._settle(ts, account, deficit, self._pay_from_fund(ts, account, "", deficit), 0, 0)
+        parts = pro_rata(deficit, [self._maintenance(state.markets[s], account.positions[s].size) for s in held])
+        paid = [self._pay_from_fund(ts, account, s, part) for s, part in zip(held, parts, strict=True)]
+        parts = [part - insurance for part, insurance in zip(parts, paid, strict=True)]
+        own: dict[str, list[DeleveragingShare]] = {}  # a socialized market's charges of its own part
+        room: dict[int, int] = {}  # what each counterparty may still be charged: its equity
+        left = 0
+        for symbol, part in zip(held, parts, strict=True):
+            if part and self._policy(symbol) == Deleveraging.SOCIALIZED:
+                own[symbol] = self._socialize(ts, account, symbol, part)
+                left += part - sum(share.amount for share in own[symbol])
+        rounds = [self._picks(account, symbol, part, room) for symbol, part in zip(held, parts, strict=True)]
+        left = _spill(left + sum(unplaced for *_, unplaced in rounds), [p for r in rounds for p in r[0]], room)
+        deleveraged = 0
+        for symbol, part, insurance, (picks, candidates, _) in zip(held, parts, paid, rounds, strict=True):
+            deleveraged += self._close(ts, account, symbol, picks, candidates, part, insurance, own.get(symbol, []))
+        socialized = sum(share.amount for shares in own.values() for share in shares)
+        for symbol in held:  # what the counterparties could not take: every account in profit there, pro rata
+            if left:
+                charged = sum(share.amount for share in self._socialize(ts, account, symbol, left))
+                socialized += charged
+                left -= charged
+        return self._settle(ts, account, deficit, sum(paid), deleveraged, socialized)
+
+    def _settle(
+        self, ts: int, account: Account, deficit: int, insurance: int, deleveraged: int, socialized: int
+    ) -> None:
+        """Write off what is still below zero, and sum up where the deficit went."""
+        written_off = max(0, -account.balance)
+        if written_off:
+            self._emit(BadDebtWrittenOff(self._seq(), ts, account.id, written_off))
+        if deficit:
+            self._emit(
+                DeficitSettled(self._seq(), ts, account.id, deficit, insurance, deleveraged, socialized, written_off)
+            )
 
     # closing through the book
 
@@ -291,9 +331,11 @@ class Liquidator:
     def _trade(self, ts: int, account: Account, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
         """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
 
-        ``insured``: each fill's gap to the bankruptcy value is paid by the
-        insurance fund, and a fill is cut to what the fund can pay. Returns the
-        notional closed.
+        ``insured``: a fill's loss against mark may take the account's equity
+        below zero only as far as the insurance fund could pay it back; the fill
+        is cut to that (``margin.affordable_qty``). Nothing is paid here: the
+        fund pays the deficit once the position is closed (``deleverage``).
+        Returns the notional closed.
         """
         state = self.state
         market = state.markets[symbol]
@@ -309,9 +351,10 @@ class Liquidator:
                 break
             price = maker.price
             fill = min(qty, maker.qty)
-            gap = self._bankruptcy_value(account, symbol) - price * multiplier * pos.size if insured else 0
-            if gap > 0:
-                fill = min(fill, insured_qty(state.insurance_fund, pos.size, gap, spec.lot_size))
+            loss = side * (price - market.mark) * multiplier  # per unit, against mark
+            if insured and loss > 0:
+                budget = self._health(account)[0] + state.insurance_fund
+                fill = min(fill, affordable_qty(budget, loss, spec.lot_size))
                 if not fill:
                     break
             fill = self._maker_fill(ts, market, maker, side, fill)
@@ -329,9 +372,6 @@ class Liquidator:
                     size + side * fill, maker_pos.size - side * fill,
                 )
             )  # fmt: skip
-            paid = insurance_payment(fill, size, gap)
-            if paid:
-                self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, paid))
             qty -= fill
             notional += value
             makers.add(maker.account)
@@ -361,74 +401,110 @@ class Liquidator:
 
     # deleveraging
 
-    def _deleverage_position(self, ts: int, account: Account, symbol: str) -> None:
+    def _pay_from_fund(self, ts: int, account: Account, symbol: str, part: int) -> int:
+        """The fund pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
+        paid = min(self.state.insurance_fund, part)
+        if paid:
+            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, paid))
+        return paid
+
+    def _picks(self, account: Account, symbol: str, part: int, room: dict[int, int]) -> tuple[list["Pick"], int, int]:
+        """Who takes the account's position in ``symbol``: (picks, candidates, what they could not take of ``part``).
+
+        The opposite side, highest ranked first, each taking what it holds
+        until the position is placed. Under ADL each is charged its share of
+        ``part`` pro rata to its qty (the close at the bankruptcy price), but no
+        more than its profit on that qty, nor than its equity (``room``).
+        Under socialized loss the closes are at mark: the part was charged before.
+        """
+        state = self.state
+        market = state.markets[symbol]
+        unit = market.mark * market.spec.multiplier
+        size = account.positions[symbol].size
+        order = self._adl_order(symbol, -1 if size > 0 else 1)
+        adl = market.spec.deleveraging == Deleveraging.ADL
+        picks: list[Pick] = []
+        left = abs(size)
+        for _, other in order:
+            pos = market.positions[other]
+            take = min(left, abs(pos.size))
+            pnl = pos.size * unit - pos.cost
+            profit = floor_div(pnl * take, abs(pos.size)) if adl and pnl > 0 else 0
+            picks.append(Pick(other, published_score(*order.score(other)), take, profit))
+            left -= take
+            if not left:
+                break
+        unplaced = 0
+        nominal = pro_rata(part, [pick.qty for pick in picks]) if adl else [0] * len(picks)
+        for pick, share in zip(picks, nominal, strict=True):
+            if pick.account not in room:
+                room[pick.account] = max(0, risk.equity(state, state.accounts[pick.account]))
+            pick.charge = min(share, pick.profit, room[pick.account])
+            room[pick.account] -= pick.charge
+            unplaced += share - pick.charge
+        return picks, len(order), unplaced
+
+    def _close(
+        self, ts: int, account: Account, symbol: str, picks: list["Pick"], candidates: int,
+        part: int, insurance: int, own: list[DeleveragingShare],
+    ) -> int:  # fmt: skip
+        """Close the position against ``picks``, each for its qty at mark moved by its charge; audit the round.
+        Returns what the picks were charged."""
         state = self.state
         market = state.markets[symbol]
         spec = market.spec
         pos = account.positions[symbol]
-        equity, maintenance = self._health(account)
-        deficit = max(0, -equity_share(equity, self._maintenance(market, pos.size), maintenance))
-        insurance = min(state.insurance_fund, deficit)
-        if insurance:
-            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, insurance))
-        deficit -= insurance
-        shares = []
-        if deficit and spec.deleveraging == Deleveraging.SOCIALIZED:
-            shares = self._socialize(ts, account, symbol, deficit)
-        sign = 1 if pos.size > 0 else -1
         qty = abs(pos.size)
-        unit = market.mark * spec.multiplier
-        # received by a long, paid by a short: the mark value moved by what the charges left of the deficit
-        value = qty * unit + sign * (deficit - sum(share.amount for share in shares))
-        order = self._adl_order(symbol, -sign)
-        candidates = len(order)
-        picks = []
-        left = qty
-        for _, other in order:
-            take = min(left, abs(market.positions[other].size))
-            picks.append((other, *order.score(other), take))
-            left -= take
-            if not left:
-                break
+        sign = 1 if pos.size > 0 else -1
         side = SELL if sign > 0 else BUY
-        values = pro_rata(value, [take for *_, take in picks])
-        for (other, num, den, take), piece in zip(picks, values, strict=True):
-            other_pos = state.accounts[other].positions[symbol]
+        unit = market.mark * spec.multiplier
+        shares = list(own)
+        value = 0
+        for pick in picks:
+            piece = pick.qty * unit + sign * pick.charge  # received by a long, paid by a short
+            other_pos = state.accounts[pick.account].positions[symbol]
             size = pos.size
             self._emit(
                 PositionDeleveraged(
-                    self._seq(), ts, symbol, account.id, other, side, take, piece,
-                    floor_div(piece, take * spec.multiplier),
-                    close_pnl(size, pos.cost, take, piece), close_pnl(other_pos.size, other_pos.cost, take, piece),
-                    size + side * take, other_pos.size - side * take,
+                    self._seq(), ts, symbol, account.id, pick.account, side, pick.qty, piece,
+                    floor_div(piece, pick.qty * spec.multiplier),
+                    close_pnl(size, pos.cost, pick.qty, piece),
+                    close_pnl(other_pos.size, other_pos.cost, pick.qty, piece),
+                    size + side * pick.qty, other_pos.size - side * pick.qty,
                 )
             )  # fmt: skip
-            shares.append(DeleveragingShare(other, published_score(num, den), take, sign * (piece - take * unit)))
+            shares.append(DeleveragingShare(pick.account, pick.score, pick.qty, pick.charge))
+            value += piece
         self._emit(
             DeleveragingRound(
-                self._seq(), ts, symbol, account.id, spec.deleveraging, qty, value, insurance, deficit,
+                self._seq(), ts, symbol, account.id, spec.deleveraging, qty, value, insurance, part,
                 candidates, tuple(shares),
             )
         )  # fmt: skip
-        for other, *_ in picks:
-            self._after_fills(ts, state.accounts[other], symbol)
+        for pick in picks:
+            self._after_fills(ts, state.accounts[pick.account], symbol)
+        return sum(pick.charge for pick in picks)
 
-    def _socialize(self, ts: int, account: Account, symbol: str, deficit: int) -> list[DeleveragingShare]:
-        """Charge ``deficit`` (or all the profit there is, if less) to the accounts with unrealized profit
-        in ``symbol``, pro rata to it; units left by rounding go to the largest remainders, then lower ids."""
-        market = self.state.markets[symbol]
+    def _socialize(self, ts: int, account: Account, symbol: str, amount: int) -> list[DeleveragingShare]:
+        """Charge up to ``amount`` to the accounts with unrealized profit in ``symbol``, pro rata to it, none
+        beyond its profit or its equity (``margin.capped_pro_rata``); units left by rounding go to the largest
+        remainders, then lower ids. Returns the charges made."""
+        state = self.state
+        market = state.markets[symbol]
         unit = market.mark * market.spec.multiplier
-        winners = []
+        winners: list[tuple[int, int]] = []
+        caps: list[int] = []
         for account_id, pos in sorted(market.positions.items()):
             profit = pos.size * unit - pos.cost
             if profit > 0 and account_id != account.id:
                 winners.append((account_id, profit))
-        total = min(deficit, sum(profit for _, profit in winners))
+                caps.append(min(profit, max(0, risk.equity(state, state.accounts[account_id]))))
+        charges = capped_pro_rata(amount, [profit for _, profit in winners], caps)
         shares = []
-        for (account_id, profit), amount in zip(winners, pro_rata(total, [p for _, p in winners]), strict=True):
-            if amount:
-                self._emit(SocializedLossCharged(self._seq(), ts, symbol, account_id, account.id, amount, profit))
-                shares.append(DeleveragingShare(account_id, profit, 0, amount))
+        for (account_id, profit), charge in zip(winners, charges, strict=True):
+            if charge:
+                self._emit(SocializedLossCharged(self._seq(), ts, symbol, account_id, account.id, charge, profit))
+                shares.append(DeleveragingShare(account_id, profit, 0, charge))
         return shares
 
     # helpers
@@ -476,9 +552,38 @@ class Liquidator:
         markets, positions = self.state.markets, account.positions
         return [s for s in self._by_risk(account) if markets[s].book.best_level(BUY if positions[s].size > 0 else SELL)]
 
+    def _policy(self, symbol: str) -> Deleveraging:
+        return self.state.markets[symbol].spec.deleveraging
+
     def _bankruptcy_value(self, account: Account, symbol: str) -> int:
         market = self.state.markets[symbol]
         size = account.positions[symbol].size
         equity, maintenance = self._health(account)
         share = equity_share(equity, self._maintenance(market, size), maintenance)
         return bankruptcy_value(size, market.mark, market.spec.multiplier, share)
+
+
+class Pick:
+    """One counterparty's part in closing a bankrupt position: its qty, and what it is charged against mark."""
+
+    __slots__ = ("account", "charge", "profit", "qty", "score")
+
+    def __init__(self, account: int, score: int, qty: int, profit: int) -> None:
+        self.account = account
+        self.score = score  # published ADL score, millionths
+        self.qty = qty
+        self.profit = profit  # its unrealized profit on ``qty``: the most it may be charged (0: at mark)
+        self.charge = 0
+
+
+def _spill(amount: int, picks: list[Pick], room: dict[int, int]) -> int:
+    """Place ``amount`` on the picks' spare capacity (profit not yet charged, within equity), in order:
+    what one counterparty could not take goes to the next. Returns what is left."""
+    for pick in picks:
+        if not amount:
+            break
+        extra = min(amount, pick.profit - pick.charge, room[pick.account])
+        pick.charge += extra
+        room[pick.account] -= extra
+        amount -= extra
+    return amount

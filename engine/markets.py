@@ -4,7 +4,7 @@ from enum import IntEnum
 
 import msgspec
 
-from engine.units import BPS, PPM
+from engine.units import BPS, MAX_NOTIONAL, PPM, floor_div
 
 
 class Deleveraging(IntEnum):
@@ -53,6 +53,14 @@ class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     liquidation_fee_bps: int = 0
     deleveraging: Deleveraging = Deleveraging.ADL
     mm_tiers: tuple[MarginTier, ...] = ()  # larger positions: higher maintenance fractions
+    max_price: int = 2**28  # highest index or order price, in price units
+    max_position: int = 0  # largest |position| an account may hold or order up to; 0: the most the bounds allow
+
+
+def position_limit(spec: MarketSpec) -> int:
+    """The largest |position| in the market: ``max_position``, or when 0 the most whose value stays within
+    ``MAX_NOTIONAL`` at twice ``max_price`` (the mark never passes twice the index): see ``engine.units``."""
+    return spec.max_position or floor_div(MAX_NOTIONAL, 2 * spec.max_price * spec.multiplier)
 
 
 def spec_problem(spec: MarketSpec) -> str | None:
@@ -73,6 +81,8 @@ def spec_problem(spec: MarketSpec) -> str | None:
         (0 <= spec.funding_cap_ppm <= PPM, "need 0 <= funding_cap_ppm <= 1000000"),
         (0 <= spec.liquidation_fee_bps < spec.mm_bps, "need 0 <= liquidation_fee_bps < mm_bps"),
         (spec.deleveraging in Deleveraging._value2member_map_, "unknown deleveraging policy"),
+        (spec.max_price >= spec.tick_size and spec.max_position >= 0, "need max_price >= tick_size, max_position >= 0"),
+        (_within_notional(spec), "max_position x 2 x max_price x multiplier must not exceed 2^58"),
     )
     return next((why for ok, why in checks if not ok), _tiers_problem(spec))
 
@@ -80,6 +90,16 @@ def spec_problem(spec: MarketSpec) -> str | None:
 def _max_qty_sound(spec: MarketSpec) -> bool:
     cap = spec.max_qty
     return cap == 0 or (cap >= max(spec.min_qty, spec.lot_size) and cap % spec.lot_size == 0)
+
+
+def _within_notional(spec: MarketSpec) -> bool:
+    """Every position's value fits ``MAX_NOTIONAL`` at any mark the market allows (checked after the fields
+    it multiplies are known to be positive)."""
+    return (
+        spec.multiplier <= 0
+        or spec.max_price <= 0
+        or position_limit(spec) * 2 * spec.max_price * spec.multiplier <= MAX_NOTIONAL
+    )
 
 
 def _tiers_problem(spec: MarketSpec) -> str | None:

@@ -2,7 +2,7 @@
 
 Money identity (checked by ``engine.invariants.conservation``)::
 
-    sum(account.balance - sum(position.cost)) + insurance_fund + fee_pool
+    sum(account.balance - sum(position.cost)) + insurance_fund + fee_pool - bad_debt
         == deposits - withdrawals
 
 ``balance`` is realized cash (deposits, realized PnL, fees, funding);
@@ -10,7 +10,9 @@ Money identity (checked by ``engine.invariants.conservation``)::
 qty x price x multiplier. A fill moves ``balance - cost`` of the buyer down and
 of the seller up by exactly the fill's value, so trading creates nothing, and
 the rounding of realized PnL on a partial close only moves value between an
-account's balance and its own position cost.
+account's balance and its own position cost. ``bad_debt`` is what the
+liquidation waterfall wrote off: losses nobody could cover, taken off the
+bankrupt accounts' balances (which return to zero) and carried by the exchange.
 """
 
 import msgspec
@@ -61,6 +63,7 @@ class ExchangeState(msgspec.Struct):
     orders: dict[int, Order] = msgspec.field(default_factory=dict)  # every live order
     insurance_fund: int = 0
     fee_pool: int = 0
+    bad_debt: int = 0  # written off: what no layer of the waterfall could cover
     deposits: int = 0
     withdrawals: int = 0
 

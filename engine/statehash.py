@@ -16,8 +16,8 @@ import msgspec
 from engine.enums import Side
 from engine.state import ExchangeState, Market
 
-# v2: orders carry size, time in force and self-trade mode; accounts keep their 100 highest client ids
-DOMAIN_TAG = b"perpx-state-v2\x00"
+# v3: orders carry size, time in force and self-trade mode; accounts keep their 100 highest client ids
+DOMAIN_TAG = b"perpx-state-v3\x00"
 
 
 def _book(market: Market) -> list[Any]:
@@ -58,6 +58,7 @@ def canonical(state: ExchangeState) -> bytes:
         state.next_order_id,
         state.insurance_fund,
         state.fee_pool,
+        state.bad_debt,
         state.deposits,
         state.withdrawals,
     ]

@@ -57,6 +57,7 @@ def flatten(state: ExchangeState) -> dict[Path, Any]:
     flat: dict[Path, Any] = {
         ("insurance fund",): state.insurance_fund,
         ("fee pool",): state.fee_pool,
+        ("bad debt",): state.bad_debt,
         ("deposits",): state.deposits,
         ("withdrawals",): state.withdrawals,
         ("next order id",): state.next_order_id,

@@ -24,7 +24,9 @@ import msgspec
 from engine.apply import apply
 from engine.enums import Side
 from engine.events import (
+    BadDebtWrittenOff,
     CommandRejected,
+    DeficitSettled,
     DeleveragingRound,
     Deposited,
     FundingPaid,
@@ -134,6 +136,8 @@ class Narrator:
             SocializedLossCharged: self._socialized,
             PositionDeleveraged: self._deleveraged,
             DeleveragingRound: self._round,
+            BadDebtWrittenOff: self._written_off,
+            DeficitSettled: self._deficit_settled,
             LiquidationEnded: self._liquidation_ended,
         }
 
@@ -297,14 +301,21 @@ class Narrator:
         takers = ", ".join(f"account {s.account} {s.amount}" for s in e.shares if s.amount) or "nobody"
         return (
             f"deleveraging round ({e.policy.name}) in {e.market}: {e.qty} closed for value {e.value};"
-            f" the insurance fund paid {e.insurance}; deficit {e.deficit} taken from {takers}"
+            f" the insurance fund paid {e.insurance}; deficit left {e.deficit}; charged {takers}"
             f" ({e.candidates} candidate{'' if e.candidates == 1 else 's'})"
         )
 
+    def _written_off(self, e: BadDebtWrittenOff) -> str:
+        return f"{e.amount} that nobody could cover written off: balance back to {self._balance()}"
+
+    def _deficit_settled(self, e: DeficitSettled) -> str:
+        return (
+            f"deficit {e.deficit} settled: insurance fund {e.insurance}, ADL {e.deleveraged},"
+            f" socialized {e.socialized}, written off {e.written_off}"
+        )
+
     def _liquidation_ended(self, e: LiquidationEnded) -> str:
-        uncovered = f"; uncovered loss {-e.equity}" if e.equity < 0 else ""
-        after = f"equity {e.equity}, maintenance margin {e.maintenance}{uncovered}"
-        return f"liquidation ended at stage {e.stage.name}: {after}"
+        return f"liquidation ended at stage {e.stage.name}: equity {e.equity}, maintenance margin {e.maintenance}"
 
 
 def explain(

@@ -29,11 +29,12 @@ from typing import Any
 import msgspec
 
 from engine.events import (
+    BadDebtWrittenOff,
+    DeficitSettled,
     DeleveragingRound,
     FundingSettled,
     InsuranceFunded,
     InsuranceFundPaid,
-    LiquidationEnded,
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
@@ -99,7 +100,7 @@ class AccountImpact(msgspec.Struct):
     adl_qty: int = 0  # of its positions closed against bankrupt ones
     adl_loss: int = 0  # what those closes took from it against mark
     socialized: int = 0  # charged toward others' deficits
-    uncovered: int = 0  # negative equity left when its liquidation ended
+    uncovered: int = 0  # its deficit nobody could cover, written off
 
     @property
     def loss(self) -> int:
@@ -130,7 +131,7 @@ class Incident(msgspec.Struct):
     adl_value: int = 0
     deficit: int = 0  # what deleveraging rounds had to take from others after the fund
     socialized: int = 0  # of it, charged pro rata to profit
-    uncovered: int = 0  # negative equity left after liquidations ended
+    uncovered: int = 0  # deficits nobody could cover, written off
     accounts: dict[int, AccountImpact] = msgspec.field(default_factory=dict)
 
     @property
@@ -164,7 +165,8 @@ class Measure:
             PositionDeleveraged: self._deleveraged,
             DeleveragingRound: self._round,
             SocializedLossCharged: self._socialized,
-            LiquidationEnded: self._liquidation_ended,
+            DeficitSettled: self._deficit_settled,
+            BadDebtWrittenOff: self._written_off,
         }
 
     def add(self, event: Any) -> None:
@@ -260,7 +262,6 @@ class Measure:
         self._positions(e.ts, e.market, e.qty, (e.position, e.side), (e.counterparty_position, -e.side))
 
     def _round(self, e: DeleveragingRound) -> None:
-        self.incident.deficit += e.deficit
         for share in e.shares:
             if share.qty:  # a close; a socialized charge is counted by its own event
                 self._impact(share.account).adl_loss += share.amount
@@ -269,10 +270,12 @@ class Measure:
         self.incident.socialized += e.amount
         self._impact(e.account).socialized += e.amount
 
-    def _liquidation_ended(self, e: LiquidationEnded) -> None:
-        if e.equity < 0:
-            self.incident.uncovered -= e.equity
-            self._impact(e.account).uncovered -= e.equity
+    def _deficit_settled(self, e: DeficitSettled) -> None:
+        self.incident.deficit += e.deficit - e.insurance
+
+    def _written_off(self, e: BadDebtWrittenOff) -> None:
+        self.incident.uncovered += e.amount
+        self._impact(e.account).uncovered += e.amount
 
 
 class Outcome(msgspec.Struct, frozen=True):

@@ -36,8 +36,8 @@ def _conservation(c: Conservation) -> str:
     verdict = "holds" if c.holds else "BROKEN"
     return (
         f"balances {c.balances} - open cost {c.open_cost} + insurance fund {c.insurance_fund}"
-        f" + fee pool {c.fee_pool} = {c.held}; deposits {c.deposits} - withdrawals {c.withdrawals}"
-        f" = {c.deposits - c.withdrawals}: {verdict}"
+        f" + fee pool {c.fee_pool} - bad debt {c.bad_debt} = {c.held};"
+        f" deposits {c.deposits} - withdrawals {c.withdrawals} = {c.deposits - c.withdrawals}: {verdict}"
     )
 
 
@@ -139,7 +139,7 @@ def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
             f"{money(o.deficit)} past the fund: ADL took {money(o.deficit - o.socialized)},"
             f" socialized loss {money(o.socialized)}",
         ),
-        ("  uncovered", money(o.uncovered)),
+        ("  written off", money(o.uncovered)),
     ]
 
 

@@ -28,24 +28,24 @@ def adl_incident_measured(adl_incident_log: Path) -> Incident:
 
 
 def test_the_fund_and_open_interest_follow_the_incident(adl_incident_measured: Incident) -> None:
-    """Fund: 0, 21,000 paid in at ts 1, then at ts 3604 20,600 and 400 paid out (every change kept).
-    Open interest (total long, the last value per ts): 110 after ts 2 (2's 100, 5's 10); at ts 3604 the
-    liquidation fill moves 20 from 2 to 1 (no change), ADL closes 80 of 2 and 10 of 5: 20 left (1's)."""
+    """Fund: 0, 21,000 paid in at ts 1, then at ts 3604 all 21,000 paid out toward 2's deficit.
+    Open interest (total long, the last value per ts): 110 after ts 2 (2's 100, 5's 10); at ts 3604 ADL
+    closes 2's 100 and 5's 10 move to 1 through its bid: 10 left (1's)."""
     incident = adl_incident_measured
     fund = incident.insurance_fund
-    assert (fund.ts, fund.values) == ([1, 1, 3604, 3604], [0, 21_000, 400, 0])
+    assert (fund.ts, fund.values) == ([1, 1, 3604], [0, 21_000, 0])
     assert (incident.fund_min, incident.fund) == (0, 0)
     oi = incident.open_interest["BTC-PERP"]
-    assert (oi.ts, oi.values) == ([2, 3604], [110, 20])
+    assert (oi.ts, oi.values) == ([2, 3604], [110, 10])
     mark = incident.mark["BTC-PERP"]
     assert (mark.ts, mark.values) == ([1, 3602, 3604], [50_000, 47_000, 44_000])
 
 
 def test_the_most_affected_accounts_are_ranked_by_what_they_lost(adl_incident_measured: Incident) -> None:
-    """2 lost 140,000 + 358,500 + 119,500 closing; 5 lost 60,000 closing at mark 44,000 (bought at
-    50,000); ADL took 1,500 from 3 and 500 from 4 against mark."""
+    """2 lost 354,600 + 236,400 closing; 5 lost 7,000 + 63,000 selling at 43,000 (bought at 50,000);
+    ADL took 5,400 from 3 and 3,600 from 4 against mark."""
     found = [(i.account, i.loss) for i in adl_incident_measured.most_affected(10)]
-    assert found == [(2, 618_000), (5, 60_000), (3, 1_500), (4, 500)]
+    assert found == [(2, 591_000), (5, 70_000), (3, 5_400), (4, 3_600)]
 
 
 @settings(max_examples=25, deadline=None)
@@ -88,4 +88,4 @@ def test_perpx_report_writes_one_self_contained_page(adl_incident_log: Path, tmp
         assert f"<h2>{title}</h2>" in page
     assert "<td>liquidations / accounts</td><td>2 / 2</td>" in page
     assert "<td>insurance fund paid out</td><td>21,000</td>" in page
-    assert "<td>deleveraged: closes / qty / value</td><td>3 / 90 / 3,962,000</td>" in page
+    assert "<td>deleveraged: closes / qty / value</td><td>2 / 100 / 4,409,000</td>" in page

@@ -135,6 +135,12 @@ def spec_with_rebate_above_taker_fee(desk: Engine) -> Any:
     return ListMarket(TS, btc_perp(symbol="SOL-PERP", maker_fee_bps=-3, taker_fee_bps=2))
 
 
+@rejects(R.INVALID_MARKET_SPEC)
+def spec_whose_positions_could_pass_the_notional_bound(desk: Engine) -> Any:
+    """max_position 2^40 x 2 x max_price 2^28 x multiplier 1 = 2^69 > 2^58: values could overflow 64 bits."""
+    return ListMarket(TS, btc_perp(symbol="SOL-PERP", max_position=2**40))
+
+
 @rejects(R.NO_MARK_PRICE, ALICE, 7)
 def order_before_first_index(desk: Engine) -> Any:
     """An order in a market that has no index price yet."""
@@ -163,6 +169,12 @@ def zero_index(desk: Engine) -> Any:
 def negative_index(desk: Engine) -> Any:
     """A negative index price."""
     return SetIndexPrice(TS, BTC, -50_000)
+
+
+@rejects(R.INDEX_PRICE_ABOVE_MAX)
+def index_above_max_price(desk: Engine) -> Any:
+    """One above the market's max_price (the default, 2^28 price units)."""
+    return SetIndexPrice(TS, BTC, 2**28 + 1)
 
 
 # order (2xx)
@@ -196,6 +208,12 @@ def qty_below_minimum(desk: Engine) -> Any:
 def qty_above_maximum(desk: Engine) -> Any:
     """A qty of 1,005: on the lot grid but above the maximum of 1,000."""
     return order(qty=1_005)
+
+
+@rejects(R.PRICE_ABOVE_MAX, ALICE, 7)
+def price_above_max_price(desk: Engine) -> Any:
+    """268,435,460: on the tick grid, one tick above max_price 2^28 = 268,435,456 rounded down to the tick."""
+    return order(price=268_435_460)
 
 
 @rejects(R.INVALID_PRICE, ALICE, 7)
@@ -426,6 +444,42 @@ def withdrawal_below_open_order_margin(desk: Engine) -> Any:
     return Withdraw(TS, BOB, BOB_CASH - 49_995)
 
 
+def sol_with_position_limit_20(desk: Engine) -> None:
+    """SOL-PERP (tick 10, lot 1) at 1,000, where no account may hold or order beyond 20 (max_position)."""
+    desk.submit_many(
+        [ListMarket(TS, btc_perp(symbol="SOL-PERP", max_position=20)), SetIndexPrice(TS, "SOL-PERP", 1_000)]
+    )
+
+
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 7)
+def order_beyond_the_position_limit(desk: Engine) -> Any:
+    """A bid of 30 against a limit of 20, though Alice could margin it (IM 30 x 1,000 x 10 % = 3,000)."""
+    sol_with_position_limit_20(desk)
+    return order(market="SOL-PERP", qty=30, price=1_000)
+
+
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 7)
+def order_whose_worst_case_passes_the_position_limit(desk: Engine) -> Any:
+    """Alice bids 15 and rests; 10 more would make her worst case 25 > 20 if both filled."""
+    sol_with_position_limit_20(desk)
+    place(desk, ALICE, BUY, 15, 990, market="SOL-PERP")
+    return order(market="SOL-PERP", qty=10, price=990)
+
+
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 9)
+def amend_whose_worst_case_passes_the_position_limit(desk: Engine) -> Any:
+    """Alice's bid of 15 (client id 9) in SOL-PERP may not grow to 25 against a limit of 20."""
+    sol_with_position_limit_20(desk)
+    place(desk, ALICE, BUY, 15, 990, market="SOL-PERP", client_id=9)
+    return AmendOrder(TS, ALICE, client_id=9, qty=25)
+
+
+@rejects(R.PRICE_ABOVE_MAX, BOB, 1)
+def amend_above_max_price(desk: Engine) -> Any:
+    """Bob's ask moved one tick above max_price 2^28, rounded down to the tick of 10."""
+    return AmendOrder(TS, BOB, 1, price=268_435_460)
+
+
 @rejects(R.INSUFFICIENT_BALANCE, ALICE)
 def withdrawal_beyond_balance(desk: Engine) -> Any:
     """Withdrawing one unit more than the balance."""
@@ -481,6 +535,18 @@ def negative_withdrawal(desk: Engine) -> Any:
 def empty_insurance_top_up(desk: Engine) -> Any:
     """An operator payment of nothing into the insurance fund."""
     return FundInsurance(TS, 0)
+
+
+@rejects(R.AMOUNT_TOO_LARGE, ALICE)
+def deposit_beyond_the_money_bound(desk: Engine) -> Any:
+    """2^62 more on top of the 10,100,000 already paid in passes MAX_MONEY = 2^62."""
+    return Deposit(TS, ALICE, 2**62)
+
+
+@rejects(R.AMOUNT_TOO_LARGE)
+def insurance_top_up_beyond_the_money_bound(desk: Engine) -> Any:
+    """Insurance funding counts toward the same bound: 2^62 - 10,100,000 + 1 is one unit too many."""
+    return FundInsurance(TS, 2**62 - ALICE_CASH - BOB_CASH + 1)
 
 
 @rejects(R.INVALID_ACCOUNT)
@@ -600,6 +666,34 @@ def test_a_log_with_a_malformed_command_replays(tmp_path: Path) -> None:
     log = FileLog(tmp_path / "events.log", writable=False)
     assert list(log.read()) == live
     assert state_hash(fold(log.read())) == engine.state_hash()
+
+
+def test_money_up_to_the_bound_is_taken_and_every_total_still_encodes(tmp_path: Path) -> None:
+    """Deposits filling MAX_MONEY = 2^62 exactly are taken (beyond, the next unit is refused); the state hash
+    and a replay of the file log work at the bound, where two deposits above 2^63 used to overflow."""
+    engine = Engine(FileLog(tmp_path / "events.log"))
+    accepted = engine.submit_many([Deposit(1, ALICE, 2**61), Deposit(1, BOB, 2**61 - 1), FundInsurance(1, 1)])
+    assert [type(e).__name__ for e in accepted] == ["Deposited", "Deposited", "InsuranceFunded"]
+    (refused,) = engine.submit(Deposit(1, ALICE, 1))
+    assert refused.reason == R.AMOUNT_TOO_LARGE
+    assert engine.state.deposits == 2**62
+    engine.log.close()
+    assert state_hash(fold(FileLog(tmp_path / "events.log", writable=False).read())) == engine.state_hash()
+
+
+def test_an_order_at_the_maximum_qty_is_accepted(rejection_desk: Engine) -> None:
+    """max_qty is inclusive: Bob (10,000,000) bids exactly 1,000, IM 1,010 x 50,000 x 10 % = 5,050,000 with his
+    other bid."""
+    events = place(rejection_desk, BOB, BUY, 1_000, 49_000)
+    assert [type(e) for e in events] == [OrderAccepted]
+
+
+def test_an_order_up_to_the_position_limit_is_accepted(rejection_desk: Engine) -> None:
+    """The position limit is inclusive: 20 of 20 rests, then one more is refused."""
+    sol_with_position_limit_20(rejection_desk)
+    assert [type(e) for e in place(rejection_desk, ALICE, BUY, 20, 990, market="SOL-PERP")] == [OrderAccepted]
+    (refused,) = place(rejection_desk, ALICE, BUY, 1, 990, market="SOL-PERP")
+    assert refused.reason == R.POSITION_ABOVE_MAX
 
 
 def test_every_reason_has_a_case() -> None:

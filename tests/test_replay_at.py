@@ -26,41 +26,42 @@ def perpx(*argv: str) -> str:
 
 
 def test_at_an_event_inside_a_cascade_the_queue_shows_who_waits(adl_incident_log: Path) -> None:
-    """Seq 27, the fund's second payment to account 2: 2 is still below maintenance (its deleveraging
-    comes next) and 5 waits behind it."""
-    text = perpx("replay", str(adl_incident_log), "--at", "27")
+    """Seq 25, the fund's payment to account 2: 2 is still below maintenance (its deleveraging comes next)
+    and 5 waits behind it."""
+    text = perpx("replay", str(adl_incident_log), "--at", "25")
     assert text.split("\n\n")[2].splitlines() == [
-        "at seq 27 (ts 3604)",
-        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=400",
+        "at seq 25 (ts 3604)",
+        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=21000",
         "  insurance fund  0",
         # taker fees 1,500 + 1,000 + 250 less rebates 600 + 400 + 100
         "  fee pool        1650",
         "accounts",
-        "  account   balance    equity  initial margin  maintenance margin    health",
-        # 1 holds the 20 it bought at 43,000: +20,000 at mark 44,000; IM 10 % and MM 5 % of 880,000
-        "        1  10000000  10020000           88000               44000  227.7273",
-        # 597,000 - 140,000 + 20,600 + 400 = 478,000; + 80 x 44,000 - 4,000,000 = -2,000; MM 5 % of 3,520,000
-        "        2    478000     -2000          352000              176000   -0.0114",
-        "        3   1000900   1360900          264000              132000   10.3098",
-        "        4   1000750   1300750          220000              110000   11.8250",
+        "  account   balance    equity  initial margin  maintenance margin   health",
+        # 1's bid 20 at mark 44,000: IM 10 % of 880,000; no position, no maintenance
+        "        1  10000000  10000000           88000                   0        -",
+        # 570,000 + 21,000 = 591,000; + 100 x 44,000 - 5,000,000 = -9,000; MM 5 % of 4,400,000
+        "        2    591000     -9000          440000              220000  -0.0409",
+        "        3   1000900   1360900          264000              132000  10.3098",
+        "        4   1000750   1300750          220000              110000  11.8250",
         # 79,950 - 10 x 6,000 = 19,950 against 5 % of 440,000 = 22,000
-        "        5     79950     19950           44000               22000    0.9068",
+        "        5     79950     19950           44000               22000   0.9068",
         "positions",
         # ADL lights, each side by U x N / (|C| x E) when U > 0, else U x E / (|C| x N), E at least 1:
-        # longs 1: 20,000 x 880,000 / (860,000 x 10,020,000) = 0.0020; 2: -480,000 x 1 / (4,000,000 x 3,520,000);
-        # 5: -60,000 x 19,950 / (500,000 x 440,000) = -0.0054: ranks 0, 1, 2 of 3 -> 5, 5 - 1, 5 - 3
+        # longs 2: -600,000 x 1 / (5,000,000 x 4,400,000) = -0.00000003; 5: -60,000 x 19,950 / (500,000 x
+        # 440,000) = -0.0054: ranks 0, 1 of 2 -> 5, 5 - floor(5 / 2) = 3
         # shorts 3: 360,000 x 2,640,000 / (3,000,000 x 1,360,900) = 0.2328; 4: 300,000 x 2,200,000 /
-        # (2,500,000 x 1,300,750) = 0.2030: ranks 0, 1 of 2 -> 5, 5 - floor(5 / 2) = 3
+        # (2,500,000 x 1,300,750) = 0.2030: ranks 0, 1 of 2 -> 5, 3
         "  account  market    size  entry cost  average entry  unrealized pnl  ADL lights",
-        "        1  BTC-PERP    20      860000     43000.0000           20000           5",
-        "        2  BTC-PERP    80     4000000     50000.0000         -480000           4",
+        "        2  BTC-PERP   100     5000000     50000.0000         -600000           5",
         "        3  BTC-PERP   -60    -3000000     50000.0000          360000           5",
         "        4  BTC-PERP   -50    -2500000     50000.0000          300000           3",
-        "        5  BTC-PERP    10      500000     50000.0000          -60000           2",
-        "open orders: none",
+        "        5  BTC-PERP    10      500000     50000.0000          -60000           3",
+        "open orders",
+        "  order  account  market    side  price  qty  reduce only",
+        "      5        1  BTC-PERP  BUY   43000   20  False",
         "liquidation queue (equity below maintenance, next first)",
         "  account  equity  maintenance   health  notional",
-        "        2   -2000       176000  -0.0114   3520000",
+        "        2   -9000       220000  -0.0409   4400000",
         "        5   19950        22000   0.9068    440000",
     ]
 

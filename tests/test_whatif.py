@@ -4,6 +4,7 @@ import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
 
+import msgspec
 import pytest
 from incidents import adl_incident, written
 
@@ -13,23 +14,23 @@ from replay.incident import Outcome
 from replay.source import open_journal
 from replay.whatif import Change, parse_change, whatif, whatif_lines
 
-# As recorded (tests/incidents.py): accounts 2 and 5 liquidated; 20 lots sold to the bid at 43,000
-# (860,000); the fund pays 20,600 + 400 = 21,000 and ends at 0; ADL closes 60 + 20 of account 2 for
-# 2,641,500 + 880,500 and 10 of account 5 for 440,000: 90 lots, 3,962,000; deficit 2,000.
+# As recorded (tests/incidents.py): accounts 2 and 5 liquidated; the fund pays 21,000 of account 2's
+# 30,000 deficit and ends at 0; ADL closes 60 + 40 of account 2 for 2,645,400 + 1,763,600 = 4,409,000,
+# deficit 9,000; account 5 sells its 10 lots into the bid at 43,000 (430,000).
 RECORDED = Outcome(
-    events=36,
+    events=35,
     trades=3,
     liquidations=2,
     liquidated=[2, 5],
-    liquidation_qty=20,
-    liquidation_value=860_000,
+    liquidation_qty=10,
+    liquidation_value=430_000,
     liquidation_fees=0,
     insurance_paid=21_000,
     fund_min=0,
     fund_final=0,
-    adl_qty=90,
-    adl_value=3_962_000,
-    deficit=2_000,
+    adl_qty=100,
+    adl_value=4_409_000,
+    deficit=9_000,
     socialized=0,
     uncovered=0,
 )
@@ -47,36 +48,22 @@ def run(journal: str, *changes: str) -> tuple[Outcome, Outcome, list[int], list[
 
 def test_a_lower_maintenance_margin_saves_the_small_long(adl_incident_journal: str) -> None:
     """MM 4 %: account 5 holds 19,950 against 4 % x 440,000 = 17,600 and is not liquidated; account 2
-    (equity -3,000) still is, exactly as before. Its 10 lots are not deleveraged and its four events
-    (started, close, round, ended) are not written."""
+    (equity -30,000) still is, exactly as before. Its 10 lots are not sold into the bid and its four
+    events (started, two fills, ended) are not written."""
     recorded, changed, survived, newly = run(adl_incident_journal, "BTC-PERP.mm_bps=400")
     assert recorded == RECORDED
-    assert changed == Outcome(
-        events=36 - 4,
-        trades=3,
-        liquidations=1,
-        liquidated=[2],
-        liquidation_qty=20,
-        liquidation_value=860_000,
-        liquidation_fees=0,
-        insurance_paid=21_000,
-        fund_min=0,
-        fund_final=0,
-        adl_qty=90 - 10,
-        adl_value=3_962_000 - 440_000,
-        deficit=2_000,
-        socialized=0,
-        uncovered=0,
+    assert changed == msgspec.structs.replace(
+        RECORDED, events=35 - 4, liquidations=1, liquidated=[2], liquidation_qty=0, liquidation_value=0
     )
     assert (survived, newly) == ([5], [])
 
 
 def test_the_socialized_policy_charges_the_deficit_and_closes_at_mark(adl_incident_journal: str) -> None:
-    """Socialized: account 2's 2,000 deficit is charged to the three profitable accounts (59 + 1,059 +
-    882, three more events) and its 80 lots close at mark, 80 x 44,000 = 3,520,000, not 3,522,000."""
+    """Socialized: account 2's 9,000 deficit is charged to the two profitable accounts (3: 4,909, 4: 4,091,
+    two more events) and its 100 lots close at mark, 100 x 44,000 = 4,400,000, not 4,409,000."""
     _, changed, survived, newly = run(adl_incident_journal, "*.deleveraging=socialized")
-    assert (changed.events, changed.socialized, changed.deficit) == (36 + 3, 2_000, 2_000)
-    assert (changed.adl_qty, changed.adl_value) == (90, 3_520_000 + 440_000)
+    assert (changed.events, changed.socialized, changed.deficit) == (35 + 2, 9_000, 9_000)
+    assert (changed.adl_qty, changed.adl_value) == (100, 4_400_000)
     assert (changed.liquidated, survived, newly) == ([2, 5], [], [])
 
 
@@ -87,10 +74,10 @@ def test_the_text_sets_the_runs_side_by_side(adl_incident_journal: str) -> None:
     assert lines[0] == f"what if BTC-PERP.mm_bps=400 in {adl_incident_journal}"
     assert lines[1:4] == [
         "                                     as recorded  what if   change",
-        "  events                                      36       32       -4",
+        "  events                                      35       31       -4",
         "  trades                                       3        3        0",
     ]
-    assert "  value deleveraged                      3962000  3522000  -440000" in lines
+    assert "  value closed through the book           430000        0  -430000" in lines
     assert lines[-2:] == ["survived: 5", "newly liquidated: none"]
 
 
@@ -136,4 +123,4 @@ def test_perpx_whatif_json_and_policy_flag(adl_incident_journal: str) -> None:
         assert main(["whatif", adl_incident_journal, "--policy", "socialized", "--json", "--quiet"]) == 0
     result = json.loads(out.getvalue())
     assert result["changes"] == ["*.deleveraging=socialized"]
-    assert (result["recorded"]["socialized"], result["changed"]["socialized"]) == (0, 2_000)
+    assert (result["recorded"]["socialized"], result["changed"]["socialized"]) == (0, 9_000)
