@@ -52,7 +52,7 @@ from engine.events import (
 )
 from engine.filelog import FileLog
 from engine.journal import FileJournal
-from engine.markets import Deleveraging, MarginTier, MarketSpec
+from engine.markets import Deleveraging, Display, MarginTier, MarketSpec
 from engine.reasons import RejectReason
 from engine.transitions import Stage
 
@@ -73,6 +73,7 @@ __all__ = [
     "DeleveragingShare",
     "Deposit",
     "Deposited",
+    "Display",
     "Engine",
     "EventLog",
     "FileJournal",

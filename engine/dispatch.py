@@ -152,8 +152,10 @@ class Dispatcher:
         if command.ts < self.state.ts:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
+            since = self.state.ts
             self._handlers[type(command)](command)
             self.liquidator.run(command.ts, out)
+            self.liquidator.publish_lights(since)
         return command
 
     def _emit(self, event: Any) -> None:
