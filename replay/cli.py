@@ -12,6 +12,7 @@ its end, an account that never appears, bad arguments).
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -42,6 +43,7 @@ from replay.source import LogNotFound, journal_beside, open_journal, open_log
 from replay.tail import CLAIM_IDLE_MS, GROUP, Follower, tail
 from replay.verify import Invariants, invariants, verify
 from replay.whatif import BadChange, parse_change, whatif, whatif_lines
+from serve.server import BATCH, LEASE_MS, SNAPSHOT_EVERY, Server
 
 
 class UnknownAccount(PerpxError):
@@ -109,8 +111,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--events", metavar="N", type=_at_least(1), help="exit after N events (default: follow on)")
     tail.set_defaults(run=_tail)
+    _serve_command(commands, common)
     _incident_commands(commands, common)
     return parser
+
+
+def _serve_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser("serve", parents=[common], help="run the engine on Redis streams, with a hot standby")
+    serve.add_argument("--commands", metavar="URL", required=True, help="the command stream gateways append to")
+    serve.add_argument("--out", metavar="URL", required=True, help="the event stream; its journal, snapshots and lease")
+    serve.add_argument("--standby", action="store_true", help="follow as a hot standby; take over if the lease lapses")
+    serve.add_argument(
+        "--batch", metavar="N", type=_at_least(1), default=BATCH, help="most commands per read, run as one group"
+    )
+    serve.add_argument(
+        "--lease", metavar="MS", type=_at_least(30), default=LEASE_MS, help="the lease's time to live: fail-over time"
+    )
+    serve.add_argument(
+        "--snapshot-every", metavar="N", type=_at_least(1), default=SNAPSHOT_EVERY, help="events between snapshots"
+    )
+    serve.add_argument("--name", default="", help="who holds the lease, for operators (default: HOST:PID)")
+    serve.set_defaults(run=_serve)
 
 
 def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -322,6 +343,21 @@ def _tail(args: argparse.Namespace) -> int:
         pass
     finally:
         log.close()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    server = Server(
+        args.commands,
+        args.out,
+        batch=args.batch,
+        lease_ms=args.lease,
+        snapshot_every=args.snapshot_every,
+        name=args.name,
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
+    server.run(args.standby)
     return 0
 
 

