@@ -34,6 +34,7 @@ from engine.events import (
     InsuranceFunded,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     PricesUpdated,
     Withdrawn,
@@ -59,10 +60,10 @@ def events_until(log: EventLog, seq: int) -> Iterable[Any]:
     return takewhile(lambda e: e.seq <= seq, log.read())
 
 
-# The events that only ever begin a command: each command type's first event (a user's cancel for CancelOrder
-# and CancelAll); liquidation, fills, rests and funding payments only follow one.
-FIRST_EVENTS = (MarketListed, Deposited, Withdrawn, InsuranceFunded, OrderAccepted, CommandRejected, PricesUpdated,
-                FundingSettled)  # fmt: skip
+# The events that only ever begin a command: each command type's first event (a user's cancel for CancelOrder,
+# CancelAll and an amend to a size already filled); liquidation, fills, rests and funding payments only follow one.
+FIRST_EVENTS = (MarketListed, Deposited, Withdrawn, InsuranceFunded, OrderAccepted, OrderAmended, CommandRejected,
+                PricesUpdated, FundingSettled)  # fmt: skip
 
 
 def starts_command(event: Any) -> bool:

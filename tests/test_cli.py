@@ -184,7 +184,7 @@ def test_replay_account_lists_exactly_its_events(hand_made_log: Path) -> None:
         "timeline: 8 events",
         "  seq 4  ts 1  Deposited  account=2 amount=1000000",
         "  seq 9  ts 3  OrderAccepted  order_id=3 account=2 market=BTC-PERP client_id=1 side=BUY price=50000 qty=6"
-        " tif=GTC reduce_only=False rests=False",
+        " tif=GTC reduce_only=False rests=False stp=CANCEL_RESTING",
         "  seq 10  ts 3  TradeExecuted  market=BTC-PERP price=50000 qty=4 taker_side=BUY maker_order_id=1"
         " taker_order_id=3 maker_account=1 taker_account=2 maker_fee=-40 taker_fee=100 maker_pnl=0 taker_pnl=0"
         " maker_position=-5 taker_position=4",
