@@ -20,7 +20,7 @@ from engine.commands import (
 )
 from engine.engine import Engine, fold
 from engine.enums import CancelReason, OrderType, SelfTradePrevention, Side, TimeInForce
-from engine.errors import CorruptLog, LogUnavailable, PerpxError, SequenceGap
+from engine.errors import CorruptLog, LogMismatch, LogUnavailable, PerpxError, SequenceGap
 from engine.eventlog import DiscardLog, EventLog, MemoryLog
 from engine.events import (
     AdlRanksPublished,
@@ -89,6 +89,7 @@ __all__ = [
     "LiquidationFilled",
     "LiquidationStarted",
     "ListMarket",
+    "LogMismatch",
     "LogUnavailable",
     "Malformed",
     "MarginTier",

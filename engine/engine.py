@@ -36,7 +36,7 @@ from typing import Any
 from engine.apply import apply, apply_all
 from engine.commands import Journaled
 from engine.dispatch import Dispatcher
-from engine.errors import LogUnavailable
+from engine.errors import LogMismatch, LogUnavailable
 from engine.eventlog import EventLog, MemoryLog, locating
 from engine.journal import Journal
 from engine.snapshot import SnapshotStore, restore_latest, take
@@ -65,6 +65,8 @@ class Engine:
     ) -> None:
         self.log: EventLog = MemoryLog() if log is None else log
         self.state = ExchangeState() if state is None else state
+        if self.log.last_seq() != self.state.seq:
+            raise LogMismatch(self.log.last_seq(), self.state.seq)
         self._dispatcher = Dispatcher(self.state)
         self._pending: list[Any] = []  # applied, not yet in the log
         self._unreturned: list[Any] = []  # in the log, not yet returned by any call
