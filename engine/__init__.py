@@ -1,6 +1,11 @@
-"""perpx: an event-sourced perpetual-futures exchange core."""
+"""perpx: an event-sourced perpetual-futures exchange core.
+
+The public surface: the engine and its logs, every command and every event (``from engine import
+TradeExecuted``), and the vocabularies they use.
+"""
 
 from engine.commands import (
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
@@ -8,6 +13,7 @@ from engine.commands import (
     Deposit,
     FundInsurance,
     ListMarket,
+    Malformed,
     PlaceOrder,
     RequestUnstake,
     SetFundCooldown,
@@ -19,40 +25,105 @@ from engine.commands import (
 )
 from engine.engine import Engine, fold
 from engine.enums import CancelReason, OrderType, SelfTradePrevention, Side, TimeInForce
-from engine.errors import CorruptLog, LogUnavailable, PerpxError, SequenceGap
-from engine.eventlog import EventLog, MemoryLog
-from engine.events import AnyEvent
+from engine.errors import CorruptLog, LogMismatch, LogUnavailable, PerpxError, SequenceGap
+from engine.eventlog import DiscardLog, EventLog, MemoryLog
+from engine.events import (
+    AdlRanksPublished,
+    AnyEvent,
+    BadDebtWrittenOff,
+    CommandRejected,
+    DeficitSettled,
+    DeleveragingRound,
+    DeleveragingShare,
+    Deposited,
+    FeesShared,
+    FundCooldownSet,
+    FundingPaid,
+    FundingSettled,
+    FundsTransferred,
+    InsuranceFunded,
+    InsuranceFundPaid,
+    LiquidationEnded,
+    LiquidationFeeCharged,
+    LiquidationFilled,
+    LiquidationStarted,
+    MarketListed,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderRested,
+    PositionDeleveraged,
+    PositionTakenOver,
+    PricesUpdated,
+    SocializedLossCharged,
+    Staked,
+    TradeExecuted,
+    Unstaked,
+    UnstakeRequested,
+    Withdrawn,
+)
 from engine.filelog import FileLog
 from engine.journal import FileJournal
 from engine.markets import Deleveraging, Display, MarginTier, MarketSpec
 from engine.reasons import RejectReason
+from engine.transitions import Stage
 from engine.waterfall import Layer
 
 __all__ = [
+    "AdlRanksPublished",
+    "AmendOrder",
     "AnyCommand",
     "AnyEvent",
+    "BadDebtWrittenOff",
     "CancelAll",
     "CancelOrder",
     "CancelReason",
+    "CommandRejected",
     "CompleteUnstake",
     "CorruptLog",
+    "DeficitSettled",
     "Deleveraging",
+    "DeleveragingRound",
+    "DeleveragingShare",
     "Deposit",
+    "Deposited",
+    "DiscardLog",
     "Display",
     "Engine",
     "EventLog",
+    "FeesShared",
     "FileJournal",
     "FileLog",
+    "FundCooldownSet",
     "FundInsurance",
+    "FundingPaid",
+    "FundingSettled",
+    "FundsTransferred",
+    "InsuranceFundPaid",
+    "InsuranceFunded",
     "Layer",
+    "LiquidationEnded",
+    "LiquidationFeeCharged",
+    "LiquidationFilled",
+    "LiquidationStarted",
     "ListMarket",
+    "LogMismatch",
     "LogUnavailable",
+    "Malformed",
     "MarginTier",
+    "MarketListed",
     "MarketSpec",
     "MemoryLog",
+    "OrderAccepted",
+    "OrderAmended",
+    "OrderCancelled",
+    "OrderRested",
     "OrderType",
     "PerpxError",
     "PlaceOrder",
+    "PositionDeleveraged",
+    "PositionTakenOver",
+    "PricesUpdated",
     "RejectReason",
     "RequestUnstake",
     "SelfTradePrevention",
@@ -61,9 +132,16 @@ __all__ = [
     "SetIndexPrice",
     "SettleFunding",
     "Side",
+    "SocializedLossCharged",
+    "Stage",
     "Stake",
+    "Staked",
     "TimeInForce",
+    "TradeExecuted",
     "TransferFunds",
+    "UnstakeRequested",
+    "Unstaked",
     "Withdraw",
+    "Withdrawn",
     "fold",
 ]

@@ -32,7 +32,7 @@ class Withdraw(Command):
 class PlaceOrder(Command):
     account: int
     market: str
-    client_id: int  # unique per account, forever: a resubmission is rejected
+    client_id: int  # positive; the account's ids rise roughly, so a resubmission is rejected (engine.clientids)
     side: Side
     qty: int
     price: int = 0  # limit price; must be 0 for a market order
@@ -43,8 +43,28 @@ class PlaceOrder(Command):
 
 
 class CancelOrder(Command):
+    """Cancel one resting order, named by exactly one of its order id and its client id (0: not given)."""
+
     account: int
-    order_id: int
+    order_id: int = 0
+    client_id: int = 0
+
+
+class AmendOrder(Command):
+    """Give a resting order, named as in ``CancelOrder``, a new ``price`` and/or a new size ``qty``
+    (0: unchanged).
+
+    ``qty`` is the order's whole size, what has filled included, as venues count it: a size at or
+    below what has filled cancels the rest. The same price and a smaller size keep the order's
+    place in its queue; anything else loses it, and the order is checked again like a new one
+    (tick, band, lot, size limits, margin, post-only, reduce-only) and may trade at once.
+    """
+
+    account: int
+    order_id: int = 0
+    client_id: int = 0
+    price: int = 0
+    qty: int = 0
 
 
 class CancelAll(Command):
@@ -119,6 +139,7 @@ AnyCommand = (
     | Withdraw
     | PlaceOrder
     | CancelOrder
+    | AmendOrder
     | CancelAll
     | SetIndexPrice
     | SettleFunding

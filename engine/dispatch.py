@@ -25,6 +25,13 @@ Order rules
     - FOK orders are checked against the book, with the same self-trade and
       affordability rules, before anything happens: they fill in full or are
       rejected with no change.
+    - Client ids follow ``engine.clientids``: positive, and never used twice by
+      one account (a bounded rule). A cancel or an amend names its order by
+      exactly one of order id and client id.
+    - An amend (``AmendOrder``) to the same price and a smaller size keeps the
+      order's place; any other is checked again like a new order and may
+      trade at once. Its size counts fills: at or below what has filled, the
+      rest is cancelled.
 """
 
 from collections.abc import Callable
@@ -36,7 +43,9 @@ import msgspec
 from engine import funds, risk
 from engine.apply import apply
 from engine.book import Order
+from engine.clientids import client_id_problem
 from engine.commands import (
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
@@ -58,6 +67,7 @@ from engine.events import (
     InsuranceFunded,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PricesUpdated,
@@ -75,7 +85,7 @@ from engine.margin import (
     realized_pnl,
     worst_case_size,
 )
-from engine.markets import position_limit, spec_problem
+from engine.markets import MarketSpec, position_limit, spec_problem
 from engine.reasons import RejectReason as R
 from engine.state import Account, ExchangeState, Market
 from engine.units import MAX_MONEY
@@ -90,6 +100,19 @@ MARKET = OrderType.MARKET
 _RESTING_TIFS = (TimeInForce.GTC, POST_ONLY)
 # The band moves only with the mark, so every order between two index prices asks for the same one.
 _price_band = lru_cache(maxsize=256)(price_band)
+
+
+def _qty_problem(spec: MarketSpec, qty: int) -> R | None:
+    """Why an order may not have the size ``qty`` in a market of ``spec``, or None."""
+    if qty <= 0:
+        return R.INVALID_QTY
+    if qty % spec.lot_size:
+        return R.QTY_NOT_ON_LOT
+    if qty < spec.min_qty:
+        return R.QTY_BELOW_MIN
+    if 0 < spec.max_qty < qty:
+        return R.QTY_ABOVE_MAX
+    return None
 
 
 def _reducible(size: int, side: Side) -> int:
@@ -107,6 +130,7 @@ class Dispatcher:
             Withdraw: self._withdraw,
             PlaceOrder: self._place_order,
             CancelOrder: self._cancel_order,
+            AmendOrder: self._amend_order,
             CancelAll: self._cancel_all,
             SetIndexPrice: self._set_index_price,
             SettleFunding: self._settle_funding,
@@ -148,9 +172,9 @@ class Dispatcher:
         apply(self.state, event)
 
     def _reject(self, command: Any, reason: R) -> None:
-        """Record the rejection, echoing the command's client id or order id (0 when it has neither)."""
+        """Record the rejection, echoing the command's client id, else its order id (0 when it has neither)."""
         account = getattr(command, "account", 0)
-        ref = getattr(command, "client_id", getattr(command, "order_id", 0))
+        ref = getattr(command, "client_id", 0) or getattr(command, "order_id", 0)
         self._emit(CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason))
 
     # markets and money
@@ -239,7 +263,7 @@ class Dispatcher:
         self._emit(
             OrderAccepted(
                 state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
-                c.side, price, c.qty, c.tif, c.reduce_only, rests,
+                c.side, price, c.qty, c.tif, c.reduce_only, rests, c.stp,
             )
         )
         if rests:
@@ -276,30 +300,30 @@ class Dispatcher:
         return c.price, None
 
     def _order_problem(self, c: PlaceOrder, market: Market, account: Account, price: int) -> R | None:
-        spec = market.spec
         qty = c.qty
-        if qty <= 0:
-            return R.INVALID_QTY
-        if qty % spec.lot_size:
-            return R.QTY_NOT_ON_LOT
-        if qty < spec.min_qty:
-            return R.QTY_BELOW_MIN
-        if qty > spec.max_qty:
-            return R.QTY_ABOVE_MAX
-        if c.client_id in account.client_ids:
-            return R.DUPLICATE_CLIENT_ID
+        reason = _qty_problem(market.spec, qty)
+        if reason is None:
+            reason = client_id_problem(account.client_ids, c.client_id)
+        if reason is not None:
+            return reason
         if c.reduce_only:
             pos = account.positions.get(c.market)
             size = pos.size if pos else 0
             if size * c.side >= 0 or qty + self._reduce_only_open(account, c.market, c.side) > abs(size):
                 return R.REDUCE_ONLY_WOULD_INCREASE
             return None
-        bids, asks = (qty, 0) if c.side == BUY else (0, qty)
-        pos = account.positions.get(c.market)
-        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else qty
-        if worst > position_limit(spec):
+        return self._exposure_problem(account, market, c.side, qty)
+
+    def _exposure_problem(self, account: Account, market: Market, side: Side, more: int) -> R | None:
+        """Would ``more`` open on ``side`` (fewer, when negative) take the account's worst case in
+        ``market`` past its position limit, or its equity below the initial margin?"""
+        bids, asks = (more, 0) if side == BUY else (0, more)
+        symbol = market.spec.symbol
+        pos = account.positions.get(symbol)
+        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else more
+        if worst > position_limit(market.spec):
             return R.POSITION_ABOVE_MAX
-        required = risk.initial_requirement(self.state, account, c.market, bids, asks)
+        required = risk.initial_requirement(self.state, account, symbol, bids, asks)
         if risk.equity(self.state, account) < required:
             return R.INSUFFICIENT_MARGIN
         return None
@@ -413,13 +437,99 @@ class Dispatcher:
             else:
                 self._cancel(ts, order, CancelReason.REDUCE_ONLY)
 
+    def _named_order(self, c: CancelOrder | AmendOrder) -> tuple[Order | None, R | None]:
+        """The resting order a cancel or an amend names by exactly one of its order id and client id,
+        or why there is none."""
+        if (c.order_id == 0) == (c.client_id == 0):
+            return None, R.INVALID_ORDER_REF
+        state = self.state
+        if c.order_id:
+            order = state.orders.get(c.order_id)
+            if order is None:
+                return None, R.UNKNOWN_ORDER
+            return (order, None) if order.account == c.account else (None, R.NOT_YOUR_ORDER)
+        account = state.accounts.get(c.account)
+        order_id = account.client_orders.get(c.client_id) if account else None
+        return (None, R.UNKNOWN_ORDER) if order_id is None else (state.orders[order_id], None)
+
     def _cancel_order(self, c: CancelOrder) -> None:
-        order = self.state.orders.get(c.order_id)
+        order, reason = self._named_order(c)
         if order is None:
-            return self._reject(c, R.UNKNOWN_ORDER)
-        if order.account != c.account:
-            return self._reject(c, R.NOT_YOUR_ORDER)
+            return self._reject(c, reason)
         self._cancel(c.ts, order, CancelReason.USER)
+
+    def _amend_order(self, c: AmendOrder) -> None:
+        """Cancel the rest, keep the order's place with less open, or requeue it (``_requeue``)."""
+        order, reason = self._named_order(c)
+        if order is None:
+            return self._reject(c, reason)
+        if c.price < 0:
+            return self._reject(c, R.INVALID_PRICE)
+        if c.qty < 0:
+            return self._reject(c, R.INVALID_QTY)
+        price, size = c.price or order.price, c.qty or order.size
+        if price == order.price and size == order.size:
+            return self._reject(c, R.NOTHING_TO_AMEND)
+        spec = self.state.markets[order.market].spec
+        if size % spec.lot_size:
+            return self._reject(c, R.QTY_NOT_ON_LOT)
+        filled = order.size - order.qty
+        if size <= filled:
+            return self._cancel(c.ts, order, CancelReason.USER)
+        reason = _qty_problem(spec, size)
+        if reason is not None:
+            return self._reject(c, reason)
+        qty = size - filled
+        if price == order.price and qty < order.qty:
+            return self._amended(c.ts, order, price, size, qty, requeued=False, rests=True)
+        self._requeue(c, order, price, size, qty)
+
+    def _requeue(self, c: AmendOrder, order: Order, price: int, size: int, qty: int) -> None:
+        """Amend ``order`` so that it loses its place: check it again as the order it now is, placed
+        anew (band, tick, margin, reduce-only, post-only), then rest it or let it trade first."""
+        state = self.state
+        market = state.markets[order.market]
+        account = state.accounts[order.account]
+        placed = PlaceOrder(
+            c.ts, order.account, order.market, order.client_id, order.side, qty, price,
+            tif=order.tif, reduce_only=order.reduce_only, stp=order.stp,
+        )
+        price, reason = self._order_price(placed, market)
+        if reason is None:
+            reason = self._requeue_problem(order, market, account, qty)
+        if reason is not None:
+            return self._reject(c, reason)
+        crosses = market.book.head(SELL if order.side == BUY else BUY, price) is not None
+        if crosses and order.tif == POST_ONLY:
+            return self._reject(c, R.POST_ONLY_WOULD_CROSS)
+        self._amended(c.ts, order, price, size, qty, requeued=True, rests=not crosses)
+        if not crosses:
+            return self._enforce_reduce_only(c.ts, account, order.market) if order.reduce_only else None
+        order = state.orders[order.id]  # the amended order, now incoming
+        touched = self._match(placed, market, order, price)
+        if order.qty:
+            self._emit(OrderRested(state.seq + 1, c.ts, order.id))
+        touched.append(account)
+        for acct in touched:
+            self._enforce_reduce_only(c.ts, acct, order.market)
+
+    def _amended(self, ts: int, order: Order, price: int, size: int, qty: int, requeued: bool, rests: bool) -> None:
+        self._emit(
+            OrderAmended(
+                self.state.seq + 1, ts, order.id, order.account, order.market, price, size, qty, requeued, rests
+            )
+        )
+
+    def _requeue_problem(self, order: Order, market: Market, account: Account, qty: int) -> R | None:
+        """The reduce-only, position-limit or margin rule a requeued ``order`` with ``qty`` open would
+        break, counting it in place of what it has open now."""
+        if order.reduce_only:
+            size = account.positions[order.market].size
+            others = self._reduce_only_open(account, order.market, order.side) - order.qty
+            if size * order.side >= 0 or qty + others > abs(size):
+                return R.REDUCE_ONLY_WOULD_INCREASE
+            return None
+        return self._exposure_problem(account, market, order.side, qty - order.qty)
 
     def _cancel_all(self, c: CancelAll) -> None:
         account = self.state.accounts.get(c.account)

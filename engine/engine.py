@@ -36,8 +36,8 @@ from typing import Any
 from engine.apply import apply, apply_all
 from engine.commands import Journaled
 from engine.dispatch import Dispatcher
-from engine.errors import LogUnavailable
-from engine.eventlog import EventLog, MemoryLog
+from engine.errors import LogMismatch, LogUnavailable
+from engine.eventlog import EventLog, MemoryLog, locating
 from engine.journal import Journal
 from engine.snapshot import SnapshotStore, restore_latest, take
 from engine.state import ExchangeState
@@ -65,6 +65,8 @@ class Engine:
     ) -> None:
         self.log: EventLog = MemoryLog() if log is None else log
         self.state = ExchangeState() if state is None else state
+        if self.log.last_seq() != self.state.seq:
+            raise LogMismatch(self.log.last_seq(), self.state.seq)
         self._dispatcher = Dispatcher(self.state)
         self._pending: list[Any] = []  # applied, not yet in the log
         self._unreturned: list[Any] = []  # in the log, not yet returned by any call
@@ -93,7 +95,8 @@ class Engine:
         The ``journal`` loses the commands of a last append the log never got, and its last entry
         gives ``cursor`` (the snapshot's, when the journal has none). A ``state`` already folded
         from ``log`` (a hot standby's), with ``tip`` the event at its seq, is taken instead of a
-        snapshot, and only the events after it are folded."""
+        snapshot, and only the events after it are folded. An event that does not follow or apply
+        raises ``CorruptLog`` naming where the log holds it."""
         cursor = ""
         if state is None:
             state, snapshot, events = restore_latest(log, snapshots, log.last_seq())
@@ -101,8 +104,9 @@ class Engine:
                 tip, cursor = snapshot.tip, snapshot.cursor
         else:
             events = iter(log.read(state.seq))
-        for tip in events:  # leaves the last event in ``tip``
-            apply(state, tip)
+        with locating(log):
+            for tip in events:  # leaves the last event in ``tip``
+                apply(state, tip)
         if journal is not None:
             journal.discard_after(log.last_seq())
             last = journal.last()

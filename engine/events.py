@@ -8,7 +8,7 @@ logs still decode (``array_like`` encoding keeps them positional and small).
 
 import msgspec
 
-from engine.enums import CancelReason, Side, TimeInForce
+from engine.enums import CancelReason, SelfTradePrevention, Side, TimeInForce
 from engine.markets import Deleveraging, MarketSpec
 from engine.reasons import RejectReason
 from engine.transitions import Stage
@@ -45,6 +45,26 @@ class OrderAccepted(Event):
     qty: int
     tif: TimeInForce
     reduce_only: bool
+    rests: bool
+    stp: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING  # kept with the order: an amend may trade it
+
+
+class OrderAmended(Event):
+    """A resting order's new ``price`` and ``size`` (fills included), ``qty`` of it still open.
+
+    ``requeued`` false: the same price and less open, so the order keeps its place in the queue.
+    True: it lost its place; it rests at the back of its new price level at once when ``rests``,
+    else it trades first (``TradeExecuted`` with it as the taker), and then its remainder rests
+    (``OrderRested``) or is cancelled (self-trade prevention).
+    """
+
+    order_id: int
+    account: int
+    market: str
+    price: int
+    size: int
+    qty: int
+    requeued: bool
     rests: bool
 
 
@@ -364,6 +384,7 @@ AnyEvent = (
     | Deposited
     | Withdrawn
     | OrderAccepted
+    | OrderAmended
     | OrderRested
     | TradeExecuted
     | OrderCancelled

@@ -7,6 +7,7 @@ caller can report every problem at once rather than stop at the first.
 import msgspec
 
 from engine.book import BookIntegrityError
+from engine.clientids import KEPT
 from engine.enums import Side
 from engine.funds import balance
 from engine.state import ExchangeState
@@ -75,6 +76,11 @@ def check(state: ExchangeState) -> list[str]:
     if live != len(state.orders):
         problems.append(f"{len(state.orders)} live orders indexed but {live} in books")
     for account in state.accounts.values():
+        if account.client_orders != {o.client_id: o.id for o in account.orders.values()}:
+            problems.append(f"account {account.id}: client id index differs from its resting orders")
+        kept = account.client_ids
+        if len(kept) > KEPT or kept != sorted(set(kept)):
+            problems.append(f"account {account.id}: kept client ids are not the ascending {KEPT} highest")
         for symbol, pos in account.positions.items():
             mine = [o for o in account.orders.values() if o.market == symbol]
             bids = sum(o.qty for o in mine if o.side == Side.BUY and not o.reduce_only)

@@ -38,12 +38,12 @@ Format
 """
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from engine.codec import decode_journal
 from engine.commands import Journaled
-from engine.errors import SequenceGap
+from engine.errors import CorruptLog, SequenceGap
 from engine.filelog import FileLog
 
 
@@ -71,20 +71,31 @@ def check_ascending(last_seq: int, entries: Sequence[Any]) -> None:
         last_seq = entry.seq
 
 
+def checked_batches(source: str, located: Iterable[tuple[str, list[Journaled]]]) -> Iterator[list[Journaled]]:
+    """The batches of a journal, checked: every frame starts past the seq the frame before started at
+    (each log append makes an event) and no seq goes down; ``CorruptLog`` names the frame otherwise."""
+    first = last = 0
+    for where, entries in located:
+        if entries[0].seq <= first:
+            raise CorruptLog(source, where, f"a frame from seq {entries[0].seq} after one from seq {first}")
+        try:
+            check_ascending(last, entries)
+        except SequenceGap as exc:
+            raise CorruptLog(source, where, f"seq {exc.got} after seq {exc.expected}: seqs never go down") from None
+        first, last = entries[0].seq, entries[-1].seq
+        yield entries
+
+
 class FileJournal(FileLog):
     magic = b"PERPXJNL"
     kind = "input journal"
+    items = "commands"
     decode = staticmethod(decode_journal)
     continues = staticmethod(check_ascending)
 
-    @property
-    def source(self) -> str:
-        return self.path
-
     def batches(self) -> Iterator[list[Journaled]]:
         """The entries of each frame, in order: the commands of one log append."""
-        for offset, payload in self._frames():
-            yield decode_journal(payload, self.path, f"offset {offset}")
+        return checked_batches(self.path, self.located())
 
     def last(self) -> Journaled | None:
         """The newest entry: the last command journaled."""
@@ -97,7 +108,8 @@ class FileJournal(FileLog):
         for offset, payload in self._frames():
             entries = decode_journal(payload, self.path, f"offset {offset}")
             if entries[0].seq > seq:
-                self._cut(offset)
+                self._end = offset
+                self._cut()
                 break
             last_seq = entries[-1].seq
         self._last_seq = last_seq

@@ -31,6 +31,10 @@ class RejectReason(IntEnum):
     REDUCE_ONLY_WOULD_INCREASE = 212
     INVALID_ORDER_TYPE = 213
     PRICE_ABOVE_MAX = 214
+    INVALID_CLIENT_ID = 215  # client ids are positive: 0 means "none" in a cancel or an amend
+    CLIENT_ID_TOO_LOW = 216  # at or below the smallest of the 100 highest kept (engine.clientids)
+    INVALID_ORDER_REF = 217  # a cancel or amend names neither or both of order_id and client_id
+    NOTHING_TO_AMEND = 218  # an amend that changes neither price nor size
 
     INSUFFICIENT_MARGIN = 300
     INSUFFICIENT_BALANCE = 301

@@ -31,8 +31,8 @@ import redis
 from engine.codec import decode_journal, encode
 from engine.commands import Journaled
 from engine.errors import CorruptLog, LogUnavailable
-from engine.journal import check_ascending
-from engine.redislog import FENCE, RedisStream, entry_items, entry_seqs
+from engine.journal import check_ascending, checked_batches
+from engine.redislog import FENCE, RedisStream, entry_items, entry_seqs, failure
 
 JOURNAL_SUFFIX = ":journal"  # the journal stream beside the event stream NAME is NAME:journal
 
@@ -51,6 +51,7 @@ return #doomed
 
 class RedisJournal(RedisStream):
     field = b"commands"
+    items = "commands"
 
     def __init__(self, client: redis.Redis, stream: str, **options: Any) -> None:
         super().__init__(client, stream, **options)
@@ -90,11 +91,14 @@ class RedisJournal(RedisStream):
 
     def batches(self) -> Iterator[list[Journaled]]:
         """The entries of each append, in order: the commands of one log append."""
+        return checked_batches(self.source, self._located())
+
+    def _located(self) -> Iterator[tuple[str, list[Journaled]]]:
         try:
             for entry_id, fields in self._entries(b"-"):
-                yield self._decode(entry_id, fields)
+                yield f"entry {entry_id.decode()}", self._decode(entry_id, fields)
         except redis.RedisError as exc:
-            raise LogUnavailable(f"{self.source}: {exc}") from exc
+            raise failure(self.source, exc) from exc
 
     def discard_after(self, seq: int) -> None:
         """Drop the appends whose first seq is past ``seq``: commands whose events no log holds."""

@@ -37,6 +37,7 @@ from engine.events import (
     LiquidationStarted,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PositionDeleveraged,
@@ -128,6 +129,7 @@ class Narrator:
             Deposited: self._deposited,
             Withdrawn: self._withdrawn,
             OrderAccepted: self._order_accepted,
+            OrderAmended: self._order_amended,
             OrderRested: self._order_rested,
             OrderCancelled: self._order_cancelled,
             CommandRejected: self._rejected,
@@ -207,6 +209,14 @@ class Narrator:
         rests = "; rests in the book" if e.rests else ""
         what = self._qty_at(e.market, e.qty, e.price)
         return f"order {e.order_id} accepted: {e.side.name.lower()} {what} ({options}){rests}"
+
+    def _order_amended(self, e: OrderAmended) -> str:
+        place = "loses its place" if e.requeued else "keeps its place"
+        then = "" if e.rests else "; trades first"
+        return (
+            f"order {e.order_id} amended to {self._qty_at(e.market, e.size, e.price)},"
+            f" {self.units.size(e.market, e.qty)} open: {place}{then}"
+        )
 
     def _order_rested(self, e: OrderRested) -> str:
         order = self.state.orders[e.order_id]

@@ -49,11 +49,20 @@ class RedisServer:
     """A redis-server on a free loopback port, with its data in ``directory``; kill it, start it again."""
 
     def __init__(
-        self, directory: Path, appendfsync: str = "everysec", options: tuple[str, ...] = (), port: int = 0
+        self,
+        directory: Path,
+        appendfsync: str = "everysec",
+        options: tuple[str, ...] = (),
+        port: int = 0,
+        *,
+        password: str | None = None,
+        socket: Path | None = None,
     ) -> None:
         self.directory = directory
         self.appendfsync = appendfsync
         self.options = options  # more redis-server arguments
+        self.password = password  # required of clients (requirepass), when given
+        self.socket = socket  # a unix socket it listens on too, when given
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -62,8 +71,10 @@ class RedisServer:
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
         args += ["--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "", "--logfile", "redis.log"]
         args += self.options
+        args += ["--requirepass", self.password] if self.password else []
+        args += ["--unixsocket", str(self.socket), "--unixsocketperm", "700"] if self.socket else []
         self.process = subprocess.Popen([EXECUTABLE, *args])
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, password=self.password)
         deadline = time.monotonic() + 10
         while True:
             try:

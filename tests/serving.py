@@ -20,7 +20,8 @@ import msgspec
 
 from engine import Engine, ListMarket, MemoryLog
 from engine.redisjournal import RedisJournal
-from engine.redislog import open_url, sibling_url
+from engine.redislog import open_url
+from engine.urls import beside
 from serve.gateway import market_of
 from serve.server import Server
 
@@ -40,7 +41,7 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 60) -> 
 
 def commands_beside(out_url: str) -> str:
     """The command stream of a test shard: ``NAME:commands`` beside the event stream ``NAME``."""
-    return sibling_url(out_url, ":commands")
+    return beside(out_url, ":commands")
 
 
 def on_markets(commands: list[Any], names: dict[str, str]) -> list[Any]:
@@ -74,7 +75,7 @@ def last_seq(out_url: str) -> int:
 def served(out_url: str) -> tuple[list[Any], list[str]]:
     """The event stream's events, and the command entry ids its journal holds, in order."""
     log = open_url(out_url, writable=False)
-    journal = open_url(sibling_url(out_url, ":journal"), writable=False, kind=RedisJournal)
+    journal = open_url(beside(out_url, ":journal"), writable=False, kind=RedisJournal)
     try:
         return list(log.read()), [entry.source for batch in journal.batches() for entry in batch]
     finally:

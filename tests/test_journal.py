@@ -26,7 +26,8 @@ from engine.commands import Journaled, Malformed
 from engine.errors import CorruptLog
 from engine.journal import FileJournal
 from engine.redisjournal import RedisJournal
-from engine.redislog import open_url, sibling_url
+from engine.redislog import open_url
+from engine.urls import beside
 from replay.rerun import Diverged, rerun
 from replay.snapshots import snapshots_for
 from replay.source import journal_beside, open_journal, open_log
@@ -54,7 +55,7 @@ class Streams:
         self.url = url
 
     def target(self, name: str) -> str:
-        return sibling_url(self.url, f"-{name}")
+        return beside(self.url, f"-{name}")
 
     def contents(self, target: str) -> list[Any]:
         """Every entry's id and fields."""
@@ -320,6 +321,26 @@ def test_a_damaged_journal_names_its_offset(tmp_path: Path) -> None:
     code, _, err = perpx("whatif", str(path), "--policy", "socialized", "--quiet")
     assert code == 2
     assert f"{path}: corrupt record at offset 10: checksum mismatch" in err
+
+
+def test_a_journal_torn_by_a_power_loss_recovers_like_a_log(tmp_path: Path) -> None:
+    """The journal shares the log's framing: its last frame zeroed from a block boundary on is a torn
+    tail, cut off on a writable open. A deposit command is [tag, ts, account, amount]: 1 + 8 + 1 + 1 +
+    1 = 12 msgpack bytes, its journal entry [seq, command, source ""] 1 + 3 + 12 + 1 = 17 at seqs
+    256-655; frames of 100, 100 and 200 entries are 12 + 3 + 1,700 = 1,715, 1,715 and 3,415 bytes from
+    offsets 10, 1,725 and 3,440 to 6,855, so the boundary 4,096 falls inside the last."""
+    path = tmp_path / "events.journal"
+    journal = FileJournal(path, fsync=True)
+    for first, count in ((256, 100), (356, 100), (456, 200)):
+        journal.append([Journaled(seq, Deposit(1, 7, 100)) for seq in range(first, first + count)])
+    journal.close()
+    data = path.read_bytes()
+    assert len(data) == 6_855
+    path.write_bytes(data[:4_096] + bytes(6_855 - 4_096))  # the block from 4,096 never written
+    reopened = FileJournal(path)
+    assert reopened.torn is not None and (reopened.torn.offset, reopened.torn.dropped) == (3_440, 3_415)
+    assert [(batch[0].seq, len(batch)) for batch in reopened.batches()] == [(256, 100), (356, 100)]
+    assert path.stat().st_size == 3_440
 
 
 # the Redis journal's own layout

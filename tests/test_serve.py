@@ -18,8 +18,9 @@ from engine.commands import Journaled, Malformed
 from engine.events import CommandRejected, Deposited
 from engine.reasons import RejectReason
 from engine.redisjournal import RedisJournal
-from engine.redislog import connect, open_url, sibling_url
+from engine.redislog import connect, open_url
 from engine.statehash import state_hash
+from engine.urls import beside
 from replay.snapshots import snapshots_for
 from serve.commandstream import CommandWriter
 from serve.gateway import Gateway, UnroutableCommand
@@ -69,7 +70,7 @@ def test_malformed_entries_are_rejected_naming_their_ids(stream_url: str) -> Non
     events, sources = served(stream_url)
     rejected = [CommandRejected(seq, 0, f"entry {i}", 0, 0, RejectReason.MALFORMED) for seq, i in enumerate(ids[:3], 1)]
     assert events == [*rejected, Deposited(4, 1, 7, 100)]
-    journal = open_url(sibling_url(stream_url, ":journal"), writable=False, kind=RedisJournal)
+    journal = open_url(beside(stream_url, ":journal"), writable=False, kind=RedisJournal)
     entries = [entry for batch in journal.batches() for entry in batch]
     assert entries[:3] == [Journaled(seq, Malformed(0, f"entry {i}"), i) for seq, i in enumerate(ids[:3], 1)]
     assert sources == ids
@@ -87,7 +88,7 @@ def test_a_restart_resumes_after_the_last_command_journaled(stream_url: str) -> 
         wait_until(lambda: last_seq(stream_url) == reference(first)[-1].seq, "the first 200 are served")
     ids += send_in_parts(commands_url, COMMANDS[200:])
     orphan = [Journaled(last_seq(stream_url) + 1, c, i) for c, i in zip(COMMANDS[200:210], ids[200:210], strict=True)]
-    open_url(sibling_url(stream_url, ":journal"), kind=RedisJournal).append(orphan)
+    open_url(beside(stream_url, ":journal"), kind=RedisJournal).append(orphan)
     with serving(commands_url, stream_url):
         wait_until(lambda: last_seq(stream_url) == EXPECTED[-1].seq, "the rest is served")
     events, sources = served(stream_url)
@@ -182,7 +183,7 @@ def test_the_gateway_routes_by_market(stream_url: str) -> None:
     """BTC-PERP's commands go to shard a, ETH-PERP's to shard b, each in the order sent; a deposit goes
     where its market= says; a command for a market no shard owns, or a deposit without market=, is
     refused before anything is sent."""
-    a, b = sibling_url(stream_url, ":a"), sibling_url(stream_url, ":b")
+    a, b = beside(stream_url, ":a"), beside(stream_url, ":b")
     gateway = Gateway({BTC: a, ETH: b})
     btc_order = PlaceOrder(2, 1, BTC, 1, Side.BUY, 1, 50_000)
     sent = [(ListMarket(1, btc_perp(symbol=BTC)), ""), (SetIndexPrice(1, ETH, 3_000), ""), (Deposit(1, 1, 10), ETH),
