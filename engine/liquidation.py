@@ -20,17 +20,22 @@ The waterfall (stages in ``engine.transitions``)
        at mark would restore maintenance margin (``margin.partial_close_size``);
        then, if still distressed, all the rest. The liquidated side pays no
        trading fee but a liquidation fee: ``liquidation_fee_bps`` of the
-       notional closed, capped at its equity, to the insurance fund.
+       notional closed, capped at its equity, to the insurance funds (the
+       market's share, ``fund_fee_bps``, to its own, ``engine.funds``).
     3. Insured close: the rest trades through the book beyond P_bk, out to the
-       band edge, as far as the account's equity and then the insurance fund
-       can absorb the loss against mark: each fill is cut so that equity stays
-       at or above minus the fund (``margin.affordable_qty``). Nothing is paid
-       yet.
+       band edge, as far as the account's equity and then the market's fund
+       layers can absorb the loss against mark: each fill is cut so that equity
+       stays at or above minus what those funds could pay
+       (``margin.affordable_qty``). Nothing is paid yet.
     4. Deleverage: the deficit D (equity below zero) is split over the open
-       positions pro rata to maintenance margin. The fund pays what it can of
-       each part, and only of a deficit: an account with equity >= 0 absorbs
-       its own loss. Each position then closes against the ranked opposite
-       side (``engine.ranking``), each counterparty taking what it holds:
+       positions pro rata to maintenance margin. Each part goes down the
+       market's waterfall (``engine.waterfall``): its funds pay what they can
+       of what reaches them, and the backstop vault takes over what its margin
+       allows at the bankruptcy price (``engine.backstop``), in the order the
+       market lists them, and only of a deficit: an account with equity >= 0
+       absorbs its own loss. Each position still open then closes against the
+       ranked opposite side (``engine.ranking``), each counterparty taking
+       what it holds:
        - ADL: charged its share of the part pro rata to its qty (the close at
          the bankruptcy price), but never more than its unrealized profit on
          that qty, nor than its equity;
