@@ -2,33 +2,43 @@
 
 Handlers trust the event: validation happened when the event was decided. Each
 event's seq is first checked to follow the last one, so a gap or a repeat in a
-log stops a replay at once. The live engine (``apply``, one event at a time) and
-replay (``apply_all`` over the log) share this code and its handler table.
+log stops a replay at once (``SequenceGap``); an event that names something the
+state never had (events spliced from two logs) stops it too (``DoesNotApply``).
+The live engine (``apply``, one event at a time) and replay (``apply_all`` over
+the log) share this code and its handler table.
 
 The hot events (an order accepted, rested or cancelled, a trade) change state
 through one function each, given the event and the objects it concerns
 (``accept``, ``rest``, ``cancel``, ``trade``). Replay's handlers look those
 objects up from the event's ids; the dispatcher's hot path, which holds them
 already, calls the same functions directly and keeps the seq and the clock
-itself (``Dispatcher._mutate``), so a command that trades changes state in one
-pass, as in LMAX and exchange-core. The tests prove the two paths equal: every
-test's states against the fold of their events, and one command stream run
-both ways (``tests/test_direct_path.py``).
+itself (``Dispatcher._record_direct``), so a command that trades changes state
+in one pass, as in LMAX and exchange-core. The tests prove the two paths equal:
+every test's states against the fold of their events, and one command stream
+run both ways (``tests/test_direct_path.py``).
 """
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from engine.book import Order
+from engine.clientids import remember
 from engine.enums import Side
-from engine.errors import SequenceGap
+from engine.errors import DoesNotApply, SequenceGap
 from engine.events import (
     AdlRanksPublished,
+    BadDebtWrittenOff,
     CommandRejected,
+    DeficitSettled,
     DeleveragingRound,
     Deposited,
+    FeesShared,
+    FundCooldownSet,
     FundingPaid,
     FundingSettled,
+    FundsTransferred,
     InsuranceFunded,
     InsuranceFundPaid,
     LiquidationEnded,
@@ -37,15 +47,21 @@ from engine.events import (
     LiquidationStarted,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PositionDeleveraged,
+    PositionTakenOver,
     PricesUpdated,
     SocializedLossCharged,
+    Staked,
     TradeExecuted,
+    Unstaked,
+    UnstakeRequested,
     Withdrawn,
 )
-from engine.state import Account, ExchangeState, Market, Position
+from engine.funds import SHARED
+from engine.state import Account, ExchangeState, Market, Pool, Position, Unstake
 
 BUY = Side.BUY  # a module constant (an enum class attribute costs ~130 ns on Python 3.11), compared with ``is``
 
@@ -72,10 +88,20 @@ def _rest(state: ExchangeState, account: Account, order: Order) -> None:
     market = order.market
     state.markets[market].book.add(order)
     account.orders[order.id] = order
+    account.client_orders[order.client_id] = order.id
     pos = account.positions.get(market)
     if pos is None:
         pos = state.position(account, market)
     _track(pos, order, order.qty, 1)
+
+
+def _take_out(state: ExchangeState, account: Account, pos: Position, order: Order) -> None:
+    """Take a resting ``order`` of ``account`` out of its book, its owner's indexes and open-order totals."""
+    qty = order.qty
+    state.markets[order.market].book.remove(order)
+    del account.orders[order.id]
+    del account.client_orders[order.client_id]
+    _track(pos, order, -qty, -1)
 
 
 def _track(pos: Position, order: Order, qty: int, count: int) -> None:
@@ -90,10 +116,12 @@ def _track(pos: Position, order: Order, qty: int, count: int) -> None:
 
 def accept(state: ExchangeState, e: OrderAccepted, account: Account) -> None:
     """OrderAccepted, by ``account``: the order goes live, and rests at once when it crossed nothing."""
-    account.client_ids.add(e.client_id)
+    remember(account.client_ids, e.client_id)
     order_id = e.order_id
     state.next_order_id = order_id + 1
-    order = Order(order_id, e.account, e.market, e.side, e.price, e.qty, e.client_id, e.reduce_only)
+    order = Order(
+        order_id, e.account, e.market, e.side, e.price, e.qty, e.client_id, e.reduce_only, e.qty, e.tif, e.stp
+    )
     state.orders[order_id] = order
     if e.rests:
         _rest(state, account, order)
@@ -107,14 +135,32 @@ def rest(state: ExchangeState, e: OrderRested, account: Account, order: Order) -
 def cancel(state: ExchangeState, e: OrderCancelled, account: Account, order: Order) -> None:
     """OrderCancelled: ``order`` of ``account`` leaves the book, or dies before resting (an IOC remainder)."""
     del state.orders[order.id]
-    if account.orders.pop(order.id, None) is None:
+    if order.id not in account.orders:
         order.qty = 0  # an incoming order that never rested
         return
     pos = account.positions[e.market]
-    qty = order.qty
-    state.markets[e.market].book.remove(order)
-    _track(pos, order, -qty, -1)
+    _take_out(state, account, pos, order)
     if not pos.size:  # only a flat position can be idle
+        state.drop_if_idle(account, e.market, pos)
+
+
+def _order_amended(state: ExchangeState, e: OrderAmended) -> None:
+    """Keep the order's place with less open, or take it out of the book and put a new ``Order`` with
+    the same id in its place (the old object stays queued, dead): at the back of its new level when
+    it rests at once, else as an incoming order that the next events trade."""
+    order = state.orders[e.order_id]
+    account = state.accounts[e.account]
+    pos = account.positions[e.market]
+    if not e.requeued:
+        _track(pos, order, e.qty - order.qty, 0)
+        state.markets[e.market].book.fill(order, order.qty - e.qty)
+        order.size = e.size
+        return
+    _take_out(state, account, pos, order)
+    order = state.orders[order.id] = msgspec.structs.replace(order, price=e.price, qty=e.qty, size=e.size)
+    if e.rests:
+        _rest(state, account, order)
+    elif not pos.size:
         state.drop_if_idle(account, e.market, pos)
 
 
@@ -157,9 +203,9 @@ def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
 def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
     orders = state.orders
     maker = orders[e.maker_order_id]
-    maker_account = state.accounts[e.maker_account]
+    maker_account = state.accounts[maker.account]
     trade(
-        state, e, state.markets[e.market], maker, maker_account, maker_account.positions[e.market],
+        state, e, state.markets[e.market], maker, maker_account, maker_account.positions[maker.market],
         orders[e.taker_order_id], state.accounts[e.taker_account],
     )  # fmt: skip
 
@@ -182,6 +228,7 @@ def _fill_maker(
         _track(pos, maker, -qty, -1)
         del state.orders[maker.id]  # the key objects themselves: a lookup by identity skips comparing
         del account.orders[maker.id]
+        del account.client_orders[maker.client_id]
     _settle(state, account, pos, maker.market, -side * qty, -value, pnl, fee)
 
 
@@ -225,7 +272,9 @@ def _funding_paid(state: ExchangeState, e: FundingPaid) -> None:
 
 
 def _insurance_funded(state: ExchangeState, e: InsuranceFunded) -> None:
-    state.insurance_fund += e.amount
+    _credit(state, e.fund, e.amount)
+    if e.shares:
+        state.pools[e.fund].shares += e.shares
     state.deposits += e.amount
 
 
@@ -234,9 +283,9 @@ def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
     market = state.markets[e.market]
     value = e.side * e.qty * e.price * market.spec.multiplier
     maker = state.orders[e.maker_order_id]
-    maker_account = state.accounts[e.maker_account]
+    maker_account = state.accounts[maker.account]
     _fill_maker(
-        state, market, maker, maker_account, maker_account.positions[e.market],
+        state, market, maker, maker_account, maker_account.positions[maker.market],
         e.qty, e.side, value, e.maker_pnl, e.maker_fee,
     )  # fmt: skip
     account = state.accounts[e.account]
@@ -245,13 +294,14 @@ def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
 
 
 def _insurance_fund_paid(state: ExchangeState, e: InsuranceFundPaid) -> None:
-    state.insurance_fund -= e.amount
+    _credit(state, e.fund, -e.amount)
     state.accounts[e.account].balance += e.amount
 
 
 def _liquidation_fee_charged(state: ExchangeState, e: LiquidationFeeCharged) -> None:
     state.accounts[e.account].balance -= e.amount
-    state.insurance_fund += e.amount
+    state.insurance_fund += e.amount - e.fund_share
+    state.markets[e.market].fund += e.fund_share
 
 
 def _socialized_loss_charged(state: ExchangeState, e: SocializedLossCharged) -> None:
@@ -262,13 +312,96 @@ def _socialized_loss_charged(state: ExchangeState, e: SocializedLossCharged) -> 
 
 def _position_deleveraged(state: ExchangeState, e: PositionDeleveraged) -> None:
     """Both sides book a fill of ``qty`` for the exact quote ``value``, with no fee."""
+    other = e.counterparty_account
+    _transfer_position(state, e.market, e.account, other, e.side, e.qty, e.value, e.pnl, e.counterparty_pnl)
+
+
+def _position_taken_over(state: ExchangeState, e: PositionTakenOver) -> None:
+    _transfer_position(state, e.market, e.account, e.vault_account, e.side, e.qty, e.value, e.pnl, e.vault_pnl)
+
+
+def _transfer_position(
+    state: ExchangeState, market: str, account_id: int, other_id: int, side: int, qty: int, value: int,
+    pnl: int, other_pnl: int,
+) -> None:  # fmt: skip
+    """``qty`` of a bankrupt position changes hands for the exact quote ``value``, with no fee; the
+    taker's position record is made if it had none."""
     accounts = state.accounts
-    qty = e.side * e.qty
-    value = e.side * e.value
-    account = accounts[e.account]
-    _settle(state, account, account.positions[e.market], e.market, qty, value, e.pnl, 0)
-    other = accounts[e.counterparty_account]
-    _settle(state, other, other.positions[e.market], e.market, -qty, -value, e.counterparty_pnl, 0)
+    qty *= side
+    value *= side
+    account = accounts[account_id]
+    _settle(state, account, account.positions[market], market, qty, value, pnl, 0)
+    other = accounts[other_id]
+    _settle(state, other, state.position(other, market), market, -qty, -value, other_pnl, 0)
+
+
+def _bad_debt_written_off(state: ExchangeState, e: BadDebtWrittenOff) -> None:
+    state.accounts[e.account].balance += e.amount
+    state.bad_debt += e.amount
+
+
+# Insurance funds and their pools (``engine.funds``)
+
+
+def _credit(state: ExchangeState, fund: str, amount: int) -> None:
+    if fund == SHARED:
+        state.insurance_fund += amount
+    else:
+        state.markets[fund].fund += amount
+
+
+def _pool(state: ExchangeState, fund: str) -> Pool:
+    p = state.pools.get(fund)
+    if p is None:
+        p = state.pools[fund] = Pool()
+    return p
+
+
+def _funds_transferred(state: ExchangeState, e: FundsTransferred) -> None:
+    _credit(state, e.source, -e.amount)
+    _credit(state, e.target, e.amount)
+    if e.burned:
+        state.pools[e.source].shares -= e.burned
+    if e.minted:
+        state.pools[e.target].shares += e.minted
+
+
+def _fees_shared(state: ExchangeState, e: FeesShared) -> None:
+    state.fee_pool -= e.amount
+    state.markets[e.market].fund += e.amount
+
+
+def _fund_cooldown_set(state: ExchangeState, e: FundCooldownSet) -> None:
+    _pool(state, e.fund).cooldown = e.cooldown
+
+
+def _staked(state: ExchangeState, e: Staked) -> None:
+    """The exchange takes the fund's money as shares 1:1 when this is the first stake."""
+    p = _pool(state, e.fund)
+    if not p.shares:
+        p.shares = state.insurance_fund if e.fund == SHARED else state.markets[e.fund].fund
+    p.shares += e.shares
+    p.stakes[e.account] = p.stakes.get(e.account, 0) + e.shares
+    state.accounts[e.account].balance -= e.amount
+    _credit(state, e.fund, e.amount)
+
+
+def _unstake_requested(state: ExchangeState, e: UnstakeRequested) -> None:
+    state.pools[e.fund].requests[e.account] = Unstake(e.shares, e.value, e.due)
+
+
+def _unstaked(state: ExchangeState, e: Unstaked) -> None:
+    """The last staker out leaves the fund all the exchange's again: no shares."""
+    p = state.pools[e.fund]
+    del p.requests[e.account]
+    left = p.stakes[e.account] - e.shares
+    if left:
+        p.stakes[e.account] = left
+    else:
+        del p.stakes[e.account]
+    p.shares = p.shares - e.shares if p.stakes else 0
+    state.accounts[e.account].balance += e.amount
+    _credit(state, e.fund, -e.amount)
 
 
 def _recorded(state: ExchangeState, e: Any) -> None:
@@ -280,6 +413,7 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     Deposited: _deposited,
     Withdrawn: _withdrawn,
     OrderAccepted: _order_accepted,
+    OrderAmended: _order_amended,
     OrderRested: _order_rested,
     OrderCancelled: _order_cancelled,
     TradeExecuted: _trade_executed,
@@ -295,8 +429,17 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     DeleveragingRound: _recorded,
     SocializedLossCharged: _socialized_loss_charged,
     PositionDeleveraged: _position_deleveraged,
+    PositionTakenOver: _position_taken_over,
+    BadDebtWrittenOff: _bad_debt_written_off,
+    DeficitSettled: _recorded,
     LiquidationEnded: _recorded,
     AdlRanksPublished: _recorded,
+    FundsTransferred: _funds_transferred,
+    FeesShared: _fees_shared,
+    FundCooldownSet: _fund_cooldown_set,
+    Staked: _staked,
+    UnstakeRequested: _unstake_requested,
+    Unstaked: _unstaked,
 }
 
 
@@ -324,7 +467,10 @@ def apply_all(state: ExchangeState, events: Iterable[Any]) -> None:
             kind = type(event)
             if kind is not rejected:
                 clocked = event
-            handlers[kind](state, event)
+            try:
+                handlers[kind](state, event)
+            except Exception as exc:  # free until raised: the event names something the state never had
+                raise DoesNotApply(event, exc) from exc
     finally:
         state.seq = seq
         if clocked is not None:

@@ -21,8 +21,14 @@ from engine.errors import CorruptLog
 from engine.events import AnyEvent
 
 # 2: DeleveragingShare carries one published score; 3: AdlRanksPublished lists each side in order;
-# 4: AdlRanksPublished lists bare account ids, the lights following from the place
-SCHEMA_VERSION = 4
+# 4: AdlRanksPublished lists bare account ids, the lights following from the place;
+# 5: BadDebtWrittenOff and DeficitSettled; the fund pays deficits only;
+# 6: MarketSpec.display appended (a listing encoded without it decodes with the default);
+# 7: OrderAmended, OrderAccepted.stp, and the AmendOrder and CancelOrder-by-client-id commands a journal holds
+# 8: tiered mutualization: market funds, staked pools and the backstop vault (new events and commands;
+#    InsuranceFunded, InsuranceFundPaid, LiquidationFeeCharged and DeficitSettled gain fields, MarketSpec three,
+#    FundInsurance one, each appended with a default)
+SCHEMA_VERSION = 8
 FRAME_HEADER = struct.Struct("<III")
 _LENGTH_CRC = struct.Struct("<II")
 

@@ -46,6 +46,13 @@ Order rules
     - FOK orders are checked against the book, with the same self-trade and
       affordability rules, before anything happens: they fill in full or are
       rejected with no change.
+    - Client ids follow ``engine.clientids``: positive, and never used twice by
+      one account (a bounded rule). A cancel or an amend names its order by
+      exactly one of order id and client id.
+    - An amend (``AmendOrder``) to the same price and a smaller size keeps the
+      order's place; any other is checked again like a new order and may
+      trade at once. Its size counts fills: at or below what has filled, the
+      rest is cancelled.
 """
 
 from collections.abc import Callable
@@ -54,10 +61,12 @@ from typing import Any
 
 import msgspec
 
-from engine import risk
+from engine import funds, risk
 from engine.apply import accept, apply, cancel, rest, trade
 from engine.book import Order
+from engine.clientids import client_id_problem
 from engine.commands import (
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
@@ -80,6 +89,7 @@ from engine.events import (
     InsuranceFunded,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PricesUpdated,
@@ -95,10 +105,12 @@ from engine.margin import (
     premium_ppm,
     price_band,
     realized_pnl,
+    worst_case_size,
 )
-from engine.markets import spec_problem
+from engine.markets import MarketSpec, position_limit, spec_problem
 from engine.reasons import RejectReason as R
 from engine.state import Account, ExchangeState, Market
+from engine.units import MAX_MONEY
 
 # A command read back through its declared types: a str or float where an int belongs never reaches state or the log.
 _encode, _typed = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(AnyCommand).decode
@@ -116,6 +128,19 @@ _price_band = lru_cache(maxsize=256)(price_band)
 
 def _applied(state: ExchangeState, event: Any, *objects: Any) -> None:
     """A hot event's change in the reference dispatcher: none, since recording the event applied it."""
+
+
+def _qty_problem(spec: MarketSpec, qty: int) -> R | None:
+    """Why an order may not have the size ``qty`` in a market of ``spec``, or None."""
+    if qty <= 0:
+        return R.INVALID_QTY
+    if qty % spec.lot_size:
+        return R.QTY_NOT_ON_LOT
+    if qty < spec.min_qty:
+        return R.QTY_BELOW_MIN
+    if 0 < spec.max_qty < qty:
+        return R.QTY_ABOVE_MAX
+    return None
 
 
 def _reducible(size: int, side: Side) -> int:
@@ -139,21 +164,26 @@ class Dispatcher:
             Withdraw: self._withdraw,
             PlaceOrder: self._place_order,
             CancelOrder: self._cancel_order,
+            AmendOrder: self._amend_order,
             CancelAll: self._cancel_all,
             SetIndexPrice: self._set_index_price,
             SettleFunding: self._settle_funding,
             FundInsurance: self._fund_insurance,
             Malformed: self._malformed,
         }
+        self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
         self.liquidator = Liquidator(state, self._emit, self._enforce_reduce_only)
+        self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
 
     def handle(self, command: Any, out: list[Any]) -> Any:
         """Decide and apply one command, then liquidate whoever it left liquidatable
         (``engine.liquidation``); return the command as handled (``Malformed`` for an input that
         is not well typed). Each event goes onto ``out`` as it is applied, so the caller holds
-        every applied event even if the command raises; the events ``out`` already held are not
-        read again (``submit_many`` passes one list for a whole batch)."""
+        every applied event even if the command raises. Nothing reads the events ``out`` held
+        before (``submit_many`` passes one list for a whole batch): the liquidation check takes the
+        accounts and markets the command noted, and fee sharing reads the command's own events."""
         self._out = out
+        start = len(out)
         try:
             command = _typed(_encode(command))
         except (msgspec.MsgspecError, TypeError, OverflowError):
@@ -161,12 +191,17 @@ class Dispatcher:
         if command.ts < self.state.ts:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
+            since = self.state.ts
             self._handlers[type(command)](command)
             touched, marked = self._touched, self._marked
             if touched or marked:  # liquidate whoever the command left liquidatable
                 self.liquidator.run(command.ts, touched, marked, out)
-                touched.clear()  # and what the liquidations noted: they re-checked it themselves
-                marked.clear()
+            if self._fee_sharing:
+                for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
+                    self._emit(event)
+            self.liquidator.publish_lights(since)
+            touched.clear()  # and what the events after the check noted: the next command starts afresh
+            marked.clear()
         return command
 
     def _emit(self, event: Any) -> None:
@@ -183,9 +218,9 @@ class Dispatcher:
         state.ts = event.ts
 
     def _reject(self, command: Any, reason: R) -> None:
-        """Record the rejection, echoing the command's client id or order id (0 when it has neither)."""
+        """Record the rejection, echoing the command's client id, else its order id (0 when it has neither)."""
         account = getattr(command, "account", 0)
-        ref = getattr(command, "client_id", getattr(command, "order_id", 0))
+        ref = getattr(command, "client_id", 0) or getattr(command, "order_id", 0)
         self._emit(CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason))
 
     # markets and money
@@ -196,13 +231,23 @@ class Dispatcher:
         if spec_problem(c.spec):
             return self._reject(c, R.INVALID_MARKET_SPEC)
         self._emit(MarketListed(self.state.seq + 1, c.ts, c.spec))
+        self._fee_sharing = self._fee_sharing or c.spec.fund_fee_bps > 0
 
     def _deposit(self, c: Deposit) -> None:
         if c.account <= 0:
             return self._reject(c, R.INVALID_ACCOUNT)
-        if c.amount <= 0:
-            return self._reject(c, R.INVALID_AMOUNT)
+        reason = self._money_in_problem(c.amount)
+        if reason is not None:
+            return self._reject(c, reason)
         self._emit(Deposited(self.state.seq + 1, c.ts, c.account, c.amount))
+
+    def _money_in_problem(self, amount: int) -> R | None:
+        """Money paid in must be positive, and all of it together stays within ``units.MAX_MONEY``."""
+        if amount <= 0:
+            return R.INVALID_AMOUNT
+        if self.state.deposits + amount > MAX_MONEY:
+            return R.AMOUNT_TOO_LARGE
+        return None
 
     def _withdraw(self, c: Withdraw) -> None:
         state = self.state
@@ -219,9 +264,22 @@ class Dispatcher:
         self._emit(Withdrawn(state.seq + 1, c.ts, c.account, c.amount))
 
     def _fund_insurance(self, c: FundInsurance) -> None:
-        if c.amount <= 0:
-            return self._reject(c, R.INVALID_AMOUNT)
-        self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount))
+        if not funds.known(self.state, c.fund):
+            return self._reject(c, R.UNKNOWN_FUND)
+        reason = self._money_in_problem(c.amount)
+        if reason is not None:
+            return self._reject(c, reason)
+        shares = funds.house_mint(self.state, c.fund, c.amount)
+        if funds.pool(self.state, c.fund).shares + shares > MAX_MONEY:
+            return self._reject(c, R.AMOUNT_TOO_LARGE)
+        self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount, c.fund, shares))
+
+    def _fund_command(self, c: Any) -> None:
+        """Stakes, unstakes, transfers and cooldowns: decided by ``engine.funds``, one event or a rejection."""
+        decided = funds.decide(self.state, c)
+        if isinstance(decided, R):
+            return self._reject(c, decided)
+        self._emit(decided)
 
     def _malformed(self, c: Malformed) -> None:
         """Named after the input's own type: its account and ids are not to be trusted."""
@@ -251,7 +309,7 @@ class Dispatcher:
         rests = not crosses and c.tif in _RESTING_TIFS
         accepted = OrderAccepted(
             state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
-            c.side, price, c.qty, c.tif, c.reduce_only, rests,
+            c.side, price, c.qty, c.tif, c.reduce_only, rests, c.stp,
         )  # fmt: skip
         self._record(accepted)
         self._on_accepted(state, accepted, account)
@@ -282,6 +340,8 @@ class Dispatcher:
             return (hi if c.side is BUY else lo), None
         if c.price <= 0:
             return 0, R.INVALID_PRICE
+        if c.price > spec.max_price:
+            return 0, R.PRICE_ABOVE_MAX
         if c.price % spec.tick_size:
             return 0, R.PRICE_NOT_ON_TICK
         if not lo <= c.price <= hi:
@@ -289,26 +349,30 @@ class Dispatcher:
         return c.price, None
 
     def _order_problem(self, c: PlaceOrder, market: Market, account: Account, price: int) -> R | None:
-        spec = market.spec
         qty = c.qty
-        if qty <= 0:
-            return R.INVALID_QTY
-        if qty % spec.lot_size:
-            return R.QTY_NOT_ON_LOT
-        if qty < spec.min_qty:
-            return R.QTY_BELOW_MIN
-        if qty > spec.max_qty:
-            return R.QTY_ABOVE_MAX
-        if c.client_id in account.client_ids:
-            return R.DUPLICATE_CLIENT_ID
+        reason = _qty_problem(market.spec, qty)
+        if reason is None:
+            reason = client_id_problem(account.client_ids, c.client_id)
+        if reason is not None:
+            return reason
         if c.reduce_only:
             pos = account.positions.get(c.market)
             size = pos.size if pos else 0
             if size * c.side >= 0 or qty + self._reduce_only_open(account, c.market, c.side) > abs(size):
                 return R.REDUCE_ONLY_WOULD_INCREASE
             return None
-        bids, asks = (qty, 0) if c.side is BUY else (0, qty)
-        equity, required = risk.initial_margin(self.state, account, c.market, bids, asks)
+        return self._exposure_problem(account, market, c.side, qty)
+
+    def _exposure_problem(self, account: Account, market: Market, side: Side, more: int) -> R | None:
+        """Would ``more`` open on ``side`` (fewer, when negative) take the account's worst case in
+        ``market`` past its position limit, or its equity below the initial margin?"""
+        bids, asks = (more, 0) if side is BUY else (0, more)
+        symbol = market.spec.symbol
+        pos = account.positions.get(symbol)
+        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else more
+        if worst > position_limit(market.spec):
+            return R.POSITION_ABOVE_MAX
+        equity, required = risk.initial_margin(self.state, account, symbol, bids, asks)
         if equity < required:
             return R.INSUFFICIENT_MARGIN
         return None
@@ -432,13 +496,99 @@ class Dispatcher:
             else:
                 self._cancel(ts, order, CancelReason.REDUCE_ONLY)
 
+    def _named_order(self, c: CancelOrder | AmendOrder) -> tuple[Order | None, R | None]:
+        """The resting order a cancel or an amend names by exactly one of its order id and client id,
+        or why there is none."""
+        if (c.order_id == 0) == (c.client_id == 0):
+            return None, R.INVALID_ORDER_REF
+        state = self.state
+        if c.order_id:
+            order = state.orders.get(c.order_id)
+            if order is None:
+                return None, R.UNKNOWN_ORDER
+            return (order, None) if order.account == c.account else (None, R.NOT_YOUR_ORDER)
+        account = state.accounts.get(c.account)
+        order_id = account.client_orders.get(c.client_id) if account else None
+        return (None, R.UNKNOWN_ORDER) if order_id is None else (state.orders[order_id], None)
+
     def _cancel_order(self, c: CancelOrder) -> None:
-        order = self.state.orders.get(c.order_id)
+        order, reason = self._named_order(c)
         if order is None:
-            return self._reject(c, R.UNKNOWN_ORDER)
-        if order.account != c.account:
-            return self._reject(c, R.NOT_YOUR_ORDER)
+            return self._reject(c, reason)
         self._cancel(c.ts, order, CancelReason.USER)
+
+    def _amend_order(self, c: AmendOrder) -> None:
+        """Cancel the rest, keep the order's place with less open, or requeue it (``_requeue``)."""
+        order, reason = self._named_order(c)
+        if order is None:
+            return self._reject(c, reason)
+        if c.price < 0:
+            return self._reject(c, R.INVALID_PRICE)
+        if c.qty < 0:
+            return self._reject(c, R.INVALID_QTY)
+        price, size = c.price or order.price, c.qty or order.size
+        if price == order.price and size == order.size:
+            return self._reject(c, R.NOTHING_TO_AMEND)
+        spec = self.state.markets[order.market].spec
+        if size % spec.lot_size:
+            return self._reject(c, R.QTY_NOT_ON_LOT)
+        filled = order.size - order.qty
+        if size <= filled:
+            return self._cancel(c.ts, order, CancelReason.USER)
+        reason = _qty_problem(spec, size)
+        if reason is not None:
+            return self._reject(c, reason)
+        qty = size - filled
+        if price == order.price and qty < order.qty:
+            return self._amended(c.ts, order, price, size, qty, requeued=False, rests=True)
+        self._requeue(c, order, price, size, qty)
+
+    def _requeue(self, c: AmendOrder, order: Order, price: int, size: int, qty: int) -> None:
+        """Amend ``order`` so that it loses its place: check it again as the order it now is, placed
+        anew (band, tick, margin, reduce-only, post-only), then rest it or let it trade first."""
+        state = self.state
+        market = state.markets[order.market]
+        account = state.accounts[order.account]
+        placed = PlaceOrder(
+            c.ts, order.account, order.market, order.client_id, order.side, qty, price,
+            tif=order.tif, reduce_only=order.reduce_only, stp=order.stp,
+        )
+        price, reason = self._order_price(placed, market)
+        if reason is None:
+            reason = self._requeue_problem(order, market, account, qty)
+        if reason is not None:
+            return self._reject(c, reason)
+        crosses = market.book.head(SELL if order.side == BUY else BUY, price) is not None
+        if crosses and order.tif == POST_ONLY:
+            return self._reject(c, R.POST_ONLY_WOULD_CROSS)
+        self._amended(c.ts, order, price, size, qty, requeued=True, rests=not crosses)
+        if not crosses:
+            return self._enforce_reduce_only(c.ts, account, order.market) if order.reduce_only else None
+        order = state.orders[order.id]  # the amended order, now incoming
+        touched = self._match(placed, market, order, account, price)
+        if order.qty:
+            self._emit(OrderRested(state.seq + 1, c.ts, order.id))
+        touched.append(account)
+        for acct in touched:
+            self._enforce_reduce_only(c.ts, acct, order.market)
+
+    def _amended(self, ts: int, order: Order, price: int, size: int, qty: int, requeued: bool, rests: bool) -> None:
+        self._emit(
+            OrderAmended(
+                self.state.seq + 1, ts, order.id, order.account, order.market, price, size, qty, requeued, rests
+            )
+        )
+
+    def _requeue_problem(self, order: Order, market: Market, account: Account, qty: int) -> R | None:
+        """The reduce-only, position-limit or margin rule a requeued ``order`` with ``qty`` open would
+        break, counting it in place of what it has open now."""
+        if order.reduce_only:
+            size = account.positions[order.market].size
+            others = self._reduce_only_open(account, order.market, order.side) - order.qty
+            if size * order.side >= 0 or qty + others > abs(size):
+                return R.REDUCE_ONLY_WOULD_INCREASE
+            return None
+        return self._exposure_problem(account, market, order.side, qty - order.qty)
 
     def _cancel_all(self, c: CancelAll) -> None:
         account = self.state.accounts.get(c.account)
@@ -459,6 +609,8 @@ class Dispatcher:
             return self._reject(c, R.UNKNOWN_MARKET)
         if c.price <= 0:
             return self._reject(c, R.INVALID_INDEX_PRICE)
+        if c.price > market.spec.max_price:
+            return self._reject(c, R.INDEX_PRICE_ABOVE_MAX)
         bid, ask = market.book.best_bid(), market.book.best_ask()
         mark = mark_price(c.price, bid, ask, market.spec.mark_band_bps)
         self._emit(PricesUpdated(self.state.seq + 1, c.ts, c.market, c.price, mark, premium_ppm(c.price, bid, ask)))

@@ -8,7 +8,7 @@ logs still decode (``array_like`` encoding keeps them positional and small).
 
 import msgspec
 
-from engine.enums import CancelReason, Side, TimeInForce
+from engine.enums import CancelReason, SelfTradePrevention, Side, TimeInForce
 from engine.markets import Deleveraging, MarketSpec
 from engine.reasons import RejectReason
 from engine.transitions import Stage
@@ -45,6 +45,26 @@ class OrderAccepted(Event):
     qty: int
     tif: TimeInForce
     reduce_only: bool
+    rests: bool
+    stp: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING  # kept with the order: an amend may trade it
+
+
+class OrderAmended(Event):
+    """A resting order's new ``price`` and ``size`` (fills included), ``qty`` of it still open.
+
+    ``requeued`` false: the same price and less open, so the order keeps its place in the queue.
+    True: it lost its place; it rests at the back of its new price level at once when ``rests``,
+    else it trades first (``TradeExecuted`` with it as the taker), and then its remainder rests
+    (``OrderRested``) or is cancelled (self-trade prevention).
+    """
+
+    order_id: int
+    account: int
+    market: str
+    price: int
+    size: int
+    qty: int
+    requeued: bool
     rests: bool
 
 
@@ -117,8 +137,64 @@ class FundingPaid(Event):
 
 
 class InsuranceFunded(Event):
-    """Money paid into the insurance fund from outside (counts as a deposit)."""
+    """Money paid into an insurance fund from outside (counts as a deposit).
 
+    Into a fund with stakers, the exchange is minted ``shares`` at the price before (``engine.funds``),
+    so its money never raises the stakers' shares."""
+
+    amount: int
+    fund: str = ""  # "" the shared fund, else the market whose fund it is
+    shares: int = 0
+
+
+class FundsTransferred(Event):
+    """The exchange moved ``amount`` from one insurance fund to another: ``burned`` of its shares in the
+    source (rounded up), ``minted`` to it in the target (rounded down), where those funds have stakers."""
+
+    source: str
+    target: str
+    amount: int
+    burned: int
+    minted: int
+
+
+class FeesShared(Event):
+    """The market fund's share of the trading fees a command's fills paid into the fee pool in ``market``."""
+
+    market: str
+    amount: int
+
+
+class FundCooldownSet(Event):
+    fund: str
+    cooldown: int  # ts units between an unstake request and its completion
+
+
+class Staked(Event):
+    """``account`` moved ``amount`` of its balance into ``fund`` for ``shares`` (``engine.funds``)."""
+
+    account: int
+    fund: str
+    amount: int
+    shares: int
+
+
+class UnstakeRequested(Event):
+    """``account`` asked to redeem ``shares`` of ``fund``, worth ``value`` now; it may complete from ``due``."""
+
+    account: int
+    fund: str
+    shares: int
+    value: int
+    due: int
+
+
+class Unstaked(Event):
+    """The request completed: ``shares`` burned for ``amount`` = the lower of their value at the request and now."""
+
+    account: int
+    fund: str
+    shares: int
     amount: int
 
 
@@ -163,40 +239,48 @@ class LiquidationFeeCharged(Event):
     account: int
     notional: int
     amount: int
+    fund_share: int = 0  # of ``amount``, to the market's fund; the rest to the shared fund
 
 
 class InsuranceFundPaid(Event):
-    """The insurance fund paid ``amount`` into a liquidated account: a fill's gap to bankruptcy, or its deficit."""
+    """The insurance fund paid ``amount`` toward a liquidated account's deficit: its equity below zero, never more.
+
+    One payment per position still open (its part of the deficit, pro rata to maintenance margin),
+    or one for the whole account when none is left.
+    """
 
     market: str  # "" when the account had no position left
     account: int
     amount: int
+    fund: str = ""  # the fund that paid: "" the shared fund, else the market whose fund it is
 
 
 class DeleveragingShare(msgspec.Struct, frozen=True, array_like=True, gc=False, forbid_unknown_fields=True):
-    """One candidate a deleveraging round took from: its score, qty closed and amount taken at mark."""
+    """One candidate a deleveraging round took from: its score, qty closed and amount charged against mark."""
 
     account: int
     score: int  # ADL: the rank score in millionths (``ranking.published_score``); socialized: the unrealized profit
     qty: int  # closed against the bankrupt position (0 for a socialized charge)
-    amount: int  # what it lost, valued at mark: its share of ``deficit``
+    amount: int  # what it lost against mark: never more than its profit on what it closed, nor its equity
 
 
 class DeleveragingRound(Event):
-    """Audit of one round: the deficit the fund left, who covered it, and how much each.
+    """Audit of one bankrupt position's close: who took it, at what score, and what each was charged.
 
-    ``sum(share.amount) == deficit`` exactly. The shares list every account
-    taken from, in the order taken (ADL: highest rank first; socialized:
-    charges by account id, then the closes at mark, which take nothing).
+    The shares list every account taken from, in the order taken (socialized:
+    the market's own charges by account id first, then the closes, highest rank
+    first). ``deficit`` is this position's part of the account's deficit once the
+    fund paid; the amounts charged here may differ from it by what spilled to or
+    from the account's other positions (``DeficitSettled`` sums it all up).
     """
 
     market: str
     account: int  # the bankrupt
     policy: Deleveraging
     qty: int  # of the bankrupt's position closed against others
-    value: int  # that close's bankruptcy value: received by a long, paid by a short
+    value: int  # that close's value: received by a long, paid by a short
     insurance: int  # what the fund paid toward this position's deficit first
-    deficit: int  # what remained, taken from the shares
+    deficit: int  # this position's part of the deficit after the fund
     candidates: int  # how many accounts were eligible
     shares: tuple[DeleveragingShare, ...]
 
@@ -230,6 +314,49 @@ class PositionDeleveraged(Event):
     counterparty_position: int
 
 
+class PositionTakenOver(Event):
+    """The backstop vault took ``qty`` of a bankrupt position for an exact quote ``value``: at mark, moved
+    by ``charge``, this qty's share of the deficit that reached it (``engine.backstop``). Booked like
+    ``PositionDeleveraged``; ``price`` is for display."""
+
+    market: str
+    account: int  # the bankrupt
+    vault_account: int
+    side: Side  # the bankrupt's side of the trade
+    qty: int
+    value: int
+    price: int
+    pnl: int
+    vault_pnl: int
+    position: int
+    vault_position: int
+    charge: int
+
+
+class BadDebtWrittenOff(Event):
+    """What no layer could cover: the account, with no position left, is brought back to a zero balance
+    and ``amount`` joins the exchange's written-off loss (``ExchangeState.bad_debt``). A later deposit
+    starts from zero: the debt is settled once, here, never by a later command."""
+
+    account: int
+    amount: int
+
+
+class DeficitSettled(Event):
+    """Where one bankrupt account's deficit (its equity below zero once the book had done what it could)
+    went, layer by layer: ``deficit == market_fund + insurance + backstop + deleveraged + socialized +
+    written_off``, to the unit."""
+
+    account: int
+    deficit: int
+    insurance: int  # paid by the shared insurance fund
+    deleveraged: int  # charged to counterparties through ADL closes
+    socialized: int  # charged to accounts in profit, pro rata
+    written_off: int  # what nobody could take
+    market_fund: int = 0  # paid by the markets' own funds
+    backstop: int = 0  # taken by the backstop vault with the positions it took over
+
+
 class LiquidationEnded(Event):
     """The waterfall finished at ``stage``; negative ``equity`` is a loss nobody could cover."""
 
@@ -257,6 +384,7 @@ AnyEvent = (
     | Deposited
     | Withdrawn
     | OrderAccepted
+    | OrderAmended
     | OrderRested
     | TradeExecuted
     | OrderCancelled
@@ -265,6 +393,12 @@ AnyEvent = (
     | FundingSettled
     | FundingPaid
     | InsuranceFunded
+    | FundsTransferred
+    | FeesShared
+    | FundCooldownSet
+    | Staked
+    | UnstakeRequested
+    | Unstaked
     | LiquidationStarted
     | LiquidationFilled
     | LiquidationFeeCharged
@@ -272,6 +406,9 @@ AnyEvent = (
     | DeleveragingRound
     | SocializedLossCharged
     | PositionDeleveraged
+    | PositionTakenOver
+    | BadDebtWrittenOff
+    | DeficitSettled
     | LiquidationEnded
     | AdlRanksPublished
 )

@@ -7,12 +7,19 @@ caller can report every problem at once rather than stop at the first.
 import msgspec
 
 from engine.book import BookIntegrityError
+from engine.clientids import KEPT
 from engine.enums import Side
+from engine.funds import balance
 from engine.state import ExchangeState
 
 
 class Conservation(msgspec.Struct, frozen=True):
-    """balances - open position cost + insurance fund + fee pool == deposits - withdrawals."""
+    """balances - open position cost + insurance fund + market funds + fee pool - bad debt
+    == deposits - withdrawals.
+
+    ``bad_debt`` is what the waterfall wrote off (``BadDebtWrittenOff``): the amount by which the
+    accounts' claims exceed the money held, recorded rather than hidden in a negative balance. Staked
+    money is in the funds: a pool's shares are claims on a fund, not money beside it."""
 
     deposits: int
     withdrawals: int
@@ -20,10 +27,12 @@ class Conservation(msgspec.Struct, frozen=True):
     open_cost: int
     insurance_fund: int
     fee_pool: int
+    bad_debt: int
+    market_funds: int = 0
 
     @property
     def held(self) -> int:
-        return self.balances - self.open_cost + self.insurance_fund + self.fee_pool
+        return self.balances - self.open_cost + self.insurance_fund + self.market_funds + self.fee_pool - self.bad_debt
 
     @property
     def holds(self) -> bool:
@@ -39,6 +48,8 @@ def conservation(state: ExchangeState) -> Conservation:
         open_cost=sum(p.cost for a in accounts for p in a.positions.values()),
         insurance_fund=state.insurance_fund,
         fee_pool=state.fee_pool,
+        bad_debt=state.bad_debt,
+        market_funds=sum(m.fund for m in state.markets.values()),
     )
 
 
@@ -51,6 +62,7 @@ def check(state: ExchangeState) -> list[str]:
         problems.append(f"insurance fund negative: {state.insurance_fund}")
     if state.fee_pool < 0:
         problems.append(f"fee pool negative: {state.fee_pool}")
+    problems += _pool_problems(state)
     live = 0
     for symbol, market in state.markets.items():
         try:
@@ -64,6 +76,11 @@ def check(state: ExchangeState) -> list[str]:
     if live != len(state.orders):
         problems.append(f"{len(state.orders)} live orders indexed but {live} in books")
     for account in state.accounts.values():
+        if account.client_orders != {o.client_id: o.id for o in account.orders.values()}:
+            problems.append(f"account {account.id}: client id index differs from its resting orders")
+        kept = account.client_ids
+        if len(kept) > KEPT or kept != sorted(set(kept)):
+            problems.append(f"account {account.id}: kept client ids are not the ascending {KEPT} highest")
         for symbol, pos in account.positions.items():
             mine = [o for o in account.orders.values() if o.market == symbol]
             bids = sum(o.qty for o in mine if o.side == Side.BUY and not o.reduce_only)
@@ -75,4 +92,20 @@ def check(state: ExchangeState) -> list[str]:
                 problems.append(f"account {account.id} {symbol}: idle position record kept")
             if state.markets[symbol].positions.get(account.id) is not pos:
                 problems.append(f"account {account.id} {symbol}: market position index is stale")
+    return problems
+
+
+def _pool_problems(state: ExchangeState) -> list[str]:
+    """Each fund not negative; each pool's shares the stakers' plus the exchange's (>= 0); a fund with stakers
+    never empty; a pending request within its staker's shares; no shares without a staker."""
+    problems = [f"{symbol} fund negative: {m.fund}" for symbol, m in state.markets.items() if m.fund < 0]
+    for name, pool in state.pools.items():
+        staked = sum(pool.stakes.values())
+        if min(pool.stakes.values(), default=1) <= 0 or staked > pool.shares:
+            problems.append(f"fund {name!r}: stakes {staked} not positive within its {pool.shares} shares")
+        if pool.shares and (not staked or balance(state, name) < 1):
+            problems.append(f"fund {name!r}: {pool.shares} shares with stakes {staked}, money {balance(state, name)}")
+        for account, request in pool.requests.items():
+            if not 0 < request.shares <= pool.stakes.get(account, 0):
+                problems.append(f"fund {name!r}: account {account} asks to unstake more than it holds")
     return problems

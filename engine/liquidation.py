@@ -9,8 +9,8 @@ When
     liquidation touches other accounts (makers, deleveraged counterparties,
     charged winners); those are re-checked and queued, re-queued or dropped,
     so a cascade drains within the command, and an account that recovers
-    before its turn is left alone. Last, the ADL lights of every market where
-    an account was liquidated are published.
+    before its turn is left alone. After the command, the ADL lights of each
+    market whose interval came round are published (``publish_lights``).
 
 The waterfall (stages in ``engine.transitions``)
     1. Cancel the account's open orders (reason LIQUIDATION).
@@ -20,44 +20,53 @@ The waterfall (stages in ``engine.transitions``)
        at mark would restore maintenance margin (``margin.partial_close_size``);
        then, if still distressed, all the rest. The liquidated side pays no
        trading fee but a liquidation fee: ``liquidation_fee_bps`` of the
-       notional closed, capped at its equity, to the insurance fund.
+       notional closed, capped at its equity, to the insurance funds (the
+       market's share, ``fund_fee_bps``, to its own, ``engine.funds``).
     3. Insured close: the rest trades through the book beyond P_bk, out to the
-       band edge, and the insurance fund pays each fill's gap to the
-       bankruptcy value (dYdX's per-fill delta, ``margin.insurance_payment``).
-       A fill is cut to what the fund can pay: the fund never goes negative.
-    4. Deleverage each remaining position. Its share S of the account's equity
-       (``margin.equity_share``; S = E for the last one) is the most it may
-       lose. If S < 0 the fund pays what it can of -S; the rest, the deficit D:
-       - ADL: goes through the price. The position closes against the opposite
-         side in rank order (``engine.ranking``), most highly ranked first,
-         for the bankruptcy value W = q x M x m + sign(q) x D in quote, exactly.
-       - Socialized: is first charged to every account with unrealized profit
-         in the market, pro rata to that profit and never more than it; what
-         profit cannot cover goes through the price as in ADL. The position
-         then closes against the ranked opposite side for W, which is its
-         mark value when the charges covered D: at mark, the close takes
-         nothing; it only gives the position a counterparty.
-       When S >= 0 (the book was empty but the account solvent), D = 0 and the
-       close is at mark: the account keeps its equity.
+       band edge, as far as the account's equity and then the market's fund
+       layers can absorb the loss against mark: each fill is cut so that equity
+       stays at or above minus what those funds could pay
+       (``margin.affordable_qty``). Nothing is paid yet.
+    4. Deleverage: the deficit D (equity below zero) is split over the open
+       positions pro rata to maintenance margin. Each part goes down the
+       market's waterfall (``engine.waterfall``): its funds pay what they can
+       of what reaches them, and the backstop vault takes over what its margin
+       allows at the bankruptcy price (``engine.backstop``), in the order the
+       market lists them, and only of a deficit: an account with equity >= 0
+       absorbs its own loss. Each position still open then closes against the
+       ranked opposite side (``engine.ranking``), each counterparty taking
+       what it holds:
+       - ADL: charged its share of the part pro rata to its qty (the close at
+         the bankruptcy price), but never more than its unrealized profit on
+         that qty, nor than its equity;
+       - socialized: the part was first charged to the market's accounts in
+         profit, pro rata to that profit, each capped at its profit and its
+         equity (``margin.capped_pro_rata``); the close is at mark.
+       What a counterparty could not take spills to the next one with room,
+       in rank order over all the account's ADL closes (``_spill``); what is
+       left then, pro rata to every account in profit in the account's
+       markets; what is left after that is written off (``BadDebtWrittenOff``:
+       the balance returns to zero, ``state.bad_debt`` records it).
+       ``DeficitSettled`` sums up where the deficit went.
 
 Exactly the shortfall
     Bankruptcy prices are rationals; values are not rounded through a price.
-    The close value W is an integer and is split across counterparties by
-    largest remainder (``margin.pro_rata``), so what counterparties lose
-    against mark sums to D to the unit, and so do the socialized charges. The
-    ``DeleveragingRound`` event lists each account taken from, with its score,
-    qty and amount; the amounts sum to its ``deficit``.
+    Every split is by largest remainder (``margin.pro_rata``), so the parts,
+    the shares and the charges sum to what they split to the unit; a close's
+    value is its qty at mark moved by its charge, exactly, and the round
+    (``DeleveragingRound``) lists each account taken from with its score, qty
+    and charge.
 
 Cost
     Detection is O(log n + k) per mark move (``engine.distressed``); one
     liquidation costs O(its positions + its fills + log n). The first
-    deleveraging of a run ranks both sides of the market once, O(n log n),
-    and keeps them current as accounts change (``ranking.AdlOrder``, O(log n)
-    each, in a batch before each use), so later bankrupts in the same run cost
-    no new ranking. Publishing the lights is O(n log n) per market and run
-    (the orders of the run, or one ranking pass when nobody was deleveraged):
-    the one cost that grows with all the positions, not the liquidated ones. A
-    socialized round charges every account in profit, so it is O(n) by nature.
+    deleveraging of a run ranks the side it takes from, O(n) (a heap of exact
+    keys), and keeps it current as accounts change (``ranking.AdlOrder``,
+    O(log n) each, in a batch before each use), so later bankrupts in the same
+    run cost O(k log n) for the k counterparties they take. Publishing the
+    lights is O(n log n) per market, once per ``adl_lights_interval``, not per
+    liquidation. A socialized charge weighs every account in profit, so it is
+    O(n) by nature.
     An account's (equity, maintenance) is worked out once and kept until an
     event names it: the waterfall asks at every step.
 
@@ -72,12 +81,15 @@ Fills
 from collections.abc import Callable
 from typing import Any
 
-from engine import risk
+from engine import funds, risk
+from engine.backstop import takeover_qty
 from engine.book import Order
 from engine.distressed import DistressIndex, DistressQueue, account_fields, touched
 from engine.enums import CancelReason, Side
 from engine.events import (
     AdlRanksPublished,
+    BadDebtWrittenOff,
+    DeficitSettled,
     DeleveragingRound,
     DeleveragingShare,
     InsuranceFundPaid,
@@ -87,16 +99,18 @@ from engine.events import (
     LiquidationStarted,
     OrderCancelled,
     PositionDeleveraged,
+    PositionTakenOver,
     SocializedLossCharged,
 )
 from engine.margin import (
+    affordable_qty,
     bankruptcy_price,
     bankruptcy_value,
+    capped_pro_rata,
     close_pnl,
     equity_share,
     fee,
-    insurance_payment,
-    insured_qty,
+    fill_pnl,
     maintenance_margin,
     partial_close_size,
     price_band,
@@ -107,9 +121,12 @@ from engine.markets import Deleveraging
 from engine.ranking import AdlOrder, distress_key, published_score, queue_of, ranked
 from engine.state import Account, ExchangeState, Market
 from engine.transitions import Stage, next_stage
-from engine.units import floor_div
+from engine.units import ceil_div, floor_div
+from engine.waterfall import FUNDS, Layer, middle
 
 BUY, SELL = Side.BUY, Side.SELL  # module constants: an enum lookup or call costs more on every fill
+MARKET_FUND, SHARED_FUND, BACKSTOP = Layer.MARKET_FUND, Layer.SHARED_FUND, Layer.BACKSTOP
+LAYERS = len(Layer)  # what each layer paid of a deficit is a list indexed by layer
 
 
 class Liquidator:
@@ -129,6 +146,7 @@ class Liquidator:
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
         self._memo: tuple[int, Account | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
+        self._held: list[str] = []  # the markets the account being liquidated held positions in at the start
         self._steps: dict[Stage, Callable[[int, Account], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -152,28 +170,36 @@ class Liquidator:
             self._drain(ts, events)
 
     def _drain(self, ts: int, events: list[Any]) -> None:
-        """Liquidate queued accounts, most distressed first, re-checking everyone each one touches; then
-        publish the ADL lights of the markets involved."""
+        """Liquidate queued accounts, most distressed first, re-checking everyone each one touches."""
         index = self.index
         queue = self._queue
-        liquidated: set[str] = set()
         while queue:
             account_id = queue.pop()
             start = len(events)
-            liquidated |= self._liquidate(ts, account_id)
+            self._liquidate(ts, account_id)
             for other in touched(events[start:])[0]:
                 if index.refresh(other) and other != account_id:
                     self._enqueue(other)
                 else:
                     queue.discard(other)
-        for symbol in sorted(liquidated):
-            if (symbol, 1) in self._adl:
-                longs, shorts = self._adl_order(symbol, 1).queue(), self._adl_order(symbol, -1).queue()
-            else:  # nobody was deleveraged: rank the market without building orders to keep current
-                longs, shorts = (queue_of(keys) for keys in ranked(self.state, symbol))
-            self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
         self._adl.clear()
         self._stale.clear()
+
+    def publish_lights(self, since: int) -> None:
+        """Publish the ADL lights of each market with positions whose ``adl_lights_interval`` came round
+        between ``since`` (the clock before the command) and now: at most once an interval, on the first
+        command at or after each multiple of it. Ranking every position is O(n), so never after each
+        liquidation; ``ranking.adl_quantiles`` gives the current lights on demand."""
+        state = self.state
+        ts = state.ts
+        if ts == since:
+            return
+        for symbol in sorted(state.markets):
+            interval = state.markets[symbol].spec.adl_lights_interval
+            if floor_div(ts, interval) > floor_div(since, interval):
+                longs, shorts = (queue_of(side) for side in ranked(state, symbol))
+                if longs or shorts:
+                    self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
 
     def _emit(self, event: Any) -> None:
         """Record and apply ``event``; note the accounts it names for this run's ADL orders.
@@ -195,8 +221,9 @@ class Liquidator:
         """This run's deleveraging order of one side of ``market``, current with the state.
 
         Accounts the events named are re-filed here, in a batch, rather than
-        at every event: one that several events name is re-filed once. The
-        first call for a market ranks both its sides in one pass.
+        at every event: one that several events name is re-filed once. A side
+        is ranked at its first use in a run, and only the side deleveraging
+        takes from.
         """
         if self._stale:
             for order in self._adl.values():
@@ -205,10 +232,7 @@ class Liquidator:
             self._stale.clear()
         order = self._adl.get((market, side))
         if order is None:
-            longs, shorts = ranked(self.state, market)
-            self._adl[market, 1] = AdlOrder(self.state, market, 1, longs)
-            self._adl[market, -1] = AdlOrder(self.state, market, -1, shorts)
-            order = self._adl[market, side]
+            order = self._adl[market, side] = AdlOrder(self.state, market, side)
         return order
 
     def _enqueue(self, account_id: int) -> None:
@@ -216,10 +240,10 @@ class Liquidator:
         equity, maintenance = self._health(account)
         self._queue.push(distress_key(equity, maintenance, self._notional(account), account_id))
 
-    def _liquidate(self, ts: int, account_id: int) -> set[str]:
-        """Walk one account down the waterfall; return the markets it held positions in."""
+    def _liquidate(self, ts: int, account_id: int) -> None:
+        """Walk one account down the waterfall."""
         account = self.state.accounts[account_id]
-        markets = {symbol for symbol, pos in account.positions.items() if pos.size}
+        self._held = [symbol for symbol, pos in account.positions.items() if pos.size]
         equity, maintenance = self._health(account)
         self._emit(LiquidationStarted(self._seq(), ts, account_id, equity, maintenance, self._notional(account)))
         stage = Stage.CANCEL_ORDERS
@@ -231,7 +255,6 @@ class Liquidator:
                 break
             stage = after
         self._emit(LiquidationEnded(self._seq(), ts, account_id, stage, equity, maintenance))
-        return markets
 
     # the stages
 
@@ -267,12 +290,83 @@ class Liquidator:
             self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
 
     def deleverage(self, ts: int, account: Account) -> None:
-        for symbol in self._by_risk(account):
-            self._deleverage_position(ts, account, symbol)
-        equity = self._health(account)[0]
-        fund = self.state.insurance_fund
-        if equity < 0 and fund:  # no position left: its own order closed it beyond bankruptcy
-            self._emit(InsuranceFundPaid(self._seq(), ts, "", account.id, min(fund, -equity)))
+        """Close what the book could not take and settle the deficit down each position's waterfall: its funds
+        and the backstop vault in their order, then ADL or socialized loss, then the write-off."""
+        state = self.state
+        held = self._by_risk(account)
+        deficit = max(0, -self._health(account)[0])
+        paid = [0] * LAYERS
+        if not held:  # the book closed it beyond bankruptcy: the funds of the markets it held, then the write-off
+            left = deficit
+            for fund in self._funds_without_position():
+                left -= self._pay_from_fund(ts, account, "", fund, left, paid)
+            return self._settle(ts, account, deficit, paid, 0, 0)
+        parts = pro_rata(deficit, [self._maintenance(state.markets[s], account.positions[s].size) for s in held])
+        funded = [0] * len(held)  # what the funds paid toward each position's part
+        for i, symbol in enumerate(held):
+            parts[i], funded[i] = self._middle_layers(ts, account, symbol, parts[i], paid)
+        still = [i for i, symbol in enumerate(held) if symbol in account.positions and account.positions[symbol].size]
+        held, parts, funded = [held[i] for i in still], [parts[i] for i in still], [funded[i] for i in still]
+        own: dict[str, list[DeleveragingShare]] = {}  # a socialized market's charges of its own part
+        room: dict[int, int] = {}  # what each counterparty may still be charged: its equity
+        left = 0
+        for symbol, part in zip(held, parts, strict=True):
+            if part and self._policy(symbol) == Deleveraging.SOCIALIZED:
+                own[symbol] = self._socialize(ts, account, symbol, part)
+                left += part - sum(share.amount for share in own[symbol])
+        rounds = [self._picks(account, symbol, part, room) for symbol, part in zip(held, parts, strict=True)]
+        left = _spill(left + sum(unplaced for *_, unplaced in rounds), [p for r in rounds for p in r[0]], room)
+        deleveraged = 0
+        for symbol, part, insurance, (picks, candidates, _) in zip(held, parts, funded, rounds, strict=True):
+            deleveraged += self._close(ts, account, symbol, picks, candidates, part, insurance, own.get(symbol, []))
+        socialized = sum(share.amount for shares in own.values() for share in shares)
+        for symbol in held:  # what the counterparties could not take: every account in profit there, pro rata
+            if left:
+                charged = sum(share.amount for share in self._socialize(ts, account, symbol, left))
+                socialized += charged
+                left -= charged
+        return self._settle(ts, account, deficit, paid, deleveraged, socialized)
+
+    def _settle(
+        self, ts: int, account: Account, deficit: int, paid: list[int], deleveraged: int, socialized: int
+    ) -> None:
+        """Write off what is still below zero, and sum up where the deficit went."""
+        written_off = max(0, -account.balance)
+        if written_off:
+            self._emit(BadDebtWrittenOff(self._seq(), ts, account.id, written_off))
+        if deficit:
+            self._emit(
+                DeficitSettled(
+                    self._seq(), ts, account.id, deficit, paid[SHARED_FUND], deleveraged, socialized,
+                    written_off, paid[MARKET_FUND], paid[BACKSTOP],
+                )
+            )  # fmt: skip
+
+    def _middle_layers(
+        self, ts: int, account: Account, symbol: str, part: int, paid: list[int]
+    ) -> tuple[int, int]:
+        """Walk ``part`` of the deficit, the position's in ``symbol``, down the market's funds and vault in their
+        order, each taking what it can of what reached it; tally each layer in ``paid``. Returns (what is left of
+        the part, what the funds paid)."""
+        funded = 0
+        for layer in middle(self.state.markets[symbol].spec):
+            if layer is BACKSTOP:
+                part -= self._take_over(ts, account, symbol, part, paid)
+            else:
+                amount = self._pay_from_fund(ts, account, symbol, _fund(layer, symbol), part, paid)
+                part -= amount
+                funded += amount
+        return part, funded
+
+    def _funds_without_position(self) -> list[str]:
+        """The funds that pay the deficit of an account the book closed beyond bankruptcy: the fund layers of the
+        markets it held, by symbol, each market's in its waterfall's order; the shared fund if it held none."""
+        order: list[str] = []
+        for symbol in sorted(self._held):
+            for layer in middle(self.state.markets[symbol].spec):
+                if layer in FUNDS and _fund(layer, symbol) not in order:
+                    order.append(_fund(layer, symbol))
+        return order if self._held else [funds.SHARED]
 
     # closing through the book
 
@@ -286,14 +380,18 @@ class Liquidator:
         notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
         charge = min(fee(notional, spec.liquidation_fee_bps), max(0, self._health(account)[0]))
         if charge:
-            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge))
+            share = funds.fee_share(charge, spec.fund_fee_bps) if spec.fund_fee_bps else 0
+            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share))
 
     def _trade(self, ts: int, account: Account, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
         """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
 
-        ``insured``: each fill's gap to the bankruptcy value is paid by the
-        insurance fund, and a fill is cut to what the fund can pay. Returns the
-        notional closed.
+        ``insured``: a fill's loss against mark may take the account's equity
+        below zero only as far as the market's fund layers could pay it back
+        (``_fund_budget``); the fill is cut to that (``margin.affordable_qty``).
+        Nothing is paid here: the funds pay the deficit once the position is
+        closed (``deleverage``).
+        Returns the notional closed.
         """
         state = self.state
         market = state.markets[symbol]
@@ -309,9 +407,10 @@ class Liquidator:
                 break
             price = maker.price
             fill = min(qty, maker.qty)
-            gap = self._bankruptcy_value(account, symbol) - price * multiplier * pos.size if insured else 0
-            if gap > 0:
-                fill = min(fill, insured_qty(state.insurance_fund, pos.size, gap, spec.lot_size))
+            loss = side * (price - market.mark) * multiplier  # per unit, against mark
+            if insured and loss > 0:
+                budget = self._health(account)[0] + self._fund_budget(symbol)
+                fill = min(fill, affordable_qty(budget, loss, spec.lot_size))
                 if not fill:
                     break
             fill = self._maker_fill(ts, market, maker, side, fill)
@@ -329,9 +428,6 @@ class Liquidator:
                     size + side * fill, maker_pos.size - side * fill,
                 )
             )  # fmt: skip
-            paid = insurance_payment(fill, size, gap)
-            if paid:
-                self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, paid))
             qty -= fill
             notional += value
             makers.add(maker.account)
@@ -361,74 +457,158 @@ class Liquidator:
 
     # deleveraging
 
-    def _deleverage_position(self, ts: int, account: Account, symbol: str) -> None:
+    def _fund_budget(self, symbol: str) -> int:
+        """What the market's fund layers could pay together: how far an insured close may go below zero."""
+        spec = self.state.markets[symbol].spec
+        return sum(funds.available(self.state, _fund(layer, symbol)) for layer in middle(spec) if layer in FUNDS)
+
+    def _pay_from_fund(
+        self, ts: int, account: Account, symbol: str, fund: str, part: int, paid: list[int]
+    ) -> int:
+        """``fund`` pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
+        amount = min(funds.available(self.state, fund), part)
+        if amount:
+            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, amount, fund))
+            paid[SHARED_FUND if fund == funds.SHARED else MARKET_FUND] += amount
+        return amount
+
+    def _take_over(self, ts: int, account: Account, symbol: str, part: int, paid: list[int]) -> int:
+        """The backstop vault takes what its margin allows of the position, at mark moved by its share of ``part``
+        (``engine.backstop``). Returns the share of ``part`` it took."""
+        state = self.state
+        market = state.markets[symbol]
+        spec = market.spec
+        vault = state.accounts.get(spec.backstop_account)
+        if vault is None or vault is account:
+            return 0
+        pos = account.positions[symbol]
+        held = abs(pos.size)
+        sign = 1 if pos.size > 0 else -1
+        vault_pos = vault.positions.get(symbol)
+        vault_size = vault_pos.size if vault_pos else 0
+        equity = risk.equity(state, vault)
+
+        def fits(qty: int) -> bool:
+            charge = ceil_div(part * qty, held)
+            return equity - charge >= risk.position_requirement(state, vault, "im_bps", symbol, sign * qty)
+
+        qty = takeover_qty(fits, held, max(0, -sign * vault_size), spec.lot_size)
+        if not qty:
+            return 0
+        charge = ceil_div(part * qty, held)
+        value = qty * market.mark * spec.multiplier + sign * charge
+        side = SELL if sign > 0 else BUY
+        size = pos.size
+        self._emit(
+            PositionTakenOver(
+                self._seq(), ts, symbol, account.id, vault.id, side, qty, value,
+                floor_div(value, qty * spec.multiplier),
+                close_pnl(size, pos.cost, qty, value),
+                fill_pnl(vault_size, vault_pos.cost if vault_pos else 0, sign * qty, value),
+                size + side * qty, vault_size - side * qty, charge,
+            )
+        )  # fmt: skip
+        self._after_fills(ts, vault, symbol)
+        paid[BACKSTOP] += charge
+        return charge
+
+    def _picks(self, account: Account, symbol: str, part: int, room: dict[int, int]) -> tuple[list["Pick"], int, int]:
+        """Who takes the account's position in ``symbol``: (picks, candidates, what they could not take of ``part``).
+
+        The opposite side, highest ranked first, each taking what it holds
+        until the position is placed. Under ADL each is charged its share of
+        ``part`` pro rata to its qty (the close at the bankruptcy price), but no
+        more than its profit on that qty, nor than its equity (``room``).
+        Under socialized loss the closes are at mark: the part was charged before.
+        """
+        state = self.state
+        market = state.markets[symbol]
+        unit = market.mark * market.spec.multiplier
+        size = account.positions[symbol].size
+        order = self._adl_order(symbol, -1 if size > 0 else 1)
+        candidates = len(order)
+        adl = market.spec.deleveraging == Deleveraging.ADL
+        picks: list[Pick] = []
+        left = abs(size)
+        while left:
+            other = order.pop()
+            pos = market.positions[other]
+            take = min(left, abs(pos.size))
+            pnl = pos.size * unit - pos.cost
+            profit = floor_div(pnl * take, abs(pos.size)) if adl and pnl > 0 else 0
+            picks.append(Pick(other, published_score(*order.score(other)), take, profit))
+            left -= take
+        unplaced = 0
+        nominal = pro_rata(part, [pick.qty for pick in picks]) if adl else [0] * len(picks)
+        for pick, share in zip(picks, nominal, strict=True):
+            if pick.account not in room:
+                room[pick.account] = max(0, risk.equity(state, state.accounts[pick.account]))
+            pick.charge = min(share, pick.profit, room[pick.account])
+            room[pick.account] -= pick.charge
+            unplaced += share - pick.charge
+        return picks, candidates, unplaced
+
+    def _close(
+        self, ts: int, account: Account, symbol: str, picks: list["Pick"], candidates: int,
+        part: int, insurance: int, own: list[DeleveragingShare],
+    ) -> int:  # fmt: skip
+        """Close the position against ``picks``, each for its qty at mark moved by its charge; audit the round.
+        Returns what the picks were charged."""
         state = self.state
         market = state.markets[symbol]
         spec = market.spec
         pos = account.positions[symbol]
-        equity, maintenance = self._health(account)
-        deficit = max(0, -equity_share(equity, self._maintenance(market, pos.size), maintenance))
-        insurance = min(state.insurance_fund, deficit)
-        if insurance:
-            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, insurance))
-        deficit -= insurance
-        shares = []
-        if deficit and spec.deleveraging == Deleveraging.SOCIALIZED:
-            shares = self._socialize(ts, account, symbol, deficit)
-        sign = 1 if pos.size > 0 else -1
         qty = abs(pos.size)
-        unit = market.mark * spec.multiplier
-        # received by a long, paid by a short: the mark value moved by what the charges left of the deficit
-        value = qty * unit + sign * (deficit - sum(share.amount for share in shares))
-        order = self._adl_order(symbol, -sign)
-        candidates = len(order)
-        picks = []
-        left = qty
-        for _, other in order:
-            take = min(left, abs(market.positions[other].size))
-            picks.append((other, *order.score(other), take))
-            left -= take
-            if not left:
-                break
+        sign = 1 if pos.size > 0 else -1
         side = SELL if sign > 0 else BUY
-        values = pro_rata(value, [take for *_, take in picks])
-        for (other, num, den, take), piece in zip(picks, values, strict=True):
-            other_pos = state.accounts[other].positions[symbol]
+        unit = market.mark * spec.multiplier
+        shares = list(own)
+        value = 0
+        for pick in picks:
+            piece = pick.qty * unit + sign * pick.charge  # received by a long, paid by a short
+            other_pos = state.accounts[pick.account].positions[symbol]
             size = pos.size
             self._emit(
                 PositionDeleveraged(
-                    self._seq(), ts, symbol, account.id, other, side, take, piece,
-                    floor_div(piece, take * spec.multiplier),
-                    close_pnl(size, pos.cost, take, piece), close_pnl(other_pos.size, other_pos.cost, take, piece),
-                    size + side * take, other_pos.size - side * take,
+                    self._seq(), ts, symbol, account.id, pick.account, side, pick.qty, piece,
+                    floor_div(piece, pick.qty * spec.multiplier),
+                    close_pnl(size, pos.cost, pick.qty, piece),
+                    close_pnl(other_pos.size, other_pos.cost, pick.qty, piece),
+                    size + side * pick.qty, other_pos.size - side * pick.qty,
                 )
             )  # fmt: skip
-            shares.append(DeleveragingShare(other, published_score(num, den), take, sign * (piece - take * unit)))
+            shares.append(DeleveragingShare(pick.account, pick.score, pick.qty, pick.charge))
+            value += piece
         self._emit(
             DeleveragingRound(
-                self._seq(), ts, symbol, account.id, spec.deleveraging, qty, value, insurance, deficit,
+                self._seq(), ts, symbol, account.id, spec.deleveraging, qty, value, insurance, part,
                 candidates, tuple(shares),
             )
         )  # fmt: skip
-        for other, *_ in picks:
-            self._after_fills(ts, state.accounts[other], symbol)
+        for pick in picks:
+            self._after_fills(ts, state.accounts[pick.account], symbol)
+        return sum(pick.charge for pick in picks)
 
-    def _socialize(self, ts: int, account: Account, symbol: str, deficit: int) -> list[DeleveragingShare]:
-        """Charge ``deficit`` (or all the profit there is, if less) to the accounts with unrealized profit
-        in ``symbol``, pro rata to it; units left by rounding go to the largest remainders, then lower ids."""
-        market = self.state.markets[symbol]
+    def _socialize(self, ts: int, account: Account, symbol: str, amount: int) -> list[DeleveragingShare]:
+        """Charge up to ``amount`` to the accounts with unrealized profit in ``symbol``, pro rata to it, none
+        beyond its profit or its equity (``margin.capped_pro_rata``); units left by rounding go to the largest
+        remainders, then lower ids. Returns the charges made."""
+        state = self.state
+        market = state.markets[symbol]
         unit = market.mark * market.spec.multiplier
-        winners = []
+        winners: list[tuple[int, int]] = []
+        caps: list[int] = []
         for account_id, pos in sorted(market.positions.items()):
             profit = pos.size * unit - pos.cost
             if profit > 0 and account_id != account.id:
                 winners.append((account_id, profit))
-        total = min(deficit, sum(profit for _, profit in winners))
+                caps.append(min(profit, max(0, risk.equity(state, state.accounts[account_id]))))
+        charges = capped_pro_rata(amount, [profit for _, profit in winners], caps)
         shares = []
-        for (account_id, profit), amount in zip(winners, pro_rata(total, [p for _, p in winners]), strict=True):
-            if amount:
-                self._emit(SocializedLossCharged(self._seq(), ts, symbol, account_id, account.id, amount, profit))
-                shares.append(DeleveragingShare(account_id, profit, 0, amount))
+        for (account_id, profit), charge in zip(winners, charges, strict=True):
+            if charge:
+                self._emit(SocializedLossCharged(self._seq(), ts, symbol, account_id, account.id, charge, profit))
+                shares.append(DeleveragingShare(account_id, profit, 0, charge))
         return shares
 
     # helpers
@@ -476,9 +656,43 @@ class Liquidator:
         markets, positions = self.state.markets, account.positions
         return [s for s in self._by_risk(account) if markets[s].book.best_level(BUY if positions[s].size > 0 else SELL)]
 
+    def _policy(self, symbol: str) -> Deleveraging:
+        return self.state.markets[symbol].spec.deleveraging
+
     def _bankruptcy_value(self, account: Account, symbol: str) -> int:
         market = self.state.markets[symbol]
         size = account.positions[symbol].size
         equity, maintenance = self._health(account)
         share = equity_share(equity, self._maintenance(market, size), maintenance)
         return bankruptcy_value(size, market.mark, market.spec.multiplier, share)
+
+
+def _fund(layer: Layer, symbol: str) -> str:
+    """The fund a fund layer of ``symbol``'s waterfall names."""
+    return symbol if layer is MARKET_FUND else funds.SHARED
+
+
+class Pick:
+    """One counterparty's part in closing a bankrupt position: its qty, and what it is charged against mark."""
+
+    __slots__ = ("account", "charge", "profit", "qty", "score")
+
+    def __init__(self, account: int, score: int, qty: int, profit: int) -> None:
+        self.account = account
+        self.score = score  # published ADL score, millionths
+        self.qty = qty
+        self.profit = profit  # its unrealized profit on ``qty``: the most it may be charged (0: at mark)
+        self.charge = 0
+
+
+def _spill(amount: int, picks: list[Pick], room: dict[int, int]) -> int:
+    """Place ``amount`` on the picks' spare capacity (profit not yet charged, within equity), in order:
+    what one counterparty could not take goes to the next. Returns what is left."""
+    for pick in picks:
+        if not amount:
+            break
+        extra = min(amount, pick.profit - pick.charge, room[pick.account])
+        pick.charge += extra
+        room[pick.account] -= extra
+        amount -= extra
+    return amount

@@ -71,6 +71,21 @@ def close_pnl(size: int, cost: int, closed: int, value: int) -> int:
     return (value if size > 0 else -value) - removed
 
 
+def fill_pnl(size: int, cost: int, qty: int, value: int) -> int:
+    """PnL realized by a position (q, C) taking signed ``qty`` for the exact quote ``value`` (paid when buying,
+    received when selling): ``close_pnl`` of the part that closes, 0 when it only adds.
+
+    On a flip (|qty| > |q|, opposite signs) the closing part's value is its share of ``value``,
+    ``value x |q| / |qty|``, rounded down for a long and up for a short, so the PnL realized now rounds
+    down and the unit stays in the new position's cost (``close_pnl``'s rule).
+    """
+    if size == 0 or (size > 0) == (qty > 0):
+        return 0
+    closed = min(abs(qty), abs(size))
+    part = value if closed == abs(qty) else mul_div(value, closed, abs(qty), up=size < 0)
+    return close_pnl(size, cost, closed, part)
+
+
 def worst_case_size(size: int, bids: int, asks: int) -> int:
     """|q| if every open buy fills or if every open sell fills, whichever is larger."""
     return max(abs(size + bids), abs(size - asks))
@@ -243,17 +258,20 @@ def partial_close_size(
     """The fewest units c (a lot multiple) of one position whose close at mark restores maintenance margin.
 
     Closing c at M moves equity only by its liquidation fee, and the position's
-    MM from MM(|q|) to MM(|q| - c): find the least c with
-    E - fee(c x M x m) >= others + MM((|q| - c) x M x m), ``others`` being the
-    MM of the account's other positions. Returns |q| when no c does. Every lot
-    releases at least r_0 > fee_bps of its notional (``spec_problem``), so the
-    condition turns true once, and a search over lots finds the least.
+    MM from MM(|q|) to MM(|q| - c): the least c with
+    f(c) = E - fee(c x M x m) - others - MM((|q| - c) x M x m) >= 0, ``others``
+    being the MM of the account's other positions. Returns |q| when no c does.
 
-    The search starts where the condition turns true without the roundings, at
-    the position's own tier: c >= (|q| x u x r_t - D_t - 10^4 x (E - others))
-    / (u x (r_t - f)) with u = M x m. From there it gallops (steps 1, 2, 4, ...)
-    to bracket the answer, then bisects the bracket: two or three tests for a
-    position of any size when the guess is near (``first_true``).
+    f is not monotonic: the fee and MM each round up, so when a lot frees less
+    than a unit, closing one lot more can lose a unit (5 lots restore, 6 do not,
+    7 do). Without the roundings, g(c) = E - fee x cM m / 10^4 - others -
+    (N_c x r_t - D_t) / 10^4 rises strictly with c (every lot frees r_t > fee of
+    its notional, ``spec_problem``), and g - 2 < f <= g: no c below the least c
+    with g(c) >= 0 restores, and every c with g(c) > 1 does. So the exact,
+    monotonic g (scaled by 10^4: integers) is searched first (``first_true``,
+    from the closed-form guess at the position's own tier), then f is tried
+    upward from there: one test when a lot frees two units or more, and never
+    more than 2 x 10^4 / (lot x M x m x (r_0 - fee)) + 1 tests.
     """
     unit = mark * multiplier
     held = abs(size)
@@ -266,11 +284,18 @@ def partial_close_size(
         charge = margin_requirement(closed * unit, fee_bps)
         return equity - charge >= others + maintenance_margin((held - closed) * unit, mm_bps, tiers)
 
+    def clears(n: int) -> bool:
+        closed = n * lot
+        rate, deduction = _tier((held - closed) * unit, mm_bps, tiers)
+        return BPS * (equity - others) - fee_bps * closed * unit - ((held - closed) * unit * rate - deduction) >= 0
+
     rate, deduction = _tier(held * unit, mm_bps, tiers)
     need = held * unit * rate - deduction - BPS * (equity - others)
     guess = ceil_div(ceil_div(need, unit * (rate - fee_bps)), lot)
-    least = first_true(restores, lots, guess)
-    return held if least is None else least * lot
+    least = first_true(clears, lots, guess)
+    if least is None:
+        return held
+    return next((n * lot for n in range(least, lots + 1) if restores(n)), held)
 
 
 def first_true(holds: Callable[[int], bool], top: int, guess: int) -> int | None:
@@ -304,22 +329,9 @@ def first_true(holds: Callable[[int], bool], top: int, guess: int) -> int | None
     return hi
 
 
-def insurance_payment(closed: int, size: int, gap: int) -> int:
-    """What the insurance fund pays for a fill closing ``closed`` of |q| units beyond bankruptcy.
-
-    ``gap`` = W - p x m x q is what the whole position would fall short of its
-    bankruptcy value W if all of it filled at p (dYdX: delta = quote received -
-    quote at bankruptcy, here with its sign flipped). The fill's share,
-    gap x closed / |q|, is rounded down: the fund pays no unit it does not owe,
-    and the account's next bankruptcy value takes the unit in; the fill that
-    closes the rest pays exactly. Nothing when the fill is at or inside W.
-    """
-    return floor_div(gap * closed, abs(size)) if gap > 0 else 0
-
-
-def insured_qty(fund: int, size: int, gap: int, lot: int) -> int:
-    """The most units (a lot multiple) whose ``insurance_payment`` the fund can cover: k x gap <= fund x |q|."""
-    return floor_div(floor_div(fund * abs(size), gap), lot) * lot
+def affordable_qty(budget: int, unit_loss: int, lot: int) -> int:
+    """The most units (a lot multiple) whose loss of ``unit_loss`` each stays within ``budget``: k x loss <= budget."""
+    return max(0, floor_div(floor_div(budget, unit_loss), lot) * lot)
 
 
 def pro_rata(total: int, weights: list[int]) -> list[int]:
@@ -338,4 +350,30 @@ def pro_rata(total: int, weights: list[int]) -> list[int]:
     left = total - sum(shares)
     for i in sorted(range(len(parts)), key=lambda i: (-parts[i][1], i))[:left]:
         shares[i] += 1
+    return shares
+
+
+def capped_pro_rata(total: int, weights: list[int], caps: list[int]) -> list[int]:
+    """Split ``total`` >= 0 in proportion to positive ``weights``, no share above its cap: water-filling.
+
+    Shares are ``pro_rata`` of what is left among the entries not yet at their
+    cap; an entry whose share would reach its cap takes the cap and leaves the
+    split, and the rest is split again. The shares sum to min(total, sum of
+    caps) exactly; what is beyond the caps is left for the caller to place.
+    """
+    shares = [0] * len(weights)
+    open_ = [i for i, cap in enumerate(caps) if cap > 0]
+    left = total
+    while left and open_:
+        parts = pro_rata(left, [weights[i] for i in open_])
+        full = [i for i, part in zip(open_, parts, strict=True) if part >= caps[i]]
+        if not full:
+            for i, part in zip(open_, parts, strict=True):
+                shares[i] = part
+            return shares
+        for i in full:
+            shares[i] = caps[i]
+            left -= caps[i]
+        capped = set(full)
+        open_ = [i for i in open_ if i not in capped]
     return shares

@@ -1,7 +1,7 @@
 """Why a command was rejected: stable integer codes grouped by subsystem.
 
 Codes never change meaning once released; new reasons take new numbers.
-1xx market, 2xx order, 3xx risk, 4xx account, 5xx command.
+1xx market, 2xx order, 3xx risk, 4xx account, 5xx command, 6xx insurance funds and stakes.
 """
 
 from enum import IntEnum
@@ -14,6 +14,7 @@ class RejectReason(IntEnum):
     NO_MARK_PRICE = 103
     FUNDING_NOT_DUE = 104
     INVALID_INDEX_PRICE = 105
+    INDEX_PRICE_ABOVE_MAX = 106
 
     INVALID_QTY = 200
     QTY_NOT_ON_LOT = 201
@@ -29,13 +30,30 @@ class RejectReason(IntEnum):
     NOT_YOUR_ORDER = 211
     REDUCE_ONLY_WOULD_INCREASE = 212
     INVALID_ORDER_TYPE = 213
+    PRICE_ABOVE_MAX = 214
+    INVALID_CLIENT_ID = 215  # client ids are positive: 0 means "none" in a cancel or an amend
+    CLIENT_ID_TOO_LOW = 216  # at or below the smallest of the 100 highest kept (engine.clientids)
+    INVALID_ORDER_REF = 217  # a cancel or amend names neither or both of order_id and client_id
+    NOTHING_TO_AMEND = 218  # an amend that changes neither price nor size
 
     INSUFFICIENT_MARGIN = 300
     INSUFFICIENT_BALANCE = 301
+    POSITION_ABOVE_MAX = 302
 
     UNKNOWN_ACCOUNT = 400
     INVALID_AMOUNT = 401
     INVALID_ACCOUNT = 402
+    AMOUNT_TOO_LARGE = 403
 
     TIMESTAMP_REGRESSED = 500
     MALFORMED = 501
+
+    UNKNOWN_FUND = 600
+    SAME_FUND = 601
+    INVALID_COOLDOWN = 602
+    STAKE_TOO_SMALL = 603  # it would mint no share
+    UNSTAKE_PENDING = 604  # one request at a time, and no new stake while one waits
+    INSUFFICIENT_SHARES = 605
+    NO_UNSTAKE_REQUEST = 606
+    COOLDOWN_NOT_OVER = 607
+    FUND_HELD_BY_STAKERS = 608  # the exchange may move only its own part of a staked fund

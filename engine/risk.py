@@ -71,6 +71,40 @@ def initial_margin(
     return equity, required
 
 
+def margin_after(
+    state: ExchangeState, account: Account, fraction: str, market: str = "", fill: int = 0
+) -> tuple[int, int]:
+    """(equity at mark, sum of IM or MM on positions alone, ``fraction`` being ``"im_bps"`` or
+    ``"mm_bps"``) as if a fill of signed ``fill`` in ``market`` had happened, in one pass: a fill is
+    affordable while the first, moved by the fill's gain, covers the second."""
+    markets = state.markets
+    equity = account.balance
+    required = 0
+    for symbol, pos in account.positions.items():
+        size = pos.size
+        mkt = markets[symbol]
+        unit = mkt.mark * mkt.spec.multiplier
+        if size:
+            equity += size * unit - pos.cost
+        if symbol == market:
+            size += fill
+            fill = 0  # counted
+        if size:
+            required += margin_requirement(abs(size) * unit, getattr(mkt.spec, fraction))
+    if market and fill:
+        mkt = markets[market]
+        required += margin_requirement(abs(fill) * mkt.mark * mkt.spec.multiplier, getattr(mkt.spec, fraction))
+    return equity, required
+
+
+def position_requirement(
+    state: ExchangeState, account: Account, fraction: str, market: str = "", fill: int = 0
+) -> int:
+    """Sum of IM or MM (``fraction`` is ``"im_bps"`` or ``"mm_bps"``) on positions alone,
+    as if a fill of signed ``fill`` in ``market`` had happened."""
+    return margin_after(state, account, fraction, market, fill)[1]
+
+
 def can_afford_fill(
     state: ExchangeState, account: Account, market: str, fill: int, gain: int, prior_fill: int = 0, prior_gain: int = 0
 ) -> bool:
@@ -80,30 +114,12 @@ def can_afford_fill(
     ``fill x (M - p) x m - fee``; ``prior_*`` are fills the same sweep already
     gave the account (used when a FOK order is checked before it trades).
     Yes when the fill only reduces the position; otherwise when equity after
-    it still covers the initial margin of the positions (as if the fills had
-    happened; open orders aside), both found in one pass. A resting order that
+    it still covers the initial margin of the positions. A resting order that
     fails is cancelled instead of filled into a margin breach.
     """
     pos = account.positions.get(market)
     size = (pos.size if pos else 0) + prior_fill
     if abs(size + fill) <= abs(size):
         return True
-    markets = state.markets
-    after = account.balance + prior_gain + gain
-    required = 0
-    fill += prior_fill
-    for symbol, pos in account.positions.items():
-        size = pos.size
-        mkt = markets[symbol]
-        unit = mkt.mark * mkt.spec.multiplier
-        if size:
-            after += size * unit - pos.cost
-        if symbol == market:
-            size += fill
-            fill = 0  # counted
-        if size:
-            required += margin_requirement(abs(size) * unit, mkt.spec.im_bps)
-    if fill:
-        mkt = markets[market]
-        required += margin_requirement(abs(fill) * mkt.mark * mkt.spec.multiplier, mkt.spec.im_bps)
-    return after >= required
+    equity, required = margin_after(state, account, "im_bps", market, prior_fill + fill)
+    return equity + prior_gain + gain >= required

@@ -16,13 +16,15 @@ import msgspec
 from engine.enums import Side
 from engine.state import ExchangeState, Market
 
-DOMAIN_TAG = b"perpx-state-v1\x00"
+# v3: orders carry size, time in force and self-trade mode; accounts keep their 100 highest client ids;
+# markets their fund, and every fund's pool of shares
+DOMAIN_TAG = b"perpx-state-v3\x00"
 
 
 def _book(market: Market) -> list[Any]:
     book = market.book
     return [
-        [[o.id, o.account, o.price, o.qty, o.client_id, o.reduce_only] for o in book.orders(side)]
+        [[o.id, o.account, o.price, o.qty, o.client_id, o.reduce_only, o.size, o.tif, o.stp] for o in book.orders(side)]
         for side in (Side.BUY, Side.SELL)
     ]
 
@@ -38,6 +40,7 @@ def canonical(state: ExchangeState) -> bytes:
             m.premium_count,
             m.last_funding_ts,
             _book(m),
+            m.fund,
         ]
         for symbol, m in sorted(state.markets.items())
     ]
@@ -47,7 +50,7 @@ def canonical(state: ExchangeState) -> bytes:
             a.balance,
             [[s, p.size, p.cost, p.bids, p.asks, p.reduce_only] for s, p in sorted(a.positions.items())],
             sorted(a.orders),
-            sorted(a.client_ids),
+            a.client_ids,  # kept ascending: its order is part of the state
         ]
         for _, a in sorted(state.accounts.items())
     ]
@@ -57,10 +60,21 @@ def canonical(state: ExchangeState) -> bytes:
         state.next_order_id,
         state.insurance_fund,
         state.fee_pool,
+        state.bad_debt,
         state.deposits,
         state.withdrawals,
     ]
-    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts])
+    pools = [
+        [
+            name,
+            p.shares,
+            p.cooldown,
+            sorted(p.stakes.items()),
+            [[a, r.shares, r.value, r.due] for a, r in sorted(p.requests.items())],
+        ]
+        for name, p in sorted(state.pools.items())
+    ]
+    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts, pools])
 
 
 def state_hash(state: ExchangeState) -> str:

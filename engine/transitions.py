@@ -19,8 +19,8 @@ class Stage(IntEnum):
     CANCEL_ORDERS = 0  # free the margin of its open orders, and keep them from trading
     PARTIAL_CLOSE = 1  # close through the book, at or inside bankruptcy, only what restores MM
     FULL_CLOSE = 2  # close the rest through the book, at or inside bankruptcy
-    INSURED_CLOSE = 3  # close through the book beyond bankruptcy while the insurance fund pays the gap
-    DELEVERAGE = 4  # insurance fund, then ADL or socialized loss, for what the book could not take
+    INSURED_CLOSE = 3  # close through the book beyond bankruptcy, as far as the market's funds could pay it back
+    DELEVERAGE = 4  # funds and vault, in the waterfall's order; ADL or socialized loss; what nobody takes: written off
     DONE = 5
 
 
@@ -37,10 +37,9 @@ WATERFALL: dict[tuple[Stage, bool], Stage] = {
     (Stage.FULL_CLOSE, False): Stage.INSURED_CLOSE,
     (Stage.INSURED_CLOSE, True): Stage.DONE,
     (Stage.INSURED_CLOSE, False): Stage.DELEVERAGE,
+    # Deleveraging closes every position and writes off what nobody could cover, so it always
+    # leaves the account healthy: no (DELEVERAGE, False) row.
     (Stage.DELEVERAGE, True): Stage.DONE,
-    # Only an account with no position left and a loss the fund could not cover
-    # (its own order closed it beyond bankruptcy) ends distressed; LiquidationEnded records it.
-    (Stage.DELEVERAGE, False): Stage.DONE,
 }
 
 

@@ -19,10 +19,28 @@ names the direction. The rule: round so the exchange never owes a unit it did
 not receive. Charges (fees, margin requirements) round up; credits (rebates,
 realized profit, funding received) round down; whatever a rounding leaves over
 is moved to the insurance fund or kept in the position's cost, never dropped.
+
+Bounds
+------
+Every integer the engine stores or records must fit a signed 64-bit field
+(msgpack, the state hash). Two bounds, checked where amounts and positions
+enter, keep every total below 2^63:
+
+- ``MAX_MONEY`` = 2^62: the money paid in (deposits and insurance funding,
+  together) may not pass it; a deposit that would is rejected
+  ``AMOUNT_TOO_LARGE``. Balances, the fund, the fee pool and every fee are
+  parts of that money.
+- ``MAX_NOTIONAL`` = 2^58: no position's value may pass it at any price the
+  market allows. A market's ``max_price`` bounds index and order prices (the
+  mark stays within twice the index), and its position limit bounds |size|
+  (``markets.position_limit``): limit x 2 x max_price x multiplier <= 2^58, so
+  costs, PnL, margins and an account's totals over up to 32 markets fit.
 """
 
 BPS = 10_000
 PPM = 1_000_000
+MAX_MONEY = 2**62
+MAX_NOTIONAL = 2**58
 
 
 def floor_div(a: int, b: int) -> int:

@@ -18,7 +18,8 @@ from engine import risk
 from engine.distressed import liquidatable
 from engine.ranking import distress_key
 from engine.state import Account, ExchangeState
-from replay.account import AccountView, Entry, account_view, market_lights
+from replay.account import AccountView, Entry, OrderView, PositionView, account_view, market_lights
+from replay.display import Units
 from replay.rebuild import Progress
 from replay.text import field_lines, section
 
@@ -39,6 +40,7 @@ class ExchangeView(msgspec.Struct, frozen=True):
     fee_pool: int
     accounts: list[AccountView]
     liquidation_queue: list[QueuedAccount]
+    units: Units  # how the listings say the integers read
 
 
 def health(equity: int, maintenance: int) -> Decimal | None:
@@ -76,6 +78,7 @@ def exchange_view(state: ExchangeState, event: Entry | None) -> ExchangeView:
         state.fee_pool,
         [account_view(state, account_id, lights) for account_id in sorted(state.accounts)],
         liquidation_queue(state),
+        Units.of(market.spec for market in state.markets.values()),
     )
 
 
@@ -95,42 +98,56 @@ class KeepLast:
             yield event
 
 
+POSITION_COLUMNS = ("market", "size", "entry cost", "average entry", "unrealized pnl", "ADL lights")
+ORDER_COLUMNS = ("market", "side", "price", "qty")
+
+
+def margin_cells(a: AccountView, units: Units) -> tuple[str, ...]:
+    """balance, equity, initial and maintenance margin."""
+    return tuple(map(units.money, (a.balance, a.equity, a.initial_margin, a.maintenance_margin)))
+
+
+def position_cells(p: PositionView, units: Units) -> tuple[Any, ...]:
+    """One position as ``POSITION_COLUMNS``, in its market's units."""
+    average = units.average(p.market, p.cost, p.size)
+    return (p.market, units.size(p.market, p.size), units.money(p.cost), average, units.money(p.unrealized_pnl),
+            p.adl_lights)  # fmt: skip
+
+
+def order_cells(o: OrderView, units: Units) -> tuple[Any, ...]:
+    """One order as ``ORDER_COLUMNS``."""
+    return o.market, o.side, units.price(o.market, o.price), units.size(o.market, o.qty)
+
+
 def exchange_lines(view: ExchangeView) -> list[str]:
     """The view as text: the event, the funds, then one table each of accounts, positions, orders and the queue."""
-    event = (
-        "none (the empty state)"
-        if view.event is None
-        else f"{view.event.type}  " + " ".join(f"{name}={value}" for name, value in view.event.fields.items())
-    )
-    lines = ["", f"at seq {view.seq} (ts {view.ts})"]
+    u = view.units
+    event = "none (the empty state)" if view.event is None else f"{view.event.type}  {u.fields(view.event.fields)}"
+    lines = ["", f"at seq {view.seq} ({u.time(view.ts)})"]
     lines += field_lines(
-        [("event", event), ("insurance fund", view.insurance_fund), ("fee pool", view.fee_pool)], indent="  "
+        [("event", event), ("insurance fund", u.money(view.insurance_fund)), ("fee pool", u.money(view.fee_pool))],
+        indent="  ",
     )
-    accounts = view.accounts
-    rows = [(a.account, a.balance, a.equity, a.initial_margin, a.maintenance_margin) for a in accounts]
+    accounts, m = view.accounts, u.money
     lines += section(
         "accounts",
         ("account", "balance", "equity", "initial margin", "maintenance margin", "health"),
-        [(*row, health(row[2], row[4])) for row in rows],
+        [(a.account, *margin_cells(a, u), health(a.equity, a.maintenance_margin)) for a in accounts],
     )
-    positions = [(a.account, p) for a in accounts for p in a.positions]
     lines += section(
         "positions",
-        ("account", "market", "size", "entry cost", "average entry", "unrealized pnl", "ADL lights"),
-        [
-            (account, p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl, p.adl_lights)
-            for account, p in positions
-        ],
+        ("account", *POSITION_COLUMNS),
+        [(a.account, *position_cells(p, u)) for a in accounts for p in a.positions],
     )
     orders = sorted((o.order_id, a.account, o) for a in accounts for o in a.orders)
     lines += section(
         "open orders",
-        ("order", "account", "market", "side", "price", "qty", "reduce only"),
-        [(order_id, account, o.market, o.side, o.price, o.qty, o.reduce_only) for order_id, account, o in orders],
+        ("order", "account", *ORDER_COLUMNS, "reduce only"),
+        [(order_id, account, *order_cells(o, u), o.reduce_only) for order_id, account, o in orders],
     )
     lines += section(
         "liquidation queue (equity below maintenance, next first)",
         ("account", "equity", "maintenance", "health", "notional"),
-        [(q.account, q.equity, q.maintenance, q.health, q.notional) for q in view.liquidation_queue],
+        [(q.account, m(q.equity), m(q.maintenance), q.health, m(q.notional)) for q in view.liquidation_queue],
     )
     return lines

@@ -94,7 +94,13 @@ def test_fee_pool_collects_taker_fees_net_of_maker_rebates(engine_with_market: E
     assert engine.state.accounts[ALICE].balance == RICH - 176
     assert engine.state.accounts[BOB].balance == RICH + 70
     assert conservation(engine.state) == Conservation(
-        deposits=2 * RICH, withdrawals=0, balances=2 * RICH - 106, open_cost=0, insurance_fund=0, fee_pool=106
+        deposits=2 * RICH,
+        withdrawals=0,
+        balances=2 * RICH - 106,
+        open_cost=0,
+        insurance_fund=0,
+        fee_pool=106,
+        bad_debt=0,
     )
 
 
@@ -130,6 +136,7 @@ def test_conservation_report_through_trades_withdrawal_and_funding(engine_with_m
         open_cost=282,  # Alice 200,022 + Bob -350,040 + Carol 150,300
         insurance_fund=1,
         fee_pool=152,  # 176 + 76 - 70 - 30
+        bad_debt=0,
     )
     assert report.held == 3 * RICH - 1_000  # -871 - 282 + 1 + 152 = -1,000
     assert report.holds and check(engine.state) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine import FileLog
 from replay.cli import main
@@ -19,44 +19,48 @@ def adl_incident_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bid_at_44100_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The incident with the maker's bid at 44,100 instead of 43,000: above account 2's bankruptcy price."""
+def bid_at_44400_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The incident with the maker's bid at 44,400 instead of 43,000: above account 2's bankruptcy price."""
     commands = adl_incident()
-    commands[14] = msgspec.structs.replace(commands[14], price=44_100)
+    commands[14] = msgspec.structs.replace(commands[14], price=44_400)
     return written(commands, tmp_path_factory.mktemp("b") / "b.log")
 
 
 def compared(a: Path, b: Path) -> list[str]:
-    events_a, events_b = FileLog(a, writable=False).read(), FileLog(b, writable=False).read()
-    return divergence_lines(diff(events_a, events_b, ("a.log", "b.log")))
+    return divergence_lines(diff(FileLog(a, writable=False), FileLog(b, writable=False), ("a.log", "b.log")))
 
 
-def test_logs_that_part_at_one_order_show_it_and_what_it_led_to(adl_incident_log: Path, bid_at_44100_log: Path) -> None:
+def test_logs_that_part_at_one_order_show_it_and_what_it_led_to(adl_incident_log: Path, bid_at_44400_log: Path) -> None:
     """The logs part at the maker's order (seq 22); just after it only that order differs; by the end,
-    account 2 was closed inside bankruptcy instead of with the fund's help, and nobody paid over mark."""
-    assert compared(adl_incident_log, bid_at_44100_log) == [
+    account 2 sold into the bid in B, leaving less to ADL, and account 5 found no bid left."""
+    assert compared(adl_incident_log, bid_at_44400_log) == [
         "A  a.log",
         "B  b.log",
         "first difference at seq 22, after 21 equal events",
         "  A: seq 22  ts 3603  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1 side=BUY price=43000"
-        " qty=20 tif=GTC reduce_only=False rests=True",
-        "  B: seq 22  ts 3603  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1 side=BUY price=44100"
-        " qty=20 tif=GTC reduce_only=False rests=True",
+        " qty=20 tif=GTC reduce_only=False rests=True stp=CANCEL_RESTING",
+        "  B: seq 22  ts 3603  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1 side=BUY price=44400"
+        " qty=20 tif=GTC reduce_only=False rests=True stp=CANCEL_RESTING",
         "state after seq 22: 1 field differs; accounts 1; markets BTC-PERP",
         "  field                       A                B",
-        "  account 1 BTC-PERP order 5  BUY 20 at 43000  BUY 20 at 44100",
-        # B: 2 sells 20 at 44,100 >= P_bk 44,040 (pnl 882,000 - 1,000,000 = -118,000): equity -3,000 + 2,000 =
-        # -1,000, which the fund pays (21,000 -> 20,000); the other 80 close at mark against 3 and 4, whose
-        # pnl is then 3,000,000 - 2,640,000 = 360,000 and 1,000,000 - 880,000 = 120,000 instead of 358,500
-        # and 119,500. 35 events: one InsuranceFundPaid fewer.
-        "state at the end (A seq 36, B seq 35): 5 fields differ; accounts 1, 3, 4; markets BTC-PERP",
-        "  field                              A        B",
-        "  account 1 BTC-PERP cost       860000   882000",
-        "  account 3 balance            1359400  1360900",
-        "  account 4 balance            1180250  1180750",
-        "  insurance fund                     0    20000",
-        # premium sample at ts 3604: (44,100 - 44,000) x 10^6 / 44,000 = 2,272.7, truncated
-        "  market BTC-PERP premium_sum        0     2272",
+        "  account 1 BTC-PERP order 5  BUY 20 at 43000  BUY 20 at 44400",
+        # B: 2 sells 20 at 44,400 >= P_bk 44,300, 400 a lot above the mark: equity -30,000 + 8,000 = -22,000;
+        # the fund pays 21,000 and ADL takes 1,000 (3: 750, 4: 250 over the mark on 60 and 20 lots): 3's pnl
+        # 3,000,000 - 2,640,750 = 359,250 (A: 354,600), 4's 1,000,000 - 880,250 = 119,750 on 20, and 60,000
+        # on account 5's 10, closed at mark since no bid was left (A: 5 sold into 1's bid, ending with 9,950
+        # of 19,950 equity). One event more in B: 5's round.
+        "state at the end (A seq 34, B seq 35): 9 fields differ; accounts 1, 3, 4, 5; markets BTC-PERP",
+        "  field                        A                       B",
+        "  account 1 BTC-PERP cost      430000             888000",
+        "  account 1 BTC-PERP order 5   BUY 10 at 43000         -",
+        "  account 1 BTC-PERP size      10                     20",
+        "  account 3 balance            1355500           1360150",
+        "  account 4 BTC-PERP cost      -500000          -1000000",
+        "  account 4 BTC-PERP size      -10                   -20",
+        "  account 4 balance            1237150           1180500",
+        "  account 5 balance            9950                19950",
+        # premium sample at ts 3604: (44,400 - 44,000) x 10^6 / 44,000 = 9,090.9, truncated
+        "  market BTC-PERP premium_sum  0                    9090",
     ]
 
 
@@ -68,22 +72,22 @@ def test_a_log_that_stops_early_differs_where_it_ends(adl_incident_log: Path, tm
     lines = compared(adl_incident_log, tmp_path / "short.log")
     assert lines[2:7] == [
         "first difference at seq 24, after 23 equal events",
-        "  A: seq 24  ts 3604  LiquidationStarted  account=2 equity=-3000 maintenance=220000 notional=4400000",
+        "  A: seq 24  ts 3604  LiquidationStarted  account=2 equity=-30000 maintenance=220000 notional=4400000",
         "  B: (ends before seq 24)",
         "state after seq 24: 0 fields differ; accounts none; markets none",
-        "state at the end (A seq 36, B seq 23): 16 fields differ; accounts 1, 2, 3, 4, 5; markets BTC-PERP",
+        "state at the end (A seq 34, B seq 23): 16 fields differ; accounts 1, 2, 3, 4, 5; markets BTC-PERP",
     ]
 
 
 def test_perpx_diff_exits_0_for_identical_logs_and_1_for_different_ones(
-    adl_incident_log: Path, bid_at_44100_log: Path
+    adl_incident_log: Path, bid_at_44400_log: Path
 ) -> None:
     """Like diff(1): 0 when the logs are equal, 1 when they differ."""
     out = io.StringIO()
     with redirect_stdout(out), redirect_stderr(io.StringIO()):
         assert main(["diff", str(adl_incident_log), str(adl_incident_log), "--quiet"]) == 0
-        assert main(["diff", str(adl_incident_log), str(bid_at_44100_log), "--quiet"]) == 1
-    assert "identical: 36 events" in out.getvalue().splitlines()
+        assert main(["diff", str(adl_incident_log), str(bid_at_44400_log), "--quiet"]) == 1
+    assert "identical: 34 events" in out.getvalue().splitlines()
 
 
 def test_perpx_diff_names_the_offset_of_a_damaged_frame(adl_incident_log: Path, tmp_path: Path) -> None:
@@ -97,3 +101,29 @@ def test_perpx_diff_names_the_offset_of_a_damaged_frame(adl_incident_log: Path, 
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
         assert main(["diff", str(adl_incident_log), str(damaged), "--quiet"]) == 2
     assert f"{damaged}: corrupt record at offset {second}: checksum mismatch" in err.getvalue()
+
+
+def test_a_diff_in_dollars_shows_every_unit_of_money(tmp_path: Path) -> None:
+    """With the listing's units, prices and sizes read $43,000 and 0.020 BTC, and money is exact: a balance
+    that differs by $0.001 would show it (here by $4.65: 1,355,500 against 1,360,150 of $0.001)."""
+    commands = adl_incident(display=IN_DOLLARS)
+    a = written(commands, tmp_path / "a.log")
+    commands[14] = msgspec.structs.replace(commands[14], price=44_400)
+    lines = compared(a, written(commands, tmp_path / "b.log"))
+    assert lines[3] == (
+        "  A: seq 22  2023-11-14 23:13:23 UTC  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1"
+        " side=BUY price=$43,000 qty=0.020 BTC tif=GTC reduce_only=False rests=True stp=CANCEL_RESTING"
+    )
+    assert lines[7] == "  account 1 BTC-PERP order 5  BUY 0.020 BTC at $43,000  BUY 0.020 BTC at $44,400"
+    assert lines[9:] == [
+        "  field                        A                                  B",
+        "  account 1 BTC-PERP cost      $430.00                      $888.00",
+        "  account 1 BTC-PERP order 5   BUY 0.010 BTC at $43,000           -",
+        "  account 1 BTC-PERP size      0.010 BTC                  0.020 BTC",
+        "  account 3 balance            $1,355.50                  $1,360.15",
+        "  account 4 BTC-PERP cost      -$500.00                  -$1,000.00",
+        "  account 4 BTC-PERP size      -0.010 BTC                -0.020 BTC",
+        "  account 4 balance            $1,237.15                  $1,180.50",
+        "  account 5 balance            $9.95                         $19.95",
+        "  market BTC-PERP premium_sum  0                               9090",
+    ]

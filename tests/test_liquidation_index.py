@@ -7,7 +7,7 @@ from conftest import BTC, btc_perp, funded, listed, place
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Engine, ListMarket, PlaceOrder, SetIndexPrice, Side, TimeInForce
+from engine import Deposit, Engine, ListMarket, PlaceOrder, SetIndexPrice, Side, TimeInForce
 from engine.dispatch import Dispatcher
 from engine.distressed import SPAN, DistressIndex, DistressQueue, liquidatable, touched
 from engine.events import OrderAccepted, TradeExecuted
@@ -146,3 +146,20 @@ def test_index_agrees_with_a_brute_force_scan(alice: int, bob: int, btc: int, et
     found = set(index.crossed(BTC)) | set(index.crossed(ETH))
     assert found == {a.id for a in state.accounts.values() if liquidatable(state, a)}
     assert index.check() == []
+
+
+def test_the_check_after_a_command_in_a_group_reads_only_its_own_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a group commit of 5 deposits, the liquidation check after each deposit re-checks that deposit's
+    account only, not the accounts of the deposits before it too (which made a group of n commands cost
+    n^2 / 2 re-checks)."""
+    refreshed: list[int] = []
+    refresh = DistressIndex.refresh
+
+    def recording(index: DistressIndex, account_id: int) -> bool:
+        refreshed.append(account_id)
+        return refresh(index, account_id)
+
+    engine = listed()
+    monkeypatch.setattr(DistressIndex, "refresh", recording)
+    engine.submit_many([Deposit(1, account, 100) for account in range(1, 6)])
+    assert refreshed == [1, 2, 3, 4, 5]

@@ -132,16 +132,50 @@ def test_first_true_finds_the_threshold_from_any_guess(top: int, data: st.DataOb
     assert all(1 <= n <= top for n in tested)
 
 
+def restores(
+    equity: int, others: int, size: int, mark: int, tiers: tuple[MarginTier, ...], fee: int, closed: int
+) -> bool:
+    """Does closing ``closed`` at mark leave equity, after the fee, at or above maintenance (MM 5 %)?"""
+    charge = margin.margin_requirement(closed * mark, fee)
+    return equity - charge >= others + margin.maintenance_margin((abs(size) - closed) * mark, 500, tiers)
+
+
 def least_restoring_close(
     equity: int, others: int, size: int, mark: int, tiers: tuple[MarginTier, ...], fee: int, lot: int
 ) -> int:
     """The naive twin of ``partial_close_size``: try every lot count from one up."""
     for n in range(1, abs(size) // lot + 1):
-        closed = n * lot
-        charge = margin.margin_requirement(closed * mark, fee)
-        if equity - charge >= others + margin.maintenance_margin((abs(size) - closed) * mark, 500, tiers):
-            return closed
+        if restores(equity, others, size, mark, tiers, fee, n * lot):
+            return n * lot
     return abs(size)
+
+
+def test_partial_close_finds_the_least_close_where_the_roundings_are_not_monotonic() -> None:
+    """7 units at mark 10 (m 1, lot 1), MM 5 %, fee 2 %, equity 2: 5 restores, 6 does not, 7 does: 5.
+
+    c = 4: fee ceil(40 x 0.02) = 1, MM ceil(30 x 0.05) = 2: 2 - 1 >= 2 fails.
+    c = 5: fee ceil(1.0) = 1, MM ceil(20 x 0.05) = 1: 2 - 1 >= 1 holds.
+    c = 6: fee ceil(1.2) = 2, MM ceil(0.5) = 1: 2 - 2 >= 1 fails. c = 7: fee 2, MM 0: 0 >= 0 holds.
+    """
+    assert [restores(2, 0, 7, 10, (), 200, n) for n in (4, 5, 6, 7)] == [False, True, False, True]
+    assert margin.partial_close_size(2, 0, 7, 10, 1, 500, (), 200, 1) == 5
+
+
+@pytest.mark.parametrize("lot", [1, 3])
+@pytest.mark.parametrize("tiers", [(), ((MarginTier(200, 700),))], ids=["flat", "tiered"])
+def test_partial_close_size_is_the_least_over_a_grid_of_small_cases(lot: int, tiers: tuple[MarginTier, ...]) -> None:
+    """Every size up to 24 lots, marks where a lot frees less than a unit, fees up to just below MM, and
+    every equity from -2 up to the full requirement: the result is always the scan's least restoring close."""
+    for lots in range(1, 25):
+        size = lots * lot
+        for mark in (1, 3, 7, 10, 26, 61):
+            full = margin.maintenance_margin(size * mark, 500, tiers)
+            for fee in (0, 1, 100, 200, 499):
+                for equity in range(-2, full):
+                    expected = least_restoring_close(equity, 0, size, mark, tiers, fee, lot)
+                    assert margin.partial_close_size(equity, 0, size, mark, 1, 500, tiers, fee, lot) == expected, (
+                        lots, lot, mark, fee, equity,
+                    )  # fmt: skip
 
 
 @given(
@@ -165,32 +199,45 @@ def test_partial_close_size_finds_the_least_restoring_close(
 
 
 @pytest.mark.parametrize(
-    ("closed", "size", "gap", "expected"),
+    ("budget", "loss", "lot", "expected"),
     [
-        pytest.param(300, 1_000, 1_025_000, 307_500, id="share"),  # 1,025,000 x 300 / 1,000
-        pytest.param(7, 1_000, 1_025_001, 7_175, id="rounds-down"),  # 7,175.007 -> down 7,175
-        pytest.param(1_000, 1_000, 1_025_001, 1_025_001, id="last-fill-exact"),
-        pytest.param(3, -1_000, 1_000, 3, id="short"),
-        pytest.param(10, 1_000, -5, 0, id="inside-bankruptcy"),
+        pytest.param(100_000, 500, 1, 200, id="exact"),  # 200 x 500 = 100,000
+        pytest.param(100_000, 500, 7, 196, id="lot"),  # 200 -> down to 28 lots of 7
+        pytest.param(99_999, 500, 1, 199, id="rounds-down"),  # 199.998: a lot more would pass the budget
+        pytest.param(0, 500, 1, 0, id="nothing-left"),
+        pytest.param(-600_000, 500, 1, 0, id="below-zero"),  # floor(-1,200) must not become a negative fill
     ],
 )
-def test_insurance_payment(closed: int, size: int, gap: int, expected: int) -> None:
-    """The fund pays the fill's share of the position's gap to its bankruptcy value, rounded down."""
-    assert margin.insurance_payment(closed, size, gap) == expected
+def test_affordable_qty(budget: int, loss: int, lot: int, expected: int) -> None:
+    """The largest lot multiple k with k x loss <= budget, and none when there is no budget."""
+    assert margin.affordable_qty(budget, loss, lot) == expected
 
 
 @pytest.mark.parametrize(
-    ("fund", "size", "gap", "lot", "expected"),
+    ("total", "weights", "caps", "expected"),
     [
-        pytest.param(307_500, 1_000, 1_025_000, 1, 300, id="exact"),  # 307,500 x 1,000 / 1,025,000
-        pytest.param(307_500, 1_000, 1_025_000, 7, 294, id="lot"),  # 300 -> down to 42 lots of 7
-        pytest.param(600_000, -1_000, 1_000_000, 1, 600, id="short"),
-        pytest.param(0, 1_000, 5, 1, 0, id="empty-fund"),
+        pytest.param(90, [3, 6, 1], [30, 60, 10], [27, 54, 9], id="under-every-cap"),  # plain pro rata
+        # pro rata 60 / 30 / 10 puts the first over its cap 20: it takes 20, 80 left split 3:1 -> 60 / 20
+        pytest.param(100, [6, 3, 1], [20, 1_000, 1_000], [20, 60, 20], id="one-capped"),
+        # 60 / 30 / 10 again: now the second's cap 20 binds after the first's, leaving 80 - 20 = 60 to the third
+        pytest.param(100, [6, 3, 1], [20, 20, 1_000], [20, 20, 60], id="caps-cascade"),
+        pytest.param(100, [1, 1], [30, 40], [30, 40], id="beyond-the-caps"),  # 70 placed, 30 left to the caller
+        pytest.param(5, [1, 1], [0, 10], [0, 5], id="zero-cap"),  # an entry with nothing to give takes nothing
     ],
 )
-def test_insured_qty(fund: int, size: int, gap: int, lot: int, expected: int) -> None:
-    """The largest lot multiple k with k x gap <= fund x |q|."""
-    assert margin.insured_qty(fund, size, gap, lot) == expected
+def test_capped_pro_rata(total: int, weights: list[int], caps: list[int], expected: list[int]) -> None:
+    """Pro rata to the weights, no share above its cap, the excess split again among the others."""
+    assert margin.capped_pro_rata(total, weights, caps) == expected
+    assert sum(expected) == min(total, sum(caps))
+
+
+@given(st.integers(0, 10**6), st.lists(st.tuples(st.integers(1, 10**4), st.integers(0, 10**5)), min_size=1, max_size=8))
+def test_capped_pro_rata_never_passes_a_cap_and_places_all_it_can(total: int, entries: list[tuple[int, int]]) -> None:
+    """Sum = min(total, sum of caps), every share within its cap: the property the socialized charges rely on."""
+    weights, caps = [w for w, _ in entries], [c for _, c in entries]
+    shares = margin.capped_pro_rata(total, weights, caps)
+    assert sum(shares) == min(total, sum(caps))
+    assert all(0 <= share <= cap for share, cap in zip(shares, caps, strict=True))
 
 
 @pytest.mark.parametrize(

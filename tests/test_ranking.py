@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import SetIndexPrice, Side, risk
+from engine.events import AdlRanksPublished, CommandRejected
 from engine.ranking import (
+    AdlOrder,
     RankingRange,
     adl_key,
     adl_lights,
@@ -18,7 +20,7 @@ from engine.ranking import (
     ranked,
     ratio_key,
 )
-from engine.state import Account, Position
+from engine.state import Account, ExchangeState, Position
 
 
 def test_ratio_key_orders_ratios_exactly() -> None:
@@ -133,12 +135,9 @@ positions = st.lists(
 )
 
 
-@pytest.mark.edits_state
-@given(positions, st.integers(40_000, 60_000))
-def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int, int, int, int]], mark: int) -> None:
-    """The hot ranking loop orders each side exactly as the definitions do, cross-margin accounts included."""
-    engine = listed(btc_perp())
-    state = engine.state
+def held_state(held: list[tuple[int, int, int, int]], mark: int) -> ExchangeState:
+    """BTC-PERP at ``mark`` and ETH-PERP, with the drawn positions written into the state directly."""
+    state = listed(btc_perp()).state
     state.markets[ETH] = msgspec.structs.replace(state.markets[BTC], spec=btc_perp(symbol=ETH), positions={})
     state.markets[BTC].mark = mark
     for account_id, (size, price, balance, eth) in enumerate(held, start=1):
@@ -146,9 +145,56 @@ def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int,
         for symbol, qty in ((BTC, size), (ETH, eth)):
             if qty:
                 account.positions[symbol] = state.markets[symbol].positions[account_id] = Position(qty, qty * price)
+    return state
+
+
+@pytest.mark.edits_state
+@given(positions, st.integers(40_000, 60_000))
+def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int, int, int, int]], mark: int) -> None:
+    """The hot ranking loop orders each side exactly as the definitions do, cross-margin accounts included."""
+    state = held_state(held, mark)
     expected: dict[int, list[tuple[int, int]]] = {1: [], -1: []}
     for account_id, pos in state.markets[BTC].positions.items():
         equity = risk.equity(state, state.accounts[account_id])
         score = adl_score(pos.size, pos.cost, mark, 1, equity)
         expected[1 if pos.size > 0 else -1].append(adl_key(*score, account_id))
     assert ranked(state, BTC) == (sorted(expected[1]), sorted(expected[-1]))
+
+
+def test_adl_lights_are_published_once_an_interval_on_the_first_command_at_or_after_each_boundary() -> None:
+    """Interval 30, listed at ts 1: nothing before 30; the first command at 30 publishes, the next at 31 and 59
+    do not; one at 95 publishes once though it passed both 60 and 90; a rejected command changes nothing, so
+    the command after it publishes. Alice (long) and Bob (short) are each alone on their side."""
+    engine = listed(btc_perp(adl_lights_interval=30))
+    alice, bob = funded(engine, 1, 10**9), funded(engine, 2, 10**9)
+    place(engine, bob.id, Side.SELL, 1_000, 50_000)
+    place(engine, alice.id, Side.BUY, 1_000, 50_000)
+    published = AdlRanksPublished(0, 0, BTC, (alice.id,), (bob.id,))
+
+    def lights_at(ts: int) -> list[AdlRanksPublished]:
+        events = engine.submit(SetIndexPrice(ts, BTC, 50_000))
+        return [msgspec.structs.replace(e, seq=0, ts=0) for e in events if type(e) is AdlRanksPublished]
+
+    assert [lights_at(ts) for ts in (5, 29, 30, 31, 59, 95)] == [[], [], [published], [], [], [published]]
+    (rejected,) = engine.submit(SetIndexPrice(120, BTC, 0))  # index 0: rejected, the clock stays at 95
+    assert type(rejected) is CommandRejected
+    assert lights_at(121) == [published]
+
+
+@pytest.mark.edits_state
+@given(positions, st.integers(40_000, 60_000), st.sampled_from([1, -1]))
+def test_adl_order_pops_its_side_in_ranked_order_and_refiles_what_changed(
+    held: list[tuple[int, int, int, int]], mark: int, side: int
+) -> None:
+    """The heap holds exactly the side's ranking and pops it from the top; a popped account re-filed after
+    its balance changed comes back under its new key."""
+    state = held_state(held, mark)
+    expected = ranked(state, BTC)[0 if side > 0 else 1]
+    order = AdlOrder(state, BTC, side)
+    assert list(order) == expected
+    popped = [order.pop() for _ in range(len(expected) // 2)]
+    assert popped == [account for _, account in expected[: len(popped)]]
+    if popped:
+        state.accounts[popped[0]].balance += 7_000_000
+        order.update(popped[0])
+        assert list(order) == sorted([*expected[len(popped) :], adl_key(*order.score(popped[0]), popped[0])])

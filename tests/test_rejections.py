@@ -18,6 +18,7 @@ import pytest
 from conftest import BTC, btc_perp, canonical_except_seq, funded, listed, place
 
 from engine import (
+    AmendOrder,
     CancelAll,
     CancelOrder,
     Deposit,
@@ -33,7 +34,7 @@ from engine import (
     TimeInForce,
     Withdraw,
 )
-from engine.commands import FundInsurance
+from engine.commands import CompleteUnstake, FundInsurance, RequestUnstake, SetFundCooldown, Stake, TransferFunds
 from engine.engine import fold
 from engine.events import CommandRejected, OrderAccepted
 from engine.invariants import check
@@ -134,6 +135,12 @@ def spec_with_rebate_above_taker_fee(desk: Engine) -> Any:
     return ListMarket(TS, btc_perp(symbol="SOL-PERP", maker_fee_bps=-3, taker_fee_bps=2))
 
 
+@rejects(R.INVALID_MARKET_SPEC)
+def spec_whose_positions_could_pass_the_notional_bound(desk: Engine) -> Any:
+    """max_position 2^40 x 2 x max_price 2^28 x multiplier 1 = 2^69 > 2^58: values could overflow 64 bits."""
+    return ListMarket(TS, btc_perp(symbol="SOL-PERP", max_position=2**40))
+
+
 @rejects(R.NO_MARK_PRICE, ALICE, 7)
 def order_before_first_index(desk: Engine) -> Any:
     """An order in a market that has no index price yet."""
@@ -162,6 +169,12 @@ def zero_index(desk: Engine) -> Any:
 def negative_index(desk: Engine) -> Any:
     """A negative index price."""
     return SetIndexPrice(TS, BTC, -50_000)
+
+
+@rejects(R.INDEX_PRICE_ABOVE_MAX)
+def index_above_max_price(desk: Engine) -> Any:
+    """One above the market's max_price (the default, 2^28 price units)."""
+    return SetIndexPrice(TS, BTC, 2**28 + 1)
 
 
 # order (2xx)
@@ -195,6 +208,12 @@ def qty_below_minimum(desk: Engine) -> Any:
 def qty_above_maximum(desk: Engine) -> Any:
     """A qty of 1,005: on the lot grid but above the maximum of 1,000."""
     return order(qty=1_005)
+
+
+@rejects(R.PRICE_ABOVE_MAX, ALICE, 7)
+def price_above_max_price(desk: Engine) -> Any:
+    """268,435,460: on the tick grid, one tick above max_price 2^28 = 268,435,456 rounded down to the tick."""
+    return order(price=268_435_460)
 
 
 @rejects(R.INVALID_PRICE, ALICE, 7)
@@ -257,6 +276,135 @@ def cancel_of_someone_elses_order(desk: Engine) -> Any:
     return CancelOrder(TS, ALICE, 1)
 
 
+@rejects(R.INVALID_CLIENT_ID, ALICE)
+def client_id_zero(desk: Engine) -> Any:
+    """Client ids are positive: 0 means "none given" in a cancel or an amend."""
+    return order(client_id=0)
+
+
+@rejects(R.CLIENT_ID_TOO_LOW, BOB, 2)
+def client_id_below_the_kept_hundred(desk: Engine) -> Any:
+    """Bob used client ids 1 and 2, then 3 to 102 (IOC bids that cross nothing): he keeps 3 to 102,
+    so 2 is at or below the smallest kept and refused, though no kept id equals it."""
+    desk.submit_many(order(account=BOB, client_id=i, price=45_000, tif=TimeInForce.IOC) for i in range(3, 103))
+    assert desk.state.accounts[BOB].client_ids == list(range(3, 103))
+    return order(account=BOB, client_id=2)
+
+
+@rejects(R.UNKNOWN_ORDER, ALICE, 1)
+def cancel_by_a_client_id_of_someone_else(desk: Engine) -> Any:
+    """Alice cancelling her client id 1: only Bob has an order with client id 1."""
+    return CancelOrder(TS, ALICE, client_id=1)
+
+
+@rejects(R.INVALID_ORDER_REF, BOB)
+def cancel_naming_no_order(desk: Engine) -> Any:
+    """A cancel with neither an order id nor a client id."""
+    return CancelOrder(TS, BOB)
+
+
+@rejects(R.INVALID_ORDER_REF, BOB, 2)
+def cancel_naming_two_orders(desk: Engine) -> Any:
+    """A cancel naming order 1 and client id 2, another order: which one is meant is not for the engine to guess."""
+    return CancelOrder(TS, BOB, 1, client_id=2)
+
+
+@rejects(R.UNKNOWN_ORDER, BOB, 42)
+def amend_of_an_order_never_made(desk: Engine) -> Any:
+    """Amending order 42, which does not exist."""
+    return AmendOrder(TS, BOB, 42, qty=5)
+
+
+@rejects(R.NOT_YOUR_ORDER, ALICE, 1)
+def amend_of_someone_elses_order(desk: Engine) -> Any:
+    """Alice amending Bob's order 1."""
+    return AmendOrder(TS, ALICE, 1, price=50_100)
+
+
+@rejects(R.NOTHING_TO_AMEND, BOB, 1)
+def amend_to_what_the_order_is(desk: Engine) -> Any:
+    """Bob's ask (client id 1) is 10 at 50,000 already."""
+    return AmendOrder(TS, BOB, client_id=1, price=50_000, qty=10)
+
+
+@rejects(R.NOTHING_TO_AMEND, BOB, 1)
+def amend_with_no_change(desk: Engine) -> Any:
+    """Neither a price nor a size."""
+    return AmendOrder(TS, BOB, 1)
+
+
+@rejects(R.INVALID_PRICE, BOB, 1)
+def amend_to_a_negative_price(desk: Engine) -> Any:
+    return AmendOrder(TS, BOB, 1, price=-50_000)
+
+
+@rejects(R.INVALID_QTY, BOB, 1)
+def amend_to_a_negative_size(desk: Engine) -> Any:
+    return AmendOrder(TS, BOB, 1, qty=-5)
+
+
+@rejects(R.QTY_NOT_ON_LOT, BOB, 1)
+def amend_off_the_lot(desk: Engine) -> Any:
+    """12 on a lot of 5."""
+    return AmendOrder(TS, BOB, 1, qty=12)
+
+
+@rejects(R.QTY_BELOW_MIN, BOB, 1)
+def amend_below_the_minimum(desk: Engine) -> Any:
+    """Down to 5, below the minimum of 10 (nothing has filled, so it is no cancel)."""
+    return AmendOrder(TS, BOB, 1, qty=5)
+
+
+@rejects(R.QTY_ABOVE_MAX, BOB, 1)
+def amend_above_the_maximum(desk: Engine) -> Any:
+    """Up to 1,005, above the maximum of 1,000."""
+    return AmendOrder(TS, BOB, 1, qty=1_005)
+
+
+@rejects(R.PRICE_NOT_ON_TICK, BOB, 1)
+def amend_off_the_tick(desk: Engine) -> Any:
+    return AmendOrder(TS, BOB, 1, price=50_005)
+
+
+@rejects(R.PRICE_OUTSIDE_BAND, BOB, 1)
+def amend_beyond_the_band(desk: Engine) -> Any:
+    """One tick above the band top 55,000."""
+    return AmendOrder(TS, BOB, 1, price=55_010)
+
+
+@rejects(R.PRICE_OUTSIDE_BAND, BOB, 1)
+def amend_of_size_up_after_the_band_moved(desk: Engine) -> Any:
+    """Bob's ask 10 at 50,000 rests while the index falls to 40,000: the mark is 40,000 x 1.05 = 42,000 (the
+    book's 49,000 is beyond the mark band), the price band [37,800, 46,200]. A larger size loses its place
+    and is checked again like a new order, at a price now outside the band."""
+    desk.submit(SetIndexPrice(TS, BTC, 40_000))
+    assert desk.state.markets[BTC].mark == 42_000
+    return AmendOrder(TS, BOB, 1, qty=15)
+
+
+@rejects(R.INSUFFICIENT_MARGIN, ALICE, 3)
+def amend_up_beyond_equity(desk: Engine) -> Any:
+    """Alice's bid 10 at 49,500 (order 3) needs IM 50,000 of her 100,000; 25 would need 125,000."""
+    desk.submit(order())
+    return AmendOrder(TS, ALICE, 3, qty=25)
+
+
+@rejects(R.POST_ONLY_WOULD_CROSS, ALICE, 7)
+def amend_of_post_only_to_cross(desk: Engine) -> Any:
+    """Alice's post-only bid moved up to Bob's ask at 50,000 would take liquidity."""
+    desk.submit(order(tif=TimeInForce.POST_ONLY))
+    return AmendOrder(TS, ALICE, client_id=7, price=50_000)
+
+
+@rejects(R.REDUCE_ONLY_WOULD_INCREASE, ALICE, 9)
+def amend_of_reduce_only_beyond_the_position(desk: Engine) -> Any:
+    """Alice bought 10 of Bob's ask; her reduce-only ask 10 (client id 9) may not grow to 15."""
+    desk.submit(order(price=50_000, client_id=8, tif=TimeInForce.IOC))
+    desk.submit(order(side=SELL, price=50_500, client_id=9, reduce_only=True))
+    assert desk.state.accounts[ALICE].positions[BTC].size == 10
+    return AmendOrder(TS, ALICE, client_id=9, qty=15)
+
+
 @rejects(R.REDUCE_ONLY_WOULD_INCREASE, ALICE, 7)
 def reduce_only_without_a_position(desk: Engine) -> Any:
     """A reduce-only order from an account with no position to reduce."""
@@ -294,6 +442,42 @@ def order_beyond_equity(desk: Engine) -> Any:
 def withdrawal_below_open_order_margin(desk: Engine) -> Any:
     """Bob's open orders need IM 10 x 50,000 x 10 % = 50,000; withdrawing to 49,995 is refused."""
     return Withdraw(TS, BOB, BOB_CASH - 49_995)
+
+
+def sol_with_position_limit_20(desk: Engine) -> None:
+    """SOL-PERP (tick 10, lot 1) at 1,000, where no account may hold or order beyond 20 (max_position)."""
+    desk.submit_many(
+        [ListMarket(TS, btc_perp(symbol="SOL-PERP", max_position=20)), SetIndexPrice(TS, "SOL-PERP", 1_000)]
+    )
+
+
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 7)
+def order_beyond_the_position_limit(desk: Engine) -> Any:
+    """A bid of 30 against a limit of 20, though Alice could margin it (IM 30 x 1,000 x 10 % = 3,000)."""
+    sol_with_position_limit_20(desk)
+    return order(market="SOL-PERP", qty=30, price=1_000)
+
+
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 7)
+def order_whose_worst_case_passes_the_position_limit(desk: Engine) -> Any:
+    """Alice bids 15 and rests; 10 more would make her worst case 25 > 20 if both filled."""
+    sol_with_position_limit_20(desk)
+    place(desk, ALICE, BUY, 15, 990, market="SOL-PERP")
+    return order(market="SOL-PERP", qty=10, price=990)
+
+
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 9)
+def amend_whose_worst_case_passes_the_position_limit(desk: Engine) -> Any:
+    """Alice's bid of 15 (client id 9) in SOL-PERP may not grow to 25 against a limit of 20."""
+    sol_with_position_limit_20(desk)
+    place(desk, ALICE, BUY, 15, 990, market="SOL-PERP", client_id=9)
+    return AmendOrder(TS, ALICE, client_id=9, qty=25)
+
+
+@rejects(R.PRICE_ABOVE_MAX, BOB, 1)
+def amend_above_max_price(desk: Engine) -> Any:
+    """Bob's ask moved one tick above max_price 2^28, rounded down to the tick of 10."""
+    return AmendOrder(TS, BOB, 1, price=268_435_460)
 
 
 @rejects(R.INSUFFICIENT_BALANCE, ALICE)
@@ -353,6 +537,18 @@ def empty_insurance_top_up(desk: Engine) -> Any:
     return FundInsurance(TS, 0)
 
 
+@rejects(R.AMOUNT_TOO_LARGE, ALICE)
+def deposit_beyond_the_money_bound(desk: Engine) -> Any:
+    """2^62 more on top of the 10,100,000 already paid in passes MAX_MONEY = 2^62."""
+    return Deposit(TS, ALICE, 2**62)
+
+
+@rejects(R.AMOUNT_TOO_LARGE)
+def insurance_top_up_beyond_the_money_bound(desk: Engine) -> Any:
+    """Insurance funding counts toward the same bound: 2^62 - 10,100,000 + 1 is one unit too many."""
+    return FundInsurance(TS, 2**62 - ALICE_CASH - BOB_CASH + 1)
+
+
 @rejects(R.INVALID_ACCOUNT)
 def deposit_to_account_zero(desk: Engine) -> Any:
     """Account ids start at 1."""
@@ -363,6 +559,111 @@ def deposit_to_account_zero(desk: Engine) -> Any:
 def deposit_to_negative_account(desk: Engine) -> Any:
     """A negative account id."""
     return Deposit(TS, -1, 100)
+
+
+# insurance funds and stakes (6xx); "" names the shared fund, a symbol its market's fund
+
+
+@rejects(R.UNKNOWN_FUND, BOB)
+def stake_into_an_unlisted_markets_fund(desk: Engine) -> Any:
+    return Stake(TS, BOB, "DOGE-PERP", 1_000)
+
+
+@rejects(R.UNKNOWN_FUND)
+def insurance_for_an_unlisted_markets_fund(desk: Engine) -> Any:
+    return FundInsurance(TS, 1_000, "DOGE-PERP")
+
+
+@rejects(R.UNKNOWN_FUND)
+def transfer_to_an_unlisted_markets_fund(desk: Engine) -> Any:
+    return TransferFunds(TS, "", "DOGE-PERP", 1)
+
+
+@rejects(R.SAME_FUND)
+def transfer_from_a_fund_to_itself(desk: Engine) -> Any:
+    desk.submit(FundInsurance(TS, 1_000))
+    return TransferFunds(TS, "", "", 1)
+
+
+@rejects(R.INSUFFICIENT_BALANCE)
+def transfer_beyond_the_funds_money(desk: Engine) -> Any:
+    """The shared fund holds 1,000: 1,001 is one unit more."""
+    desk.submit(FundInsurance(TS, 1_000))
+    return TransferFunds(TS, "", BTC, 1_001)
+
+
+@rejects(R.FUND_HELD_BY_STAKERS)
+def transfer_of_the_stakers_money(desk: Engine) -> Any:
+    """Bob's 1,000 is the whole shared fund, 1,000 shares of 1,000: moving 1 unit would burn
+    ceil(1 x 1,000 / 1,000) = 1 of the exchange's 0 shares."""
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    return TransferFunds(TS, "", BTC, 1)
+
+
+@rejects(R.INVALID_COOLDOWN)
+def negative_cooldown(desk: Engine) -> Any:
+    return SetFundCooldown(TS, BTC, -1)
+
+
+@rejects(R.STAKE_TOO_SMALL, ALICE)
+def stake_worth_less_than_a_share(desk: Engine) -> Any:
+    """SOL-PERP gives its whole fee share to its fund. Alice stakes 1 (1 share of a fund of 1), then buys 10 at
+    1,000 from Bob: fees 5 (taker, 5 bps of 10,000) - 2 (Bob's rebate) = 3 into the fund, now 4 for 1 share.
+    A stake of 3 mints floor(3 x 1 / 4) = 0 shares."""
+    desk.submit(ListMarket(TS, btc_perp(symbol="SOL-PERP", fund_fee_bps=10_000)))
+    desk.submit(SetIndexPrice(TS, "SOL-PERP", 1_000))
+    desk.submit(Stake(TS, ALICE, "SOL-PERP", 1))
+    place(desk, BOB, SELL, 10, 1_000, market="SOL-PERP")
+    place(desk, ALICE, BUY, 10, 1_000, market="SOL-PERP", tif=TimeInForce.IOC)
+    assert desk.state.markets["SOL-PERP"].fund == 4
+    return Stake(TS, ALICE, "SOL-PERP", 3)
+
+
+@rejects(R.UNSTAKE_PENDING, BOB)
+def stake_while_an_unstake_waits(desk: Engine) -> Any:
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    desk.submit(RequestUnstake(TS, BOB, "", 10))
+    return Stake(TS, BOB, "", 1_000)
+
+
+@rejects(R.UNSTAKE_PENDING, BOB)
+def second_unstake_request(desk: Engine) -> Any:
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    desk.submit(RequestUnstake(TS, BOB, "", 10))
+    return RequestUnstake(TS, BOB, "", 10)
+
+
+@rejects(R.INSUFFICIENT_SHARES, BOB)
+def unstake_more_shares_than_held(desk: Engine) -> Any:
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    return RequestUnstake(TS, BOB, "", 1_001)
+
+
+@rejects(R.INVALID_AMOUNT, BOB)
+def unstake_no_shares(desk: Engine) -> Any:
+    return RequestUnstake(TS, BOB, "", 0)
+
+
+@rejects(R.NO_UNSTAKE_REQUEST, BOB)
+def complete_an_unstake_never_asked(desk: Engine) -> Any:
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    return CompleteUnstake(TS, BOB, "")
+
+
+@rejects(R.COOLDOWN_NOT_OVER, BOB)
+def complete_an_unstake_early(desk: Engine) -> Any:
+    """The shared fund's cooldown is 100: a request at 5 may complete from 105."""
+    desk.submit(SetFundCooldown(TS, "", 100))
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    desk.submit(RequestUnstake(TS, BOB, "", 10))
+    return CompleteUnstake(TS + 99, BOB, "")
+
+
+@rejects(R.INSUFFICIENT_MARGIN, ALICE)
+def stake_of_the_margin_an_order_needs(desk: Engine) -> Any:
+    """Alice's bid of 10 at 49,500 needs IM 50,000 of her 100,000: staking 50,001 would leave too little."""
+    desk.submit(order())
+    return Stake(TS, ALICE, "", 50_001)
 
 
 # command (5xx)
@@ -384,6 +685,12 @@ def order_from_the_past(desk: Engine) -> Any:
 def cancel_from_the_past(desk: Engine) -> Any:
     """A cancel stamped in the past is refused for its time before its order is even looked up."""
     return CancelOrder(TS - 1, ALICE, 1)
+
+
+@rejects(R.TIMESTAMP_REGRESSED, BOB, 1)
+def amend_from_the_past(desk: Engine) -> Any:
+    """An otherwise sound amend stamped before the clock."""
+    return AmendOrder(TS - 1, BOB, 1, qty=5)
 
 
 # A malformed command (only a hand-built one can be: msgspec does not check types on construction)
@@ -464,6 +771,34 @@ def test_a_log_with_a_malformed_command_replays(tmp_path: Path) -> None:
     log = FileLog(tmp_path / "events.log", writable=False)
     assert list(log.read()) == live
     assert state_hash(fold(log.read())) == engine.state_hash()
+
+
+def test_money_up_to_the_bound_is_taken_and_every_total_still_encodes(tmp_path: Path) -> None:
+    """Deposits filling MAX_MONEY = 2^62 exactly are taken (beyond, the next unit is refused); the state hash
+    and a replay of the file log work at the bound, where two deposits above 2^63 used to overflow."""
+    engine = Engine(FileLog(tmp_path / "events.log"))
+    accepted = engine.submit_many([Deposit(1, ALICE, 2**61), Deposit(1, BOB, 2**61 - 1), FundInsurance(1, 1)])
+    assert [type(e).__name__ for e in accepted] == ["Deposited", "Deposited", "InsuranceFunded"]
+    (refused,) = engine.submit(Deposit(1, ALICE, 1))
+    assert refused.reason == R.AMOUNT_TOO_LARGE
+    assert engine.state.deposits == 2**62
+    engine.log.close()
+    assert state_hash(fold(FileLog(tmp_path / "events.log", writable=False).read())) == engine.state_hash()
+
+
+def test_an_order_at_the_maximum_qty_is_accepted(rejection_desk: Engine) -> None:
+    """max_qty is inclusive: Bob (10,000,000) bids exactly 1,000, IM 1,010 x 50,000 x 10 % = 5,050,000 with his
+    other bid."""
+    events = place(rejection_desk, BOB, BUY, 1_000, 49_000)
+    assert [type(e) for e in events] == [OrderAccepted]
+
+
+def test_an_order_up_to_the_position_limit_is_accepted(rejection_desk: Engine) -> None:
+    """The position limit is inclusive: 20 of 20 rests, then one more is refused."""
+    sol_with_position_limit_20(rejection_desk)
+    assert [type(e) for e in place(rejection_desk, ALICE, BUY, 20, 990, market="SOL-PERP")] == [OrderAccepted]
+    (refused,) = place(rejection_desk, ALICE, BUY, 1, 990, market="SOL-PERP")
+    assert refused.reason == R.POSITION_ABOVE_MAX
 
 
 def test_every_reason_has_a_case() -> None:
