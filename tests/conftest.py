@@ -61,7 +61,6 @@ import pytest
 import redis
 from redisserver import RedisServer
 
-import engine.apply
 from engine import Deposit, Engine, ListMarket, MarketSpec, PlaceOrder, SetIndexPrice, Side
 from engine.apply import apply_all
 from engine.dispatch import Dispatcher
@@ -80,10 +79,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="pure",
         help="the build of the engine modules this run must load: pure (.py) or compiled (docs/build.md)",
     )
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"engine: {config.getoption('engine')} ({Path(engine.apply.__file__).name})"
 
 
 QUIET_LIGHTS = 10**12  # an ADL lights interval no test's clock reaches: events show only what the test is about
