@@ -9,6 +9,7 @@ replay (``apply_all`` over the log) share this code and its handler table.
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from engine import isolated
 from engine.book import Order
 from engine.enums import Side
 from engine.errors import SequenceGap
@@ -23,10 +24,13 @@ from engine.events import (
     FundingSettled,
     InsuranceFunded,
     InsuranceFundPaid,
+    LeverageSet,
     LiquidationEnded,
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
+    MarginAdjusted,
+    MarginModeSet,
     MarketListed,
     OrderAccepted,
     OrderCancelled,
@@ -35,9 +39,14 @@ from engine.events import (
     PricesUpdated,
     SocializedLossCharged,
     TradeExecuted,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerPlaced,
+    TriggerRejected,
     Withdrawn,
 )
-from engine.state import Account, ExchangeState, Market, Position
+from engine.limits import longs_added
+from engine.state import Account, ExchangeState, Isolated, Margined, Market, Position, Trigger
 
 BUY = Side.BUY  # a module constant: looking up an enum member on its class costs ~130 ns on Python 3.11
 
@@ -59,8 +68,9 @@ def _withdrawn(state: ExchangeState, e: Withdrawn) -> None:
     state.withdrawals += e.amount
 
 
-def _rest(state: ExchangeState, account: Account, order: Order) -> None:
-    """Put ``order`` of ``account`` in its book and count it in the owner's open-order totals."""
+def _rest(state: ExchangeState, account: Margined, order: Order) -> None:
+    """Put ``order`` in its book and count it in the open-order totals of ``account``, the margin account
+    that holds the owner's position in its market."""
     market = order.market
     state.markets[market].book.add(order)
     account.orders[order.id] = order
@@ -88,17 +98,19 @@ def _order_accepted(state: ExchangeState, e: OrderAccepted) -> None:
     order = Order(order_id, e.account, e.market, e.side, e.price, e.qty, e.client_id, e.reduce_only)
     state.orders[order_id] = order
     if e.rests:
-        _rest(state, account, order)
+        _rest(state, account.isolated.get(e.market, account) if account.isolated else account, order)
 
 
 def _order_rested(state: ExchangeState, e: OrderRested) -> None:
     order = state.orders[e.order_id]
-    _rest(state, state.accounts[order.account], order)
+    _rest(state, state.unit(order.account, order.market), order)
 
 
 def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
     order = state.orders.pop(e.order_id)
     account = state.accounts[e.account]
+    if account.isolated:
+        account = account.isolated.get(e.market, account)
     if account.orders.pop(order.id, None) is None:
         order.qty = 0  # an incoming order that never rested
         return
@@ -122,6 +134,8 @@ def _fill_maker(
     orders = state.orders
     maker = orders[order_id]
     account = state.accounts[maker.account]
+    if account.isolated:
+        account = account.isolated.get(maker.market, account)
     pos = account.positions[maker.market]
     market.book.fill(maker, qty)
     if maker.qty:
@@ -147,7 +161,11 @@ def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
     taker.qty -= qty
     if not taker.qty:
         del orders[taker.id]
+    market.open_interest += longs_added(e.taker_position, side * qty) + longs_added(e.maker_position, -side * qty)
+    market.last_price = e.price
     account = state.accounts[e.taker_account]
+    if account.isolated:
+        account = account.isolated.get(symbol, account)
     pos = account.positions.get(symbol)
     if pos is None:
         pos = state.position(account, symbol)
@@ -156,16 +174,20 @@ def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
 
 
 def _settle(
-    state: ExchangeState, account: Account, pos: Position, market: str, qty: int, value: int, pnl: int, fee: int
+    state: ExchangeState, account: Margined, pos: Position, market: str, qty: int, value: int, pnl: int, fee: int
 ) -> None:
-    """Book a fill of signed ``qty`` and signed ``value`` (q x p x m) into one side.
+    """Book a fill of signed ``qty`` and signed ``value`` (q x p x m) into one side's margin account.
 
     cost changes by pnl + value: the closed part leaves (pnl - value_closed
-    = -cost removed) and the opened part enters at its value.
+    = -cost removed) and the opened part enters at its value. An isolated
+    position that grew takes its added margin from the owner (``isolated.grow``).
     """
-    pos.size += qty
+    before = pos.size
+    pos.size = before + qty
     pos.cost += pnl + value
     account.balance += pnl - fee
+    if account.market:
+        isolated.grow(state, account, pos, before)
     if not pos.size:  # only a flat position can be idle: most fills skip the call
         state.drop_if_idle(account, market, pos)
 
@@ -191,7 +213,7 @@ def _funding_settled(state: ExchangeState, e: FundingSettled) -> None:
 
 
 def _funding_paid(state: ExchangeState, e: FundingPaid) -> None:
-    state.accounts[e.account].balance -= e.amount
+    state.unit(e.account, e.market).balance -= e.amount
 
 
 def _insurance_funded(state: ExchangeState, e: InsuranceFunded) -> None:
@@ -204,41 +226,77 @@ def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
     market = state.markets[e.market]
     value = e.side * e.qty * e.price * market.spec.multiplier
     _fill_maker(state, market, e.maker_order_id, e.qty, e.side, value, e.maker_pnl, e.maker_fee)
-    account = state.accounts[e.account]
+    account = state.unit(e.account, e.market)
     _settle(state, account, account.positions[e.market], e.market, e.side * e.qty, value, e.pnl, 0)
     state.fee_pool += e.maker_fee
+    market.open_interest += longs_added(e.position, e.side * e.qty) + longs_added(e.maker_position, -e.side * e.qty)
+    market.last_price = e.price
 
 
 def _insurance_fund_paid(state: ExchangeState, e: InsuranceFundPaid) -> None:
     state.insurance_fund -= e.amount
-    state.accounts[e.account].balance += e.amount
+    state.unit(e.account, e.market).balance += e.amount
 
 
 def _liquidation_fee_charged(state: ExchangeState, e: LiquidationFeeCharged) -> None:
-    state.accounts[e.account].balance -= e.amount
+    state.unit(e.account, e.market).balance -= e.amount
     state.insurance_fund += e.amount
 
 
 def _socialized_loss_charged(state: ExchangeState, e: SocializedLossCharged) -> None:
-    accounts = state.accounts
-    accounts[e.account].balance -= e.amount
-    accounts[e.bankrupt_account].balance += e.amount
+    state.unit(e.account, e.market).balance -= e.amount
+    state.unit(e.bankrupt_account, e.market).balance += e.amount
 
 
 def _position_deleveraged(state: ExchangeState, e: PositionDeleveraged) -> None:
     """Both sides book a fill of ``qty`` for the exact quote ``value``, with no fee."""
-    accounts = state.accounts
     qty = e.side * e.qty
     value = e.side * e.value
-    account = accounts[e.account]
-    _settle(state, account, account.positions[e.market], e.market, qty, value, e.pnl, 0)
-    other = accounts[e.counterparty_account]
-    _settle(state, other, other.positions[e.market], e.market, -qty, -value, e.counterparty_pnl, 0)
+    symbol = e.market
+    account = state.unit(e.account, symbol)
+    _settle(state, account, account.positions[symbol], symbol, qty, value, e.pnl, 0)
+    other = state.unit(e.counterparty_account, symbol)
+    _settle(state, other, other.positions[symbol], symbol, -qty, -value, e.counterparty_pnl, 0)
+    state.markets[symbol].open_interest += longs_added(e.position, qty) + longs_added(e.counterparty_position, -qty)
 
 
 def _bad_debt_written_off(state: ExchangeState, e: BadDebtWrittenOff) -> None:
-    state.accounts[e.account].balance += e.amount
+    state.unit(e.account, e.market).balance += e.amount
     state.bad_debt += e.amount
+
+
+def _trigger_placed(state: ExchangeState, e: TriggerPlaced) -> None:
+    state.accounts[e.account].client_ids.add(e.client_id)
+    state.next_trigger_id = e.trigger_id + 1
+    state.triggers[e.trigger_id] = Trigger(
+        e.trigger_id, e.account, e.market, e.client_id, e.side, e.qty, e.trigger_price, e.kind, e.source,
+        e.price, e.tif, e.reduce_only, e.attached,
+    )  # fmt: skip
+
+
+def _trigger_gone(state: ExchangeState, e: TriggerCancelled | TriggerFired) -> None:
+    """Cancelled or fired: either way it leaves the triggers (a fired one's order is an event of its own)."""
+    del state.triggers[e.trigger_id]
+
+
+def _leverage_set(state: ExchangeState, e: LeverageSet) -> None:
+    state.accounts[e.account].leverage[e.market] = e.leverage
+
+
+def _margin_mode_set(state: ExchangeState, e: MarginModeSet) -> None:
+    """A new isolated margin account starts empty; one given up returns what it holds (nothing, once flat
+    and released) to the balance."""
+    account = state.accounts[e.account]
+    if e.isolated:
+        account.isolated[e.market] = Isolated(e.account, e.market)
+    else:
+        account.balance += account.isolated.pop(e.market).balance
+
+
+def _margin_adjusted(state: ExchangeState, e: MarginAdjusted) -> None:
+    account = state.accounts[e.account]
+    account.balance -= e.amount
+    account.isolated[e.market].balance += e.amount
 
 
 def _recorded(state: ExchangeState, e: Any) -> None:
@@ -269,6 +327,13 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     DeficitSettled: _recorded,
     LiquidationEnded: _recorded,
     AdlRanksPublished: _recorded,
+    TriggerPlaced: _trigger_placed,
+    TriggerCancelled: _trigger_gone,
+    TriggerFired: _trigger_gone,
+    TriggerRejected: _recorded,
+    LeverageSet: _leverage_set,
+    MarginModeSet: _margin_mode_set,
+    MarginAdjusted: _margin_adjusted,
 }
 
 

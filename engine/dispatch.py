@@ -22,9 +22,24 @@ Order rules
       fills only as far as it still reduces its owner's position (which other
       fills of that sweep may already have shrunk); its remainder is cancelled
       with reason REDUCE_ONLY.
-    - FOK orders are checked against the book, with the same self-trade and
-      affordability rules, before anything happens: they fill in full or are
-      rejected with no change.
+    - FOK orders are checked against the book, with the same self-trade,
+      affordability and open-interest rules, before anything happens: they
+      fill in full or are rejected with no change.
+    - Caps (``engine.limits``): the account's position limit, the leverage
+      its tier allows at the worst case, and the market's open interest, at
+      admission; a fill that would take the open interest past its cap is
+      cut there and the order's remainder cancelled (OPEN_INTEREST_CAP).
+      Reduce-only orders pass every cap.
+    - An order in a market the account isolates trades for its isolated
+      margin account (``engine.isolated``): its position, its resting orders,
+      its reduce-only rules; the margin it grows with is reserved from, and
+      then moved out of, the account's cross equity.
+
+After the command
+    Triggers its price moves crossed fire (``engine.triggers``), then
+    whoever it left liquidatable is liquidated (``engine.liquidation``), and
+    again while either finds anything: a triggered order can push an account
+    under, a liquidation's fills can cross a trigger.
 """
 
 from collections.abc import Callable
@@ -37,15 +52,20 @@ from engine import risk
 from engine.apply import apply
 from engine.book import Order
 from engine.commands import (
+    AdjustMargin,
     AnyCommand,
     CancelAll,
     CancelOrder,
+    CancelTrigger,
     Deposit,
     FundInsurance,
     ListMarket,
     Malformed,
     PlaceOrder,
+    PlaceTrigger,
     SetIndexPrice,
+    SetLeverage,
+    SetMarginMode,
     SettleFunding,
     Withdraw,
 )
@@ -62,22 +82,28 @@ from engine.events import (
     OrderRested,
     PricesUpdated,
     TradeExecuted,
+    TriggerRejected,
     Withdrawn,
 )
+from engine.isolated import IsolatedMargin
+from engine.leverage import Leverage
+from engine.limits import longs_fill, open_interest_fill, opening, tier_leverage, within_tier
 from engine.liquidation import Liquidator
 from engine.margin import (
     fee,
     funding_payment,
     funding_rate_ppm,
+    initial_rate,
     mark_price,
     premium_ppm,
     price_band,
     realized_pnl,
     worst_case_size,
 )
-from engine.markets import position_limit, spec_problem
+from engine.markets import position_limit, price_problem, qty_problem, spec_problem
 from engine.reasons import RejectReason as R
-from engine.state import Account, ExchangeState, Market
+from engine.state import Account, ExchangeState, Margined, Market, Position
+from engine.triggers import Triggers
 from engine.units import MAX_MONEY
 
 # A command read back through its declared types: a str or float where an int belongs never reaches state or the log.
@@ -101,6 +127,9 @@ class Dispatcher:
     def __init__(self, state: ExchangeState) -> None:
         self.state = state
         self._out: list[Any] = []
+        self.triggers = Triggers(state, self._emit, self._reject, self._place_order)
+        self.isolated = IsolatedMargin(state, self._emit, self._reject)
+        self.leverage = Leverage(state, self._emit, self._reject)
         self._handlers: dict[type, Callable[[Any], None]] = {
             ListMarket: self._list_market,
             Deposit: self._deposit,
@@ -112,12 +141,17 @@ class Dispatcher:
             SettleFunding: self._settle_funding,
             FundInsurance: self._fund_insurance,
             Malformed: self._malformed,
+            PlaceTrigger: self.triggers.place,
+            CancelTrigger: self.triggers.cancel,
+            SetLeverage: self.leverage.set,
+            SetMarginMode: self.isolated.set_mode,
+            AdjustMargin: self.isolated.adjust,
         }
-        self.liquidator = Liquidator(state, self._emit, self._enforce_reduce_only)
+        self.liquidator = Liquidator(state, self._emit, self._after_fills)
 
     def handle(self, command: Any, out: list[Any]) -> Any:
-        """Decide and apply one command, then liquidate whoever it left liquidatable
-        (``engine.liquidation``); return the command as handled (``Malformed`` for an input that
+        """Decide and apply one command, then fire the triggers and liquidate whoever it left
+        liquidatable (``_aftermath``); return the command as handled (``Malformed`` for an input that
         is not well typed). Each event goes onto ``out`` as it is applied, so the caller holds
         every applied event even if the command raises."""
         self._out = out
@@ -129,18 +163,32 @@ class Dispatcher:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
             self._handlers[type(command)](command)
-            self.liquidator.run(command.ts, out)
+            self._aftermath(command.ts, out)
         return command
+
+    def _aftermath(self, ts: int, out: list[Any]) -> None:
+        """Fire the triggers the command's events crossed, liquidate whom they left liquidatable, and go
+        on while either adds events: each reads only the events it has not read yet."""
+        fired = liquidated = 0
+        while True:
+            self.triggers.run(ts, out, fired)
+            fired = len(out)
+            self.liquidator.run(ts, out, liquidated)
+            liquidated = len(out)
+            if fired == liquidated:
+                return
 
     def _emit(self, event: Any) -> None:
         self._out.append(event)
         apply(self.state, event)
 
-    def _reject(self, command: Any, reason: R) -> None:
-        """Record the rejection, echoing the command's client id or order id (0 when it has neither)."""
+    def _reject(self, command: Any, reason: R, limit: int = 0) -> None:
+        """Record the rejection, echoing the command's client id, order id or trigger id (0 when it has none),
+        and the value of the limit ``reason`` names."""
         account = getattr(command, "account", 0)
-        ref = getattr(command, "client_id", getattr(command, "order_id", 0))
-        self._emit(CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason))
+        ref = getattr(command, "client_id", getattr(command, "order_id", getattr(command, "trigger_id", 0)))
+        event = CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason, limit)
+        self._emit(event)
 
     # markets and money
 
@@ -192,19 +240,19 @@ class Dispatcher:
 
     # orders
 
-    def _place_order(self, c: PlaceOrder) -> None:
+    def _place_order(self, c: PlaceOrder, trigger: int = 0) -> None:
+        """Admit, match and rest an order: a ``PlaceOrder``, or the order of the fired trigger ``trigger``,
+        whose refusal is a ``TriggerRejected`` and whose client id is the trigger's own."""
         state = self.state
         market = state.markets.get(c.market)
-        if market is None:
-            return self._reject(c, R.UNKNOWN_MARKET)
         account = state.accounts.get(c.account)
-        if account is None:
-            return self._reject(c, R.UNKNOWN_ACCOUNT)
+        if market is None or account is None:  # a trigger's market and account exist: only a PlaceOrder's may not
+            return self._reject(c, R.UNKNOWN_MARKET if market is None else R.UNKNOWN_ACCOUNT)
+        unit = account.isolated.get(c.market, account) if account.isolated else account
         price, reason = self._order_price(c, market)
-        if reason is None:
-            reason = self._order_problem(c, market, account, price)
-        if reason is not None:
-            return self._reject(c, reason)
+        problem = (reason, 0) if reason is not None else self._order_problem(c, market, account, unit, trigger)
+        if problem is not None:
+            return self._refuse(c, trigger, *problem)
         crosses = market.book.head(SELL if c.side == BUY else BUY, price) is not None
         if c.tif == POST_ONLY and crosses:
             return self._reject(c, R.POST_ONLY_WOULD_CROSS)
@@ -215,11 +263,11 @@ class Dispatcher:
         self._emit(
             OrderAccepted(
                 state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
-                c.side, price, c.qty, c.tif, c.reduce_only, rests,
+                c.side, price, c.qty, c.tif, c.reduce_only, rests, trigger,
             )
         )
         if rests:
-            return self._enforce_reduce_only(c.ts, account, c.market) if c.reduce_only else None
+            return self._enforce_reduce_only(c.ts, unit, c.market) if c.reduce_only else None
         order = state.orders[order_id]
         touched = self._match(c, market, order, price) if crosses else []
         if order.qty:
@@ -227,9 +275,21 @@ class Dispatcher:
                 self._emit(OrderRested(state.seq + 1, c.ts, order_id))
             else:
                 self._cancel(c.ts, order, CancelReason.UNFILLED)
-        touched.append(account)
+        touched.append(unit)
         for acct in touched:
-            self._enforce_reduce_only(c.ts, acct, c.market)
+            self._after_fills(c.ts, acct, c.market)
+
+    def _refuse(self, c: PlaceOrder, trigger: int, reason: R, limit: int) -> None:
+        if trigger:
+            self._emit(TriggerRejected(self.state.seq + 1, c.ts, trigger, c.account, c.market, reason, limit))
+        else:
+            self._reject(c, reason, limit)
+
+    def _after_fills(self, ts: int, account: Margined, market: str) -> None:
+        """After a margin account's position moved: cancel its reduce-only orders there that would no longer
+        reduce, and return a flat isolated position's margin."""
+        self._enforce_reduce_only(ts, account, market)
+        self.isolated.release(ts, account)
 
     def _order_price(self, c: PlaceOrder, market: Market) -> tuple[int, R | None]:
         """The order's limit price (a market order's is the band edge), or why it has none."""
@@ -241,60 +301,76 @@ class Dispatcher:
             if c.price or c.tif not in (IOC, FOK):
                 return 0, R.INVALID_ORDER_TYPE
             return (hi if c.side == BUY else lo), None
-        if c.price <= 0:
-            return 0, R.INVALID_PRICE
-        if c.price > spec.max_price:
-            return 0, R.PRICE_ABOVE_MAX
-        if c.price % spec.tick_size:
-            return 0, R.PRICE_NOT_ON_TICK
+        reason = price_problem(spec, c.price)
+        if reason is not None:
+            return 0, reason
         if not lo <= c.price <= hi:
             return 0, R.PRICE_OUTSIDE_BAND
         return c.price, None
 
-    def _order_problem(self, c: PlaceOrder, market: Market, account: Account, price: int) -> R | None:
+    def _order_problem(
+        self, c: PlaceOrder, market: Market, account: Account, unit: Margined, trigger: int
+    ) -> tuple[R, int] | None:
+        """Why the order may not be admitted, with the value of the limit the reason names (else 0)."""
         spec = market.spec
         qty = c.qty
-        if qty <= 0:
-            return R.INVALID_QTY
-        if qty % spec.lot_size:
-            return R.QTY_NOT_ON_LOT
-        if qty < spec.min_qty:
-            return R.QTY_BELOW_MIN
-        if qty > spec.max_qty:
-            return R.QTY_ABOVE_MAX
-        if c.client_id in account.client_ids:
-            return R.DUPLICATE_CLIENT_ID
+        reason = qty_problem(spec, qty)
+        if reason is not None:
+            return reason, 0
+        if not trigger and c.client_id in account.client_ids:
+            return R.DUPLICATE_CLIENT_ID, 0
+        pos = unit.positions.get(c.market)
         if c.reduce_only:
-            pos = account.positions.get(c.market)
             size = pos.size if pos else 0
-            if size * c.side >= 0 or qty + self._reduce_only_open(account, c.market, c.side) > abs(size):
-                return R.REDUCE_ONLY_WOULD_INCREASE
+            if size * c.side >= 0 or qty + self._reduce_only_open(unit, c.market, c.side) > abs(size):
+                return R.REDUCE_ONLY_WOULD_INCREASE, 0
             return None
         bids, asks = (qty, 0) if c.side == BUY else (0, qty)
-        pos = account.positions.get(c.market)
         worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else qty
         if worst > position_limit(spec):
-            return R.POSITION_ABOVE_MAX
+            return R.POSITION_ABOVE_MAX, position_limit(spec)
+        breach = self._cap_problem(c, market, account, pos, worst)
+        if breach is not None:
+            return breach
         required = risk.initial_requirement(self.state, account, c.market, bids, asks)
         if risk.equity(self.state, account) < required:
-            return R.INSUFFICIENT_MARGIN
+            return R.INSUFFICIENT_MARGIN, 0
+        if unit is not account and risk.equity(self.state, unit) < risk.positions_requirement(self.state, unit):
+            return R.INSUFFICIENT_MARGIN, 0  # an isolated position below its IM grows only once margin is added
         return None
 
     @staticmethod
-    def _reduce_only_open(account: Account, market: str, side: Side) -> int:
+    def _cap_problem(
+        c: PlaceOrder, market: Market, account: Account, pos: Position | None, worst: int
+    ) -> tuple[R, int] | None:
+        """The leverage its tier allows at the worst case, and the market's open interest (``engine.limits``)."""
+        spec = market.spec
+        if spec.leverage_tiers:
+            cap = tier_leverage(spec.leverage_tiers, worst * market.mark * spec.multiplier)
+            if not within_tier(initial_rate(spec.im_bps, account.leverage.get(c.market, 0)), cap):
+                return R.LEVERAGE_ABOVE_TIER_MAX, cap
+        most = spec.max_open_interest
+        if most and market.open_interest + opening(pos.size if pos else 0, c.side, c.qty) > most:
+            return R.OPEN_INTEREST_ABOVE_MAX, most
+        return None
+
+    @staticmethod
+    def _reduce_only_open(account: Margined, market: str, side: Side) -> int:
         return sum(o.qty for o in account.orders.values() if o.reduce_only and o.market == market and o.side == side)
 
-    def _match(self, c: PlaceOrder, market: Market, order: Order, limit: int) -> list[Account]:
-        """Trade ``order`` against the book up to ``limit``: a buy's highest price, a sell's lowest."""
+    def _match(self, c: PlaceOrder, market: Market, order: Order, limit: int) -> list[Margined]:
+        """Trade ``order`` against the book up to ``limit``: a buy's highest price, a sell's lowest. Returns the
+        makers' margin accounts it traded with."""
         state = self.state
         accounts = state.accounts
         book = market.book
         spec = market.spec
         multiplier = spec.multiplier
+        cap = spec.max_open_interest
         side = order.side
         resting = SELL if side == BUY else BUY
-        taker = accounts[order.account]
-        touched: list[Account] = []
+        taker = state.unit(order.account, c.market)
+        touched: list[Margined] = []
         while order.qty:
             maker = book.head(resting, limit)
             if maker is None:
@@ -307,6 +383,8 @@ class Dispatcher:
                     self._cancel(c.ts, order, CancelReason.SELF_TRADE)
                 continue
             maker_account = accounts[maker.account]
+            if maker_account.isolated:
+                maker_account = maker_account.isolated.get(c.market, maker_account)
             maker_pos = maker_account.positions[c.market]
             qty = min(order.qty, maker.qty)
             if maker.reduce_only:
@@ -314,6 +392,11 @@ class Dispatcher:
                 if not qty:
                     self._cancel(c.ts, maker, CancelReason.REDUCE_ONLY)
                     continue
+            if cap:
+                qty = self._open_interest_cut(market, taker, side, maker_pos.size, qty)
+                if not qty:
+                    self._cancel(c.ts, order, CancelReason.OPEN_INTEREST_CAP)
+                    break
             value = qty * price * multiplier
             maker_fee = fee(value, spec.maker_fee_bps)
             maker_qty = -side * qty
@@ -335,13 +418,27 @@ class Dispatcher:
             touched.append(maker_account)
         return touched
 
+    @staticmethod
+    def _open_interest_cut(market: Market, taker: Margined, side: Side, maker_size: int, qty: int) -> int:
+        """The most of a fill of ``qty`` the market's open-interest cap lets ``taker`` trade on ``side``
+        (``limits.open_interest_fill``)."""
+        pos = taker.positions.get(market.spec.symbol)
+        mine = pos.size if pos else 0
+        buyer, seller = (mine, maker_size) if side == BUY else (maker_size, mine)
+        room = market.spec.max_open_interest - market.open_interest
+        return open_interest_fill(buyer, seller, qty, room, market.spec.lot_size)
+
     def _fillable(self, c: PlaceOrder, market: Market, price: int) -> int:
-        """How much of a FOK order would fill now, under the same rules as ``_match``."""
+        """How much of a FOK order would fill now, under the same rules as ``_match``: a fill the open-interest
+        cap cuts is its last."""
         state = self.state
         spec = market.spec
         resting = Side.SELL if c.side == Side.BUY else Side.BUY
         taken: dict[int, tuple[int, int]] = {}  # account: (qty, equity change) so far
         filled = 0
+        pos = state.unit(c.account, c.market).positions.get(c.market)
+        mine = pos.size if pos else 0
+        interest = market.open_interest
         for level_price, level in market.book.levels(resting):
             if (level_price > price) if c.side == Side.BUY else (level_price < price):
                 break
@@ -354,11 +451,19 @@ class Dispatcher:
                     continue
                 qty = min(c.qty - filled, maker.qty)
                 prior_qty, prior_gain = taken.get(maker.account, (0, 0))
-                account = state.accounts[maker.account]
+                account = state.unit(maker.account, c.market)
+                size = account.positions[c.market].size + prior_qty
                 if maker.reduce_only:
-                    qty = min(qty, _reducible(account.positions[c.market].size + prior_qty, maker.side))
+                    qty = min(qty, _reducible(size, maker.side))
                     if not qty:
                         continue
+                wanted = qty
+                if spec.max_open_interest:
+                    me = mine + c.side * filled
+                    buyer, seller = (me, size) if c.side == BUY else (size, me)
+                    qty = open_interest_fill(buyer, seller, qty, spec.max_open_interest - interest, spec.lot_size)
+                    if not qty:
+                        return filled
                 maker_qty = -c.side * qty
                 value = qty * level_price * spec.multiplier
                 gain = maker_qty * (market.mark - level_price) * spec.multiplier - fee(value, spec.maker_fee_bps)
@@ -367,15 +472,17 @@ class Dispatcher:
                 ):
                     taken[maker.account] = (prior_qty + maker_qty, prior_gain + gain)
                     filled += qty
-                    if filled == c.qty:
+                    if spec.max_open_interest:
+                        interest += longs_fill(buyer, seller, qty)
+                    if filled == c.qty or qty < wanted:
                         return filled
         return filled
 
     def _cancel(self, ts: int, order: Order, reason: CancelReason) -> None:
         self._emit(OrderCancelled(self.state.seq + 1, ts, order.id, order.account, order.market, order.qty, reason))
 
-    def _enforce_reduce_only(self, ts: int, account: Account, market: str) -> None:
-        """Cancel the account's reduce-only orders in ``market`` that would no longer reduce."""
+    def _enforce_reduce_only(self, ts: int, account: Margined, market: str) -> None:
+        """Cancel the margin account's reduce-only orders in ``market`` that would no longer reduce."""
         pos = account.positions.get(market)
         if pos is None or not pos.reduce_only:
             return
@@ -403,10 +510,12 @@ class Dispatcher:
             return self._reject(c, R.UNKNOWN_ACCOUNT)
         if c.market and c.market not in self.state.markets:
             return self._reject(c, R.UNKNOWN_MARKET)
-        for order_id in sorted(account.orders):
-            order = account.orders[order_id]
+        orders = self.state.orders
+        for order_id in sorted(order_id for unit in account.units() for order_id in unit.orders):
+            order = orders[order_id]
             if not c.market or order.market == c.market:
                 self._cancel(c.ts, order, CancelReason.USER)
+        self.triggers.cancel_all(c.ts, c.account, c.market)
 
     # prices and funding
 

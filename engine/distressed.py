@@ -1,8 +1,18 @@
-"""Which accounts are liquidatable, found without scanning every account on every price tick.
+"""Which margin accounts are liquidatable, found without scanning every account on every price tick.
+
+Margin accounts
+    What is liquidated is a margin account (``state.Margined``): an account's
+    cross account, or one of its isolated ones (``state.Isolated``, one
+    market's position on its own margin). Each is named by its unit key,
+    (account id, market), the market being "" for the cross account. An
+    isolated margin account holds one position at most, so it is always
+    keyed by its liquidation price: isolation costs the index nothing more
+    than another account would.
 
 The index (``DistressIndex``)
-    An account with exactly one open position is filed under that market and
-    side, keyed by its liquidation price K (``engine.margin.liquidation_price``):
+    A margin account with exactly one open position is filed under that market and
+    side, keyed by its liquidation price K (``engine.margin.liquidation_price``,
+    of its balance less the position's cost):
     a long is liquidatable iff mark < K, a short iff mark > K. K depends on the
     account's balance, the position's size and cost and the market's tiers,
     never on the mark, so a mark move re-keys nobody: the longs it made
@@ -11,7 +21,8 @@ The index (``DistressIndex``)
     round leaves every account healthy, so these are exactly the accounts the
     move crossed: O(log n + k) for k of them, and a tick that crosses nobody
     costs O(log n) however many accounts there are. K is exact, not a bound,
-    so a candidate needs no second check.
+    so a candidate needs no second check. The lists hold (K, account id,
+    unit market).
 
 Several positions (cross margin)
     Such an account's liquidation price in one market moves with the marks of
@@ -25,8 +36,9 @@ Several positions (cross margin)
 Keeping keys current
     K changes only when the account's balance or positions do, that is when an
     event names it. ``touched`` lists the accounts and markets a batch of
-    events changed; the liquidator refreshes those accounts once per command
-    and after each liquidation. A refresh gives the verdict at once but only
+    events changed; the liquidator refreshes those accounts (each of their
+    margin accounts: an isolated position grows its margin out of the cross
+    balance) once per command and after each liquidation. A refresh gives the verdict at once but only
     notes the new key; the sorted lists take the noted keys in a batch at the
     next mark move, so an account that trades many times between two ticks is
     re-sorted once, O(log n). Event types that cannot move a
@@ -43,7 +55,8 @@ The queue (``DistressQueue``)
     A heap of ``engine.ranking.distress_key``: lowest equity / maintenance
     first, then larger notional, then account id. Pushing an account again
     replaces its entry (the old one is skipped when it surfaces), and
-    ``discard`` drops an account that recovered before its turn.
+    ``discard`` drops an account that recovered before its turn. Entries are
+    margin accounts: the key ends with the unit key.
 """
 
 import heapq
@@ -59,6 +72,7 @@ from engine.events import (
     DeleveragingRound,
     FundingSettled,
     InsuranceFunded,
+    LeverageSet,
     LiquidationEnded,
     LiquidationStarted,
     MarketListed,
@@ -66,9 +80,15 @@ from engine.events import (
     OrderCancelled,
     OrderRested,
     PricesUpdated,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerPlaced,
+    TriggerRejected,
 )
 from engine.margin import liquidation_price
-from engine.state import Account, ExchangeState
+from engine.state import ExchangeState, Margined
+
+Unit = tuple[int, str]  # a margin account: (account id, its isolated market, or "" for the cross account)
 
 _QUIET = (
     MarketListed,
@@ -82,6 +102,11 @@ _QUIET = (
     LiquidationEnded,
     DeleveragingRound,
     AdlRanksPublished,
+    TriggerPlaced,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerRejected,
+    LeverageSet,
 )
 _ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
 
@@ -110,7 +135,7 @@ def touched(events: Iterable[Any]) -> tuple[set[int], set[str]]:
     return accounts, markets
 
 
-def liquidatable(state: ExchangeState, account: Account) -> bool:
+def liquidatable(state: ExchangeState, account: Margined) -> bool:
     """The exact test: equity below the sum of tiered maintenance margins, at mark."""
     equity, maintenance = risk.health(state, account)
     return equity < maintenance
@@ -121,25 +146,32 @@ class DistressIndex:
         self.state = state
         self._longs: dict[str, SortedList] = {}
         self._shorts: dict[str, SortedList] = {}
-        self._multi: dict[str, set[int]] = {}
-        self._keyed: dict[int, tuple[str, int, int]] = {}  # account: (market, side, K) as filed in the lists
-        self._pending: dict[int, tuple[str, int, int] | None] = {}  # refiled since: written at the next query
-        self._spread: dict[int, tuple[str, ...]] = {}  # account: its markets, when it has several positions
+        self._multi: dict[str, set[int]] = {}  # market: cross accounts with several positions, one there
+        self._keyed: dict[Unit, tuple[str, int, int]] = {}  # margin account: (market, side, K) as filed
+        self._pending: dict[Unit, tuple[str, int, int] | None] = {}  # refiled since: written at the next query
+        self._spread: dict[int, tuple[str, ...]] = {}  # account: its markets, when it has several cross positions
         for account_id in state.accounts:
             self.refresh(account_id)
         self._flush()
 
-    def refresh(self, account_id: int) -> bool:
-        """File the account afresh from its current state; is it liquidatable at the current marks?
+    def refresh(self, account_id: int) -> list[tuple[Unit, bool]]:
+        """File each of the account's margin accounts afresh from its current state; which are liquidatable
+        at the current marks? (Each unit key with its verdict, the cross account first.)
 
-        The new key only reaches the sorted lists at the next ``crossed``, so an
+        The new keys only reach the sorted lists at the next ``crossed``, so an
         account that trades many times between two price ticks is re-sorted once.
         """
+        account = self.state.accounts[account_id]
+        verdicts = [((account_id, ""), self._refresh(account, (account_id, "")))]
+        for symbol, unit in account.isolated.items():
+            verdicts.append(((account_id, symbol), self._refresh(unit, (account_id, symbol))))
+        return verdicts
+
+    def _refresh(self, account: Margined, unit: Unit) -> bool:
         state = self.state
-        account = state.accounts[account_id]
         held = [(symbol, pos) for symbol, pos in account.positions.items() if pos.size]
-        if len(held) > 1 or account_id in self._spread:
-            self._spread_over(account_id, tuple(symbol for symbol, _ in held) if len(held) > 1 else ())
+        if not account.market and (len(held) > 1 or account.id in self._spread):
+            self._spread_over(account.id, tuple(symbol for symbol, _ in held) if len(held) > 1 else ())
         filed = None
         if len(held) == 1:
             symbol, pos = held[0]
@@ -149,18 +181,19 @@ class DistressIndex:
             filed = (symbol, 1 if pos.size > 0 else -1, key)
             verdict = market.mark < key if pos.size > 0 else market.mark > key
         pending = self._pending
-        if filed != (pending[account_id] if account_id in pending else self._keyed.get(account_id)):
-            pending[account_id] = filed
+        if filed != (pending[unit] if unit in pending else self._keyed.get(unit)):
+            pending[unit] = filed
         return liquidatable(state, account) if filed is None else verdict
 
-    def crossed(self, market: str) -> list[int]:
-        """The accounts liquidatable at ``market``'s current mark among those with a position there."""
+    def crossed(self, market: str) -> list[Unit]:
+        """The margin accounts liquidatable at ``market``'s current mark among those with a position there."""
         self._flush()
         mark = self.state.markets[market].mark
-        found = [account for _, account in self._keys(market, 1).irange((mark + 1,))]
-        found += [account for _, account in self._keys(market, -1).irange(None, (mark,), inclusive=(True, False))]
+        found = [(account, unit) for _, account, unit in self._keys(market, 1).irange((mark + 1,))]
+        shorts = self._keys(market, -1).irange(None, (mark,), inclusive=(True, False))
+        found += [(account, unit) for _, account, unit in shorts]
         accounts = self.state.accounts
-        found += [a for a in self._multi.get(market, ()) if liquidatable(self.state, accounts[a])]
+        found += [(a, "") for a in self._multi.get(market, ()) if liquidatable(self.state, accounts[a])]
         return found
 
     def _keys(self, market: str, side: int) -> SortedList:
@@ -172,14 +205,14 @@ class DistressIndex:
 
     def _flush(self) -> None:
         """Write the pending keys into the sorted lists, in one batch per list."""
-        added: dict[tuple[str, int], list[tuple[int, int]]] = {}
-        for account_id, filed in self._pending.items():
-            old = self._keyed.pop(account_id, None)
+        added: dict[tuple[str, int], list[tuple[int, int, str]]] = {}
+        for unit, filed in self._pending.items():
+            old = self._keyed.pop(unit, None)
             if old is not None:
-                self._keys(old[0], old[1]).remove((old[2], account_id))
+                self._keys(old[0], old[1]).remove((old[2], *unit))
             if filed is not None:
-                self._keyed[account_id] = filed
-                added.setdefault(filed[:2], []).append((filed[2], account_id))
+                self._keyed[unit] = filed
+                added.setdefault(filed[:2], []).append((filed[2], *unit))
         for (symbol, side), entries in added.items():
             self._keys(symbol, side).update(entries)
         self._pending.clear()
@@ -207,12 +240,14 @@ class DistressIndex:
             for symbol, keys in books.items():
                 if list(keys) != list(fresh._keys(symbol, side)):
                     problems.append(f"{symbol}: side {side} keys differ from a rebuild")
-        said = {a for symbol in state.markets for a in self.crossed(symbol)}
+        said = {unit for symbol in state.markets for unit in self.crossed(symbol)}
         for account_id, account in state.accounts.items():
-            scan = liquidatable(state, account)
-            positions = account_id in self._keyed or account_id in self._spread
-            if positions and (account_id in said) != scan:
-                problems.append(f"account {account_id}: index says {account_id in said}, scan says {scan}")
+            for margined in account.units():
+                unit = (account_id, margined.market)
+                scan = liquidatable(state, margined)
+                positions = unit in self._keyed or (not margined.market and account_id in self._spread)
+                if positions and (unit in said) != scan:
+                    problems.append(f"{unit}: index says {unit in said}, scan says {scan}")
         return problems
 
 
@@ -228,15 +263,15 @@ class DistressQueue:
         return len(self._entry)
 
     def push(self, key: tuple[Any, ...]) -> None:
-        """Queue (or re-queue) the account that ends ``key``."""
+        """Queue (or re-queue) the margin account whose unit key ends ``key``."""
         self._entry[key[-1]] = key
         heapq.heappush(self._heap, key)
 
-    def discard(self, account_id: int) -> None:
-        self._entry.pop(account_id, None)
+    def discard(self, unit: Unit) -> None:
+        self._entry.pop(unit, None)
 
-    def pop(self) -> int:
-        """The most distressed account; skips entries replaced or discarded since they were pushed."""
+    def pop(self) -> Unit:
+        """The most distressed margin account; skips entries replaced or discarded since they were pushed."""
         entry = self._entry
         while True:
             key = heapq.heappop(self._heap)

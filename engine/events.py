@@ -8,7 +8,7 @@ logs still decode (``array_like`` encoding keeps them positional and small).
 
 import msgspec
 
-from engine.enums import CancelReason, Side, TimeInForce
+from engine.enums import CancelReason, PriceSource, Side, TimeInForce, TriggerKind
 from engine.markets import Deleveraging, MarketSpec
 from engine.reasons import RejectReason
 from engine.transitions import Stage
@@ -46,6 +46,7 @@ class OrderAccepted(Event):
     tif: TimeInForce
     reduce_only: bool
     rests: bool
+    trigger_id: int = 0  # the trigger that placed it (after its ``TriggerFired``); 0: a PlaceOrder
 
 
 class OrderRested(Event):
@@ -85,12 +86,14 @@ class OrderCancelled(Event):
 
 
 class CommandRejected(Event):
-    """A command that changed nothing. ``ref`` echoes its client id or order id."""
+    """A command that changed nothing. ``ref`` echoes its client id or order id; ``limit`` is the value
+    of the limit a reason names (a position, open interest or leverage cap), else 0."""
 
     command: str
     account: int
     ref: int
     reason: RejectReason
+    limit: int = 0
 
 
 class PricesUpdated(Event):
@@ -133,6 +136,7 @@ class LiquidationStarted(Event):
     equity: int
     maintenance: int
     notional: int  # of all its positions, at mark
+    market: str = ""  # an isolated position's market: its margin account is liquidated alone; "": cross
 
 
 class LiquidationFilled(Event):
@@ -243,6 +247,7 @@ class BadDebtWrittenOff(Event):
 
     account: int
     amount: int
+    market: str = ""  # the isolated market whose margin it settles; "": the cross balance
 
 
 class DeficitSettled(Event):
@@ -255,6 +260,7 @@ class DeficitSettled(Event):
     deleveraged: int  # charged to counterparties through ADL closes
     socialized: int  # charged to accounts in profit, pro rata
     written_off: int  # what nobody could take
+    market: str = ""  # an isolated margin account's market; "": cross
 
 
 class LiquidationEnded(Event):
@@ -264,6 +270,7 @@ class LiquidationEnded(Event):
     stage: Stage
     equity: int
     maintenance: int
+    market: str = ""  # as in ``LiquidationStarted``
 
 
 class AdlRanksPublished(Event):
@@ -277,6 +284,81 @@ class AdlRanksPublished(Event):
     market: str
     longs: tuple[int, ...]
     shorts: tuple[int, ...]
+
+
+# Trigger orders (engine.triggers)
+
+
+class TriggerPlaced(Event):
+    """A trigger now rests outside the book; it reserves no margin (its order is checked when it fires)."""
+
+    trigger_id: int
+    account: int
+    market: str
+    client_id: int
+    side: Side
+    qty: int  # 0: the whole position when it fires
+    trigger_price: int
+    kind: TriggerKind
+    source: PriceSource
+    price: int  # the order's limit; 0: market
+    tif: TimeInForce
+    reduce_only: bool
+    attached: bool
+
+
+class TriggerCancelled(Event):
+    trigger_id: int
+    account: int
+    market: str
+    reason: CancelReason  # USER, or POSITION_CLOSED for a position TP/SL
+
+
+class TriggerFired(Event):
+    """``source`` reached the trigger price: the trigger leaves the index at ``price`` (the source's price
+    that crossed it) and its order follows, as an ``OrderAccepted`` naming it or a ``TriggerRejected``."""
+
+    trigger_id: int
+    account: int
+    market: str
+    source: PriceSource
+    price: int
+
+
+class TriggerRejected(Event):
+    """The order a fired trigger placed was refused, for the reasons a ``PlaceOrder`` would be (say
+    INSUFFICIENT_MARGIN: a resting trigger reserves nothing)."""
+
+    trigger_id: int
+    account: int
+    market: str
+    reason: RejectReason
+    limit: int = 0
+
+
+# Margin settings (engine.isolated, engine.limits)
+
+
+class LeverageSet(Event):
+    account: int
+    market: str
+    leverage: int
+
+
+class MarginModeSet(Event):
+    """The account margins ``market`` in isolation from now on (``isolated``), or with its cross balance."""
+
+    account: int
+    market: str
+    isolated: bool
+
+
+class MarginAdjusted(Event):
+    """``amount`` moved from the account's balance into its isolated margin in ``market`` (negative: back)."""
+
+    account: int
+    market: str
+    amount: int
 
 
 AnyEvent = (
@@ -303,4 +385,11 @@ AnyEvent = (
     | DeficitSettled
     | LiquidationEnded
     | AdlRanksPublished
+    | TriggerPlaced
+    | TriggerCancelled
+    | TriggerFired
+    | TriggerRejected
+    | LeverageSet
+    | MarginModeSet
+    | MarginAdjusted
 )

@@ -65,6 +65,21 @@ Cost
     An account's (equity, maintenance) is worked out once and kept until an
     event names it: the waterfall asks at every step.
 
+Isolated margin
+    What is liquidated is a margin account (``state.Margined``): an account's
+    cross account, or one of its isolated ones (``engine.isolated``). The queue
+    holds unit keys, (account, market), and every stage works on the margin
+    account alone: an isolated position's liquidation cancels only its own
+    orders, closes only its position, charges its fee to its margin, and its
+    deficit (margin + PnL below zero) is paid by the fund, ADL or socialized
+    loss, then written off, exactly as a cross account's, never by the rest
+    of the account. A counterparty's room for an ADL or socialized charge is
+    the equity of the margin account that holds its position. The events name
+    the account and the market, so ``engine.apply`` settles them into the
+    right margin; ``LiquidationStarted`` and ``LiquidationEnded`` (and the
+    write-off and the settlement) carry the isolated market, "" for cross.
+    When it ends flat, a positive margin left returns to the owner's balance.
+
 Fills
     A liquidation fill follows the matching rules for resting orders: a maker
     that could not afford the fill (equity below IM after it) is cancelled
@@ -74,11 +89,12 @@ Fills
 """
 
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from engine import risk
 from engine.book import Order
-from engine.distressed import DistressIndex, DistressQueue, account_fields, touched
+from engine.distressed import DistressIndex, DistressQueue, Unit, account_fields, touched
 from engine.enums import CancelReason, Side
 from engine.events import (
     AdlRanksPublished,
@@ -111,7 +127,7 @@ from engine.margin import (
 )
 from engine.markets import Deleveraging
 from engine.ranking import AdlOrder, distress_key, published_score, queue_of, ranked
-from engine.state import Account, ExchangeState, Market
+from engine.state import ExchangeState, Margined, Market
 from engine.transitions import Stage, next_stage
 from engine.units import floor_div
 
@@ -123,10 +139,10 @@ class Liquidator:
         self,
         state: ExchangeState,
         emit: Callable[[Any], None],
-        after_fills: Callable[[int, Account, str], None],
+        after_fills: Callable[[int, Margined, str], None],
     ) -> None:
-        """``emit`` applies and records an event; ``after_fills(ts, account, market)`` re-checks an
-        account's reduce-only orders after its position moved."""
+        """``emit`` applies and records an event; ``after_fills(ts, account, market)`` tidies a margin
+        account after its position moved (its reduce-only orders, a flat isolated position's margin)."""
         self.state = state
         self._record = emit
         self._after_fills = after_fills
@@ -134,8 +150,8 @@ class Liquidator:
         self._queue = DistressQueue()
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
-        self._memo: tuple[int, Account | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
-        self._steps: dict[Stage, Callable[[int, Account], None]] = {
+        self._memo: tuple[int, Margined | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
+        self._steps: dict[Stage, Callable[[int, Margined], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
             Stage.FULL_CLOSE: self.close_fully,
@@ -143,17 +159,18 @@ class Liquidator:
             Stage.DELEVERAGE: self.deleverage,
         }
 
-    def run(self, ts: int, events: list[Any]) -> None:
-        """Liquidate, until none is left, every account that ``events`` (a command's events so far,
-        to which this appends) left liquidatable."""
+    def run(self, ts: int, events: list[Any], start: int = 0) -> None:
+        """Liquidate, until none is left, every margin account that the events from ``start`` on (of a
+        command's events so far, to which this appends) left liquidatable."""
         index = self.index
-        accounts, markets = touched(events)
+        accounts, markets = touched(islice(events, start, None))
         for account_id in accounts:
-            if index.refresh(account_id):
-                self._enqueue(account_id)
+            for unit, distressed in index.refresh(account_id):
+                if distressed:
+                    self._enqueue(unit)
         for symbol in markets:
-            for account_id in index.crossed(symbol):
-                self._enqueue(account_id)
+            for unit in index.crossed(symbol):
+                self._enqueue(unit)
         if self._queue:
             self._drain(ts, events)
 
@@ -164,14 +181,15 @@ class Liquidator:
         queue = self._queue
         liquidated: set[str] = set()
         while queue:
-            account_id = queue.pop()
+            unit = queue.pop()
             start = len(events)
-            liquidated |= self._liquidate(ts, account_id)
+            liquidated |= self._liquidate(ts, unit)
             for other in touched(events[start:])[0]:
-                if index.refresh(other) and other != account_id:
-                    self._enqueue(other)
-                else:
-                    queue.discard(other)
+                for margined, distressed in index.refresh(other):
+                    if distressed and margined != unit:
+                        self._enqueue(margined)
+                    else:
+                        queue.discard(margined)
         for symbol in sorted(liquidated):
             if (symbol, 1) in self._adl:
                 longs, shorts = self._adl_order(symbol, 1).queue(), self._adl_order(symbol, -1).queue()
@@ -217,17 +235,18 @@ class Liquidator:
             order = self._adl[market, side]
         return order
 
-    def _enqueue(self, account_id: int) -> None:
-        account = self.state.accounts[account_id]
+    def _enqueue(self, unit: Unit) -> None:
+        account = self.state.unit(*unit)
         equity, maintenance = self._health(account)
-        self._queue.push(distress_key(equity, maintenance, self._notional(account), account_id))
+        self._queue.push(distress_key(equity, maintenance, self._notional(account), unit))
 
-    def _liquidate(self, ts: int, account_id: int) -> set[str]:
-        """Walk one account down the waterfall; return the markets it held positions in."""
-        account = self.state.accounts[account_id]
+    def _liquidate(self, ts: int, unit: Unit) -> set[str]:
+        """Walk one margin account down the waterfall; return the markets it held positions in."""
+        account = self.state.unit(*unit)
         markets = {symbol for symbol, pos in account.positions.items() if pos.size}
         equity, maintenance = self._health(account)
-        self._emit(LiquidationStarted(self._seq(), ts, account_id, equity, maintenance, self._notional(account)))
+        notional = self._notional(account)
+        self._emit(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
         stage = Stage.CANCEL_ORDERS
         while True:
             self._steps[stage](ts, account)
@@ -236,16 +255,18 @@ class Liquidator:
             if after is Stage.DONE:
                 break
             stage = after
-        self._emit(LiquidationEnded(self._seq(), ts, account_id, stage, equity, maintenance))
+        self._emit(LiquidationEnded(self._seq(), ts, account.id, stage, equity, maintenance, account.market))
+        if account.market:
+            self._after_fills(ts, account, account.market)
         return markets
 
     # the stages
 
-    def cancel_orders(self, ts: int, account: Account) -> None:
+    def cancel_orders(self, ts: int, account: Margined) -> None:
         for order_id in sorted(account.orders):
             self._cancel(ts, account.orders[order_id], CancelReason.LIQUIDATION)
 
-    def close_partially(self, ts: int, account: Account) -> None:
+    def close_partially(self, ts: int, account: Margined) -> None:
         for symbol in self._closable(account):
             equity, maintenance = self._health(account)
             if equity >= maintenance:
@@ -260,11 +281,11 @@ class Liquidator:
             )  # fmt: skip
             self._close_within_bankruptcy(ts, account, symbol, qty)
 
-    def close_fully(self, ts: int, account: Account) -> None:
+    def close_fully(self, ts: int, account: Margined) -> None:
         for symbol in self._closable(account):
             self._close_within_bankruptcy(ts, account, symbol, abs(account.positions[symbol].size))
 
-    def close_insured(self, ts: int, account: Account) -> None:
+    def close_insured(self, ts: int, account: Margined) -> None:
         for symbol in self._closable(account):
             market = self.state.markets[symbol]
             spec = market.spec
@@ -272,18 +293,19 @@ class Liquidator:
             lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
             self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
 
-    def deleverage(self, ts: int, account: Account) -> None:
+    def deleverage(self, ts: int, account: Margined) -> None:
         """Close what the book could not take and settle the deficit: fund, ADL or socialized loss, write-off."""
         state = self.state
         held = self._by_risk(account)
         deficit = max(0, -self._health(account)[0])
         if not held:  # its own order closed it beyond bankruptcy: only the fund, then the write-off
-            return self._settle(ts, account, deficit, self._pay_from_fund(ts, account, "", deficit), 0, 0)
+            paid = self._pay_from_fund(ts, account, account.market, deficit)
+            return self._settle(ts, account, deficit, paid, 0, 0)
         parts = pro_rata(deficit, [self._maintenance(state.markets[s], account.positions[s].size) for s in held])
         paid = [self._pay_from_fund(ts, account, s, part) for s, part in zip(held, parts, strict=True)]
         parts = [part - insurance for part, insurance in zip(parts, paid, strict=True)]
         own: dict[str, list[DeleveragingShare]] = {}  # a socialized market's charges of its own part
-        room: dict[int, int] = {}  # what each counterparty may still be charged: its equity
+        room: dict[Unit, int] = {}  # what each counterparty's margin account may still be charged: its equity
         left = 0
         for symbol, part in zip(held, parts, strict=True):
             if part and self._policy(symbol) == Deleveraging.SOCIALIZED:
@@ -303,20 +325,23 @@ class Liquidator:
         return self._settle(ts, account, deficit, sum(paid), deleveraged, socialized)
 
     def _settle(
-        self, ts: int, account: Account, deficit: int, insurance: int, deleveraged: int, socialized: int
+        self, ts: int, account: Margined, deficit: int, insurance: int, deleveraged: int, socialized: int
     ) -> None:
         """Write off what is still below zero, and sum up where the deficit went."""
         written_off = max(0, -account.balance)
         if written_off:
-            self._emit(BadDebtWrittenOff(self._seq(), ts, account.id, written_off))
+            self._emit(BadDebtWrittenOff(self._seq(), ts, account.id, written_off, account.market))
         if deficit:
             self._emit(
-                DeficitSettled(self._seq(), ts, account.id, deficit, insurance, deleveraged, socialized, written_off)
-            )
+                DeficitSettled(
+                    self._seq(), ts, account.id, deficit, insurance, deleveraged, socialized, written_off,
+                    account.market,
+                )
+            )  # fmt: skip
 
     # closing through the book
 
-    def _close_within_bankruptcy(self, ts: int, account: Account, symbol: str, qty: int) -> None:
+    def _close_within_bankruptcy(self, ts: int, account: Margined, symbol: str, qty: int) -> None:
         """Close ``qty`` at prices no worse than the bankruptcy price, then charge the liquidation fee."""
         market = self.state.markets[symbol]
         spec = market.spec
@@ -328,7 +353,7 @@ class Liquidator:
         if charge:
             self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge))
 
-    def _trade(self, ts: int, account: Account, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
+    def _trade(self, ts: int, account: Margined, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
         """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
 
         ``insured``: a fill's loss against mark may take the account's equity
@@ -361,7 +386,7 @@ class Liquidator:
             if not fill:
                 continue
             value = fill * price * multiplier
-            maker_pos = state.accounts[maker.account].positions[symbol]
+            maker_pos = market.positions[maker.account]
             size = pos.size
             self._emit(
                 LiquidationFilled(
@@ -376,7 +401,7 @@ class Liquidator:
             notional += value
             makers.add(maker.account)
         for maker_id in sorted(makers):
-            self._after_fills(ts, state.accounts[maker_id], symbol)
+            self._after_fills(ts, state.unit(maker_id, symbol), symbol)
         return notional
 
     def _maker_fill(self, ts: int, market: Market, maker: Order, side: Side, fill: int) -> int:
@@ -384,7 +409,7 @@ class Liquidator:
         orders; 0 after cancelling it when it may take nothing."""
         state = self.state
         spec = market.spec
-        account = state.accounts[maker.account]
+        account = state.unit(maker.account, spec.symbol)
         size = account.positions[spec.symbol].size
         if maker.reduce_only:
             fill = min(fill, abs(size) if size * maker.side < 0 else 0)
@@ -401,14 +426,14 @@ class Liquidator:
 
     # deleveraging
 
-    def _pay_from_fund(self, ts: int, account: Account, symbol: str, part: int) -> int:
+    def _pay_from_fund(self, ts: int, account: Margined, symbol: str, part: int) -> int:
         """The fund pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
         paid = min(self.state.insurance_fund, part)
         if paid:
             self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, paid))
         return paid
 
-    def _picks(self, account: Account, symbol: str, part: int, room: dict[int, int]) -> tuple[list["Pick"], int, int]:
+    def _picks(self, account: Margined, symbol: str, part: int, room: dict[Unit, int]) -> tuple[list["Pick"], int, int]:
         """Who takes the account's position in ``symbol``: (picks, candidates, what they could not take of ``part``).
 
         The opposite side, highest ranked first, each taking what it holds
@@ -430,22 +455,23 @@ class Liquidator:
             take = min(left, abs(pos.size))
             pnl = pos.size * unit - pos.cost
             profit = floor_div(pnl * take, abs(pos.size)) if adl and pnl > 0 else 0
-            picks.append(Pick(other, published_score(*order.score(other)), take, profit))
+            holder = (other, symbol if symbol in state.accounts[other].isolated else "")
+            picks.append(Pick(other, holder, published_score(*order.score(other)), take, profit))
             left -= take
             if not left:
                 break
         unplaced = 0
         nominal = pro_rata(part, [pick.qty for pick in picks]) if adl else [0] * len(picks)
         for pick, share in zip(picks, nominal, strict=True):
-            if pick.account not in room:
-                room[pick.account] = max(0, risk.equity(state, state.accounts[pick.account]))
-            pick.charge = min(share, pick.profit, room[pick.account])
-            room[pick.account] -= pick.charge
+            if pick.unit not in room:
+                room[pick.unit] = max(0, risk.equity(state, state.unit(*pick.unit)))
+            pick.charge = min(share, pick.profit, room[pick.unit])
+            room[pick.unit] -= pick.charge
             unplaced += share - pick.charge
         return picks, len(order), unplaced
 
     def _close(
-        self, ts: int, account: Account, symbol: str, picks: list["Pick"], candidates: int,
+        self, ts: int, account: Margined, symbol: str, picks: list["Pick"], candidates: int,
         part: int, insurance: int, own: list[DeleveragingShare],
     ) -> int:  # fmt: skip
         """Close the position against ``picks``, each for its qty at mark moved by its charge; audit the round.
@@ -462,7 +488,7 @@ class Liquidator:
         value = 0
         for pick in picks:
             piece = pick.qty * unit + sign * pick.charge  # received by a long, paid by a short
-            other_pos = state.accounts[pick.account].positions[symbol]
+            other_pos = market.positions[pick.account]
             size = pos.size
             self._emit(
                 PositionDeleveraged(
@@ -482,10 +508,10 @@ class Liquidator:
             )
         )  # fmt: skip
         for pick in picks:
-            self._after_fills(ts, state.accounts[pick.account], symbol)
+            self._after_fills(ts, state.unit(pick.account, symbol), symbol)
         return sum(pick.charge for pick in picks)
 
-    def _socialize(self, ts: int, account: Account, symbol: str, amount: int) -> list[DeleveragingShare]:
+    def _socialize(self, ts: int, account: Margined, symbol: str, amount: int) -> list[DeleveragingShare]:
         """Charge up to ``amount`` to the accounts with unrealized profit in ``symbol``, pro rata to it, none
         beyond its profit or its equity (``margin.capped_pro_rata``); units left by rounding go to the largest
         remainders, then lower ids. Returns the charges made."""
@@ -498,7 +524,7 @@ class Liquidator:
             profit = pos.size * unit - pos.cost
             if profit > 0 and account_id != account.id:
                 winners.append((account_id, profit))
-                caps.append(min(profit, max(0, risk.equity(state, state.accounts[account_id]))))
+                caps.append(min(profit, max(0, risk.equity(state, state.unit(account_id, symbol)))))
         charges = capped_pro_rata(amount, [profit for _, profit in winners], caps)
         shares = []
         for (account_id, profit), charge in zip(winners, charges, strict=True):
@@ -515,7 +541,7 @@ class Liquidator:
     def _cancel(self, ts: int, order: Order, reason: CancelReason) -> None:
         self._emit(OrderCancelled(self._seq(), ts, order.id, order.account, order.market, order.qty, reason))
 
-    def _health(self, account: Account) -> tuple[int, int]:
+    def _health(self, account: Margined) -> tuple[int, int]:
         """``risk.health``, kept while no event names the account: the waterfall asks at every step.
 
         The memo holds the seq it is good for; ``_emit`` moves it past each event
@@ -527,7 +553,7 @@ class Liquidator:
             self._memo = (self.state.seq, account, health)
         return health
 
-    def _notional(self, account: Account) -> int:
+    def _notional(self, account: Margined) -> int:
         markets = self.state.markets
         total = 0
         for symbol, pos in account.positions.items():
@@ -539,7 +565,7 @@ class Liquidator:
         spec = market.spec
         return maintenance_margin(abs(size) * market.mark * spec.multiplier, spec.mm_bps, spec.mm_tiers)
 
-    def _by_risk(self, account: Account) -> list[str]:
+    def _by_risk(self, account: Margined) -> list[str]:
         """The account's markets with a position, largest maintenance margin first, then by symbol."""
         markets, positions = self.state.markets, account.positions
         held = [symbol for symbol, pos in positions.items() if pos.size]
@@ -547,7 +573,7 @@ class Liquidator:
             held.sort(key=lambda s: (-self._maintenance(markets[s], positions[s].size), s))
         return held
 
-    def _closable(self, account: Account) -> list[str]:
+    def _closable(self, account: Margined) -> list[str]:
         """``_by_risk``, less the markets whose book has nothing on the side a close would trade with."""
         markets, positions = self.state.markets, account.positions
         return [s for s in self._by_risk(account) if markets[s].book.best_level(BUY if positions[s].size > 0 else SELL)]
@@ -555,7 +581,7 @@ class Liquidator:
     def _policy(self, symbol: str) -> Deleveraging:
         return self.state.markets[symbol].spec.deleveraging
 
-    def _bankruptcy_value(self, account: Account, symbol: str) -> int:
+    def _bankruptcy_value(self, account: Margined, symbol: str) -> int:
         market = self.state.markets[symbol]
         size = account.positions[symbol].size
         equity, maintenance = self._health(account)
@@ -566,24 +592,25 @@ class Liquidator:
 class Pick:
     """One counterparty's part in closing a bankrupt position: its qty, and what it is charged against mark."""
 
-    __slots__ = ("account", "charge", "profit", "qty", "score")
+    __slots__ = ("account", "charge", "profit", "qty", "score", "unit")
 
-    def __init__(self, account: int, score: int, qty: int, profit: int) -> None:
+    def __init__(self, account: int, unit: Unit, score: int, qty: int, profit: int) -> None:
         self.account = account
+        self.unit = unit  # the margin account that holds its position: its equity bounds its charges
         self.score = score  # published ADL score, millionths
         self.qty = qty
         self.profit = profit  # its unrealized profit on ``qty``: the most it may be charged (0: at mark)
         self.charge = 0
 
 
-def _spill(amount: int, picks: list[Pick], room: dict[int, int]) -> int:
+def _spill(amount: int, picks: list[Pick], room: dict[Unit, int]) -> int:
     """Place ``amount`` on the picks' spare capacity (profit not yet charged, within equity), in order:
     what one counterparty could not take goes to the next. Returns what is left."""
     for pick in picks:
         if not amount:
             break
-        extra = min(amount, pick.profit - pick.charge, room[pick.account])
+        extra = min(amount, pick.profit - pick.charge, room[pick.unit])
         pick.charge += extra
-        room[pick.account] -= extra
+        room[pick.unit] -= extra
         amount -= extra
     return amount

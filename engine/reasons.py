@@ -31,15 +31,25 @@ class RejectReason(IntEnum):
     REDUCE_ONLY_WOULD_INCREASE = 212
     INVALID_ORDER_TYPE = 213
     PRICE_ABOVE_MAX = 214
+    UNKNOWN_TRIGGER = 215
+    TRIGGER_WOULD_FIRE = 216  # its price source is already at or past the trigger price
+    INVALID_TRIGGER_PRICE = 217
+    NO_POSITION = 218  # a position TP/SL or a margin change needs an open position to act on
 
     INSUFFICIENT_MARGIN = 300
     INSUFFICIENT_BALANCE = 301
-    POSITION_ABOVE_MAX = 302
+    POSITION_ABOVE_MAX = 302  # the account's position limit (``limit``: the market's max_position)
+    OPEN_INTEREST_ABOVE_MAX = 303  # the market's open-interest cap (``limit``: max_open_interest)
+    LEVERAGE_ABOVE_MAX = 304  # the market's highest leverage, 10^4 / im_bps (``limit``)
+    LEVERAGE_ABOVE_TIER_MAX = 305  # the leverage tier of the position's size (``limit``: its max leverage)
+    INVALID_LEVERAGE = 306
 
     UNKNOWN_ACCOUNT = 400
     INVALID_AMOUNT = 401
     INVALID_ACCOUNT = 402
     AMOUNT_TOO_LARGE = 403
+    NOT_ISOLATED = 404  # margin can be added or removed only in an isolated market
+    MARGIN_MODE_IN_USE = 405  # the margin mode changes only with no position and no open orders there
 
     TIMESTAMP_REGRESSED = 500
     MALFORMED = 501

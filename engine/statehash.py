@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 
 from engine.enums import Side
-from engine.state import ExchangeState, Market
+from engine.state import ExchangeState, Margined, Market
 
-DOMAIN_TAG = b"perpx-state-v2\x00"
+DOMAIN_TAG = b"perpx-state-v3\x00"
 
 
 def _book(market: Market) -> list[Any]:
@@ -25,6 +25,12 @@ def _book(market: Market) -> list[Any]:
         [[o.id, o.account, o.price, o.qty, o.client_id, o.reduce_only] for o in book.orders(side)]
         for side in (Side.BUY, Side.SELL)
     ]
+
+
+def _margined(account: Margined) -> list[Any]:
+    """A margin account's money, positions and resting orders (an isolated one under its market)."""
+    positions = [[s, p.size, p.cost, p.bids, p.asks, p.reduce_only] for s, p in sorted(account.positions.items())]
+    return [account.balance, positions, sorted(account.orders)]
 
 
 def canonical(state: ExchangeState) -> bytes:
@@ -38,19 +44,22 @@ def canonical(state: ExchangeState) -> bytes:
             m.premium_count,
             m.last_funding_ts,
             _book(m),
+            m.open_interest,
+            m.last_price,
         ]
         for symbol, m in sorted(state.markets.items())
     ]
     accounts = [
         [
             a.id,
-            a.balance,
-            [[s, p.size, p.cost, p.bids, p.asks, p.reduce_only] for s, p in sorted(a.positions.items())],
-            sorted(a.orders),
+            *_margined(a),
             sorted(a.client_ids),
+            sorted(a.leverage.items()),
+            [[symbol, *_margined(unit)] for symbol, unit in sorted(a.isolated.items())],
         ]
         for _, a in sorted(state.accounts.items())
     ]
+    triggers = [msgspec.structs.astuple(t) for _, t in sorted(state.triggers.items())]
     totals = [
         state.seq,
         state.ts,
@@ -60,8 +69,9 @@ def canonical(state: ExchangeState) -> bytes:
         state.bad_debt,
         state.deposits,
         state.withdrawals,
+        state.next_trigger_id,
     ]
-    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts])
+    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts, triggers])
 
 
 def state_hash(state: ExchangeState) -> str:

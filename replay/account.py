@@ -21,6 +21,7 @@ from engine import risk
 from engine.margin import unrealized_pnl
 from engine.ranking import adl_quantiles
 from engine.state import Account, ExchangeState
+from replay.text import event_fields
 
 Lights = dict[str, dict[int, int]]  # market: account: ADL lights
 
@@ -114,8 +115,7 @@ def entry(event: Any) -> Entry:
     """One event as a timeline entry, for text or JSON."""
     fields = {
         name: value.name if isinstance(value, Enum) else msgspec.to_builtins(value)
-        for name, value in msgspec.structs.asdict(event).items()
-        if name not in ("seq", "ts")
+        for name, value in event_fields(event).items()
     }
     return Entry(event.seq, event.ts, type(event).__name__, fields)
 

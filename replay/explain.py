@@ -48,7 +48,7 @@ from engine.units import PPM
 from replay.account import AccountView, Involvement, account_view
 from replay.exchange import health
 from replay.rebuild import Progress, untracked
-from replay.text import field_lines
+from replay.text import event_fields, field_lines
 
 
 class Line(msgspec.Struct, frozen=True):
@@ -98,11 +98,8 @@ def _ratio(num: int, den: int) -> Decimal:
 
 def generic(event: Any) -> str:
     """Any event as ``Type field=value ...``: how an event with no sentence is told."""
-    fields = msgspec.structs.asdict(event)
     shown = " ".join(
-        f"{name}={value.name if isinstance(value, Enum) else value}"
-        for name, value in fields.items()
-        if name not in ("seq", "ts")
+        f"{name}={value.name if isinstance(value, Enum) else value}" for name, value in event_fields(event).items()
     )
     return f"{type(event).__name__} {shown}"
 

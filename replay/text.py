@@ -2,7 +2,10 @@
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
+
+import msgspec
 
 
 def section(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -23,3 +26,20 @@ def field_lines(fields: list[tuple[str, Any]], indent: str = "") -> list[str]:
     """``name  value`` lines, the values aligned in one column."""
     width = max(len(name) for name, _ in fields)
     return [f"{indent}{name.ljust(width)}  {value}" for name, value in fields]
+
+
+@cache
+def _defaults(kind: type) -> dict[str, Any]:
+    return {f.name: f.default for f in msgspec.structs.fields(kind) if f.default is not msgspec.NODEFAULT}
+
+
+def event_fields(event: Any) -> dict[str, Any]:
+    """An event's fields but ``seq`` and ``ts``, leaving out those still at their default: the fields
+    appended to an event type later (``trigger_id`` 0, an empty isolated ``market``) show only when they say
+    something."""
+    defaults = _defaults(type(event))
+    return {
+        name: value
+        for name, value in msgspec.structs.asdict(event).items()
+        if name not in ("seq", "ts") and (name not in defaults or value != defaults[name])
+    }

@@ -1,0 +1,85 @@
+"""The caps an order or a leverage change must stay within, besides margin: leverage tiers and open interest.
+
+Each account's position size is capped by the market's ``max_position``
+(``markets.position_limit``, POSITION_ABOVE_MAX): that is the per-account
+open-interest cap, checked on the worst case of the position and its open
+orders. This module adds the market-wide ones.
+
+Leverage tiers (risk limits)
+    ``MarketSpec.leverage_tiers`` list ``LeverageTier(floor, max_leverage)``:
+    a position whose notional at mark reaches ``floor`` may be held at
+    ``max_leverage`` at most, as Binance's brackets and Bybit's risk limits
+    cap it. An account's leverage is what its initial margin fraction allows,
+    ``10^4 / initial_rate`` (``margin.initial_rate``); compared without
+    dividing: allowed iff ``rate x max_leverage >= 10^4``. An order whose
+    worst case (position and open orders, at mark) reaches a tier the
+    account's leverage exceeds is rejected LEVERAGE_ABOVE_TIER_MAX, as is a
+    ``SetLeverage`` that its current worst case would breach: the account
+    must lower its leverage to grow past the floor (Binance -2027).
+
+Open interest
+    A market's open interest is the total size of its long positions (the
+    shorts' total is the same), kept in ``Market.open_interest`` by
+    ``engine.apply``. ``MarketSpec.max_open_interest`` caps it. An order is
+    rejected OPEN_INTEREST_ABOVE_MAX at admission if the part of it that could
+    open a position (beyond closing the account's opposite one) would take
+    the open interest past the cap, and a fill is cut where it would (the
+    order's remainder cancelled, OPEN_INTEREST_CAP), since orders admitted
+    one by one may together exceed it (Drift rechecks after fills too). A
+    fill that reduces either side's position never raises open interest, so
+    reduce-only orders always pass.
+"""
+
+from engine.markets import LeverageTier
+from engine.units import BPS
+
+
+def tier_leverage(tiers: tuple[LeverageTier, ...], notional: int) -> int:
+    """The max leverage of the highest leverage tier whose floor is at or below ``notional``; 0 below all."""
+    cap = 0
+    for tier in tiers:
+        if notional < tier.floor:
+            break
+        cap = tier.max_leverage
+    return cap
+
+
+def within_tier(rate_bps: int, cap: int) -> bool:
+    """Is an initial margin fraction of ``rate_bps`` at most the leverage ``cap`` (0: uncapped)?
+    1 / rate <= cap, i.e. rate x cap >= 10^4."""
+    return not cap or rate_bps * cap >= BPS
+
+
+def opening(size: int, side: int, qty: int) -> int:
+    """The part of an order of ``qty`` on ``side`` that would open or grow a position of ``size``: what is
+    left once it has closed an opposite position."""
+    closing = abs(size) if size * side < 0 else 0
+    return max(0, qty - closing)
+
+
+def longs_added(after: int, qty: int) -> int:
+    """What a position that moved by signed ``qty`` to ``after`` added to its market's long total."""
+    before = after - qty
+    return max(after, 0) - max(before, 0)
+
+
+def longs_fill(buyer: int, seller: int, qty: int) -> int:
+    """What a fill of ``qty`` between positions ``buyer`` and ``seller`` adds to the longs' total: the buyer's
+    long grows once its short is closed, the seller's long shrinks until it is closed."""
+    return max(0, buyer + qty) - max(0, buyer) - min(qty, max(0, seller))
+
+
+def open_interest_fill(buyer: int, seller: int, qty: int, room: int, lot: int) -> int:
+    """The most of a fill of ``qty`` between positions ``buyer`` and ``seller`` that keeps open interest
+    within ``room`` more (a lot multiple): ``qty`` itself when the whole fill does.
+
+    The fill adds f(q) = max(0, b + q) - max(0, b) - min(q, max(0, s)) to the
+    longs' total (``longs_fill``). f(0) = 0 and f is convex (its slope is -1,
+    0 or +1, never falling), so the q with f(q) <= room form an interval from
+    0, ending on the slope +1 stretch, where f(q) = q - max(0, -b) - max(0, s):
+    there q = room + max(0, -b) + max(0, s).
+    """
+    if longs_fill(buyer, seller, qty) <= room:
+        return qty
+    most = room + max(0, -buyer) + max(0, seller)
+    return most - most % lot
