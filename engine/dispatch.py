@@ -162,8 +162,10 @@ class Dispatcher:
         if command.ts < self.state.ts:
             self._reject(command, R.TIMESTAMP_REGRESSED)
         else:
+            since = self.state.ts
             self._handlers[type(command)](command)
             self._aftermath(command.ts, out)
+            self.liquidator.publish_lights(since)
         return command
 
     def _aftermath(self, ts: int, out: list[Any]) -> None:

@@ -9,8 +9,8 @@ When
     liquidation touches other accounts (makers, deleveraged counterparties,
     charged winners); those are re-checked and queued, re-queued or dropped,
     so a cascade drains within the command, and an account that recovers
-    before its turn is left alone. Last, the ADL lights of every market where
-    an account was liquidated are published.
+    before its turn is left alone. After the command, the ADL lights of each
+    market whose interval came round are published (``publish_lights``).
 
 The waterfall (stages in ``engine.transitions``)
     1. Cancel the account's open orders (reason LIQUIDATION).
@@ -55,13 +55,13 @@ Exactly the shortfall
 Cost
     Detection is O(log n + k) per mark move (``engine.distressed``); one
     liquidation costs O(its positions + its fills + log n). The first
-    deleveraging of a run ranks both sides of the market once, O(n log n),
-    and keeps them current as accounts change (``ranking.AdlOrder``, O(log n)
-    each, in a batch before each use), so later bankrupts in the same run cost
-    no new ranking. Publishing the lights is O(n log n) per market and run
-    (the orders of the run, or one ranking pass when nobody was deleveraged):
-    the one cost that grows with all the positions, not the liquidated ones. A
-    socialized charge weighs every account in profit, so it is O(n) by nature.
+    deleveraging of a run ranks the side it takes from, O(n) (a heap of exact
+    keys), and keeps it current as accounts change (``ranking.AdlOrder``,
+    O(log n) each, in a batch before each use), so later bankrupts in the same
+    run cost O(k log n) for the k counterparties they take. Publishing the
+    lights is O(n log n) per market, once per ``adl_lights_interval``, not per
+    liquidation. A socialized charge weighs every account in profit, so it is
+    O(n) by nature.
     An account's (equity, maintenance) is worked out once and kept until an
     event names it: the waterfall asks at every step.
 
@@ -175,29 +175,37 @@ class Liquidator:
             self._drain(ts, events)
 
     def _drain(self, ts: int, events: list[Any]) -> None:
-        """Liquidate queued accounts, most distressed first, re-checking everyone each one touches; then
-        publish the ADL lights of the markets involved."""
+        """Liquidate queued accounts, most distressed first, re-checking everyone each one touches."""
         index = self.index
         queue = self._queue
-        liquidated: set[str] = set()
         while queue:
             unit = queue.pop()
             start = len(events)
-            liquidated |= self._liquidate(ts, unit)
+            self._liquidate(ts, unit)
             for other in touched(events[start:])[0]:
                 for margined, distressed in index.refresh(other):
                     if distressed and margined != unit:
                         self._enqueue(margined)
                     else:
                         queue.discard(margined)
-        for symbol in sorted(liquidated):
-            if (symbol, 1) in self._adl:
-                longs, shorts = self._adl_order(symbol, 1).queue(), self._adl_order(symbol, -1).queue()
-            else:  # nobody was deleveraged: rank the market without building orders to keep current
-                longs, shorts = (queue_of(keys) for keys in ranked(self.state, symbol))
-            self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
         self._adl.clear()
         self._stale.clear()
+
+    def publish_lights(self, since: int) -> None:
+        """Publish the ADL lights of each market with positions whose ``adl_lights_interval`` came round
+        between ``since`` (the clock before the command) and now: at most once an interval, on the first
+        command at or after each multiple of it. Ranking every position is O(n), so never after each
+        liquidation; ``ranking.adl_quantiles`` gives the current lights on demand."""
+        state = self.state
+        ts = state.ts
+        if ts == since:
+            return
+        for symbol in sorted(state.markets):
+            interval = state.markets[symbol].spec.adl_lights_interval
+            if floor_div(ts, interval) > floor_div(since, interval):
+                longs, shorts = (queue_of(side) for side in ranked(state, symbol))
+                if longs or shorts:
+                    self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
 
     def _emit(self, event: Any) -> None:
         """Record and apply ``event``; note the accounts it names for this run's ADL orders.
@@ -219,8 +227,9 @@ class Liquidator:
         """This run's deleveraging order of one side of ``market``, current with the state.
 
         Accounts the events named are re-filed here, in a batch, rather than
-        at every event: one that several events name is re-filed once. The
-        first call for a market ranks both its sides in one pass.
+        at every event: one that several events name is re-filed once. A side
+        is ranked at its first use in a run, and only the side deleveraging
+        takes from.
         """
         if self._stale:
             for order in self._adl.values():
@@ -229,10 +238,7 @@ class Liquidator:
             self._stale.clear()
         order = self._adl.get((market, side))
         if order is None:
-            longs, shorts = ranked(self.state, market)
-            self._adl[market, 1] = AdlOrder(self.state, market, 1, longs)
-            self._adl[market, -1] = AdlOrder(self.state, market, -1, shorts)
-            order = self._adl[market, side]
+            order = self._adl[market, side] = AdlOrder(self.state, market, side)
         return order
 
     def _enqueue(self, unit: Unit) -> None:
@@ -240,10 +246,9 @@ class Liquidator:
         equity, maintenance = self._health(account)
         self._queue.push(distress_key(equity, maintenance, self._notional(account), unit))
 
-    def _liquidate(self, ts: int, unit: Unit) -> set[str]:
-        """Walk one margin account down the waterfall; return the markets it held positions in."""
+    def _liquidate(self, ts: int, unit: Unit) -> None:
+        """Walk one margin account down the waterfall."""
         account = self.state.unit(*unit)
-        markets = {symbol for symbol, pos in account.positions.items() if pos.size}
         equity, maintenance = self._health(account)
         notional = self._notional(account)
         self._emit(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
@@ -258,7 +263,6 @@ class Liquidator:
         self._emit(LiquidationEnded(self._seq(), ts, account.id, stage, equity, maintenance, account.market))
         if account.market:
             self._after_fills(ts, account, account.market)
-        return markets
 
     # the stages
 
@@ -447,10 +451,12 @@ class Liquidator:
         unit = market.mark * market.spec.multiplier
         size = account.positions[symbol].size
         order = self._adl_order(symbol, -1 if size > 0 else 1)
+        candidates = len(order)
         adl = market.spec.deleveraging == Deleveraging.ADL
         picks: list[Pick] = []
         left = abs(size)
-        for _, other in order:
+        while left:
+            other = order.pop()
             pos = market.positions[other]
             take = min(left, abs(pos.size))
             pnl = pos.size * unit - pos.cost
@@ -458,8 +464,6 @@ class Liquidator:
             holder = (other, symbol if symbol in state.accounts[other].isolated else "")
             picks.append(Pick(other, holder, published_score(*order.score(other)), take, profit))
             left -= take
-            if not left:
-                break
         unplaced = 0
         nominal = pro_rata(part, [pick.qty for pick in picks]) if adl else [0] * len(picks)
         for pick, share in zip(picks, nominal, strict=True):
@@ -468,7 +472,7 @@ class Liquidator:
             pick.charge = min(share, pick.profit, room[pick.unit])
             room[pick.unit] -= pick.charge
             unplaced += share - pick.charge
-        return picks, len(order), unplaced
+        return picks, candidates, unplaced
 
     def _close(
         self, ts: int, account: Margined, symbol: str, picks: list["Pick"], candidates: int,

@@ -35,6 +35,26 @@ class LeverageTier(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_
     max_leverage: int
 
 
+class Display(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """How people read a market's integers: presentation only, never part of a calculation.
+
+    ``replay.display`` prints with it ($60,000.0, 0.040 BTC, $1.20, UTC clock
+    times). The defaults say nothing, and tools print the integers as they are.
+    Money is the exchange's, so every market of one exchange names the same
+    quote. With a ``quote``, the decimals must agree with the multiplier:
+    quote units per (price unit x size unit) = 10^(quote_decimals -
+    price_decimals - size_decimals), so what is printed adds up.
+    """
+
+    quote: str = ""  # the quote currency: a sign printed before amounts ("$") or a code after them ("USDC")
+    quote_decimals: int = 0  # one quote unit (money) is 10^-quote_decimals of it: 6 for micro-USD
+    price_decimals: int = 0  # one price unit is 10^-price_decimals of the quote currency: 1 for $0.1
+    base: str = ""  # the asset a size counts: "BTC"
+    size_decimals: int = 0  # one size unit is 10^-size_decimals of the base: 3 for 0.001 BTC
+    ts_decimals: int = 0  # one ts unit is 10^-ts_decimals s: 0 for seconds, 3 for milliseconds
+    epoch: int | None = None  # Unix time in seconds at ts 0 (0: ts is Unix time); None: ts is not a clock
+
+
 class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Units are described in ``engine.units``; fractions are in bps unless named ppm."""
 
@@ -58,6 +78,8 @@ class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     mm_tiers: tuple[MarginTier, ...] = ()  # larger positions: higher maintenance fractions
     max_price: int = 2**28  # highest index or order price, in price units
     max_position: int = 0  # largest |position| an account may hold or order up to; 0: the most the bounds allow
+    display: Display = Display()  # how its integers read: currency, decimals, clock
+    adl_lights_interval: int = 30  # ts units between ADL lights publications (30 s when ts is in seconds)
     leverage_tiers: tuple[LeverageTier, ...] = ()  # larger positions: lower leverage allowed
     max_open_interest: int = 0  # cap on the market's open interest (the longs' total size); 0: none
 
@@ -116,10 +138,16 @@ def spec_problem(spec: MarketSpec) -> str | None:
         (0 <= spec.liquidation_fee_bps < spec.mm_bps, "need 0 <= liquidation_fee_bps < mm_bps"),
         (spec.deleveraging in Deleveraging._value2member_map_, "unknown deleveraging policy"),
         (spec.max_price >= spec.tick_size and spec.max_position >= 0, "need max_price >= tick_size, max_position >= 0"),
+        (spec.adl_lights_interval > 0, "adl_lights_interval must be positive"),
         (_within_notional(spec), "max_position x 2 x max_price x multiplier must not exceed 2^58"),
         (spec.max_open_interest >= 0, "max_open_interest must not be negative"),
     )
-    return next((why for ok, why in checks if not ok), _tiers_problem(spec) or _leverage_tiers_problem(spec))
+    return (
+        next((why for ok, why in checks if not ok), None)
+        or _tiers_problem(spec)
+        or _leverage_tiers_problem(spec)
+        or _display_problem(spec)
+    )
 
 
 def _within_notional(spec: MarketSpec) -> bool:
@@ -157,4 +185,15 @@ def _leverage_tiers_problem(spec: MarketSpec) -> str | None:
         if not (tier.floor > floor and 1 <= tier.max_leverage < most):
             return "leverage_tiers need rising floors and falling max_leverage, below 10000 / im_bps"
         floor, most = tier.floor, tier.max_leverage
+    return None
+
+
+def _display_problem(spec: MarketSpec) -> str | None:
+    """Decimals a printer can use, and, with a quote, the multiplier they imply."""
+    d = spec.display
+    decimals = (d.quote_decimals, d.price_decimals, d.size_decimals)
+    if not (all(0 <= n <= 18 for n in decimals) and 0 <= d.ts_decimals <= 9 and len(d.quote) + len(d.base) <= 32):
+        return "display: decimals 0 to 18 (ts 0 to 9), quote and base names 32 characters at most"
+    if d.quote and spec.multiplier * 10 ** (d.price_decimals + d.size_decimals) != 10**d.quote_decimals:
+        return "display: multiplier must be 10^(quote_decimals - price_decimals - size_decimals)"
     return None

@@ -42,13 +42,14 @@ ADL lights (``adl_lights``)
     A position's quintile within its side, 5 for the top fifth (next in line)
     down to 1, like the queue lights venues show. ``AdlRanksPublished`` lists
     each side's accounts in deleveraging order (``queue_of``): the event shows the
-    queue itself, and the lights follow from each account's place in it.
+    queue itself, and the lights follow from each account's place in it. It is
+    published on a cadence (``MarketSpec.adl_lights_interval``), since ranking
+    every position is O(n); ``adl_quantiles`` gives the current lights on demand.
 """
 
+import heapq
 from collections.abc import Iterator, Sequence
 from typing import Any
-
-from sortedcontainers import SortedList
 
 from engine import risk
 from engine.errors import PerpxError
@@ -98,13 +99,22 @@ def adl_key(num: int, den: int, account: int) -> tuple[int, int]:
 
 
 def ranked(state: ExchangeState, market: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(longs, shorts): every position of ``market`` as its ``adl_key``, each side in deleveraging order.
+    """(longs, shorts): every position of ``market`` as its ``adl_key``, each side in deleveraging order."""
+    longs, shorts = keys(state, market, 0)
+    longs.sort()
+    shorts.sort()
+    return longs, shorts
 
-    This runs for every position of a market after each liquidation round, so
-    it is one pass over both sides with ``adl_key(*adl_score(...))`` written
-    out (``ratio_key``'s range check included: 40 % faster than the calls) and
-    a one-position account's equity needs no loop; the tests check it against
-    those definitions.
+
+def keys(state: ExchangeState, market: str, side: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(longs, shorts): the ``adl_key`` of every position of ``market`` on ``side`` (1 long, -1 short, 0 both),
+    unsorted.
+
+    This is the cost of every ranking (publishing the lights, a deleveraging
+    run's first use of a side), so it is one pass with ``adl_key(*adl_score(...))``
+    written out (``ratio_key``'s range check included: 40 % faster than the
+    calls) and a one-position account's equity needs no loop; the tests check
+    it against those definitions.
     """
     mkt = state.markets[market]
     accounts = state.accounts
@@ -114,7 +124,7 @@ def ranked(state: ExchangeState, market: str) -> tuple[list[tuple[int, int]], li
     shorts: list[tuple[int, int]] = []
     for account_id, pos in mkt.positions.items():
         size = pos.size
-        if size:
+        if size and size * side >= 0:
             account = accounts[account_id]
             if account.isolated:
                 account = account.isolated.get(market, account)
@@ -131,8 +141,6 @@ def ranked(state: ExchangeState, market: str) -> tuple[list[tuple[int, int]], li
             if den >> EXACT_BITS:
                 ratio_key(num, den)  # raises RankingRange
             (longs if size > 0 else shorts).append((-((num << shift) // den), account_id))
-    longs.sort()
-    shorts.sort()
     return longs, shorts
 
 
@@ -159,43 +167,45 @@ def lights(accounts: Sequence[int]) -> list[tuple[int, int]]:
 
 
 class AdlOrder:
-    """One side (1 long, -1 short) of one market's positions in deleveraging order.
+    """One side (1 long, -1 short) of one market's positions, the next to be deleveraged first.
 
-    Built in O(n log n) from the state; ``update`` re-files one account in
-    O(log n) after its equity or position changed, so a liquidation run that
-    deleverages many bankrupts ranks the market once, not once per bankrupt.
-    Scores move with the mark, so an order is only valid until the next one.
+    Deleveraging takes only the top of one side, so the side is a heap of its
+    exact keys (``keys``: one pass, then ``heapify``, O(n)), not a sorted list,
+    and ``pop`` takes the next account in O(log n). ``update`` re-files one
+    account after its equity or position changed (O(log n)), so a liquidation
+    run that deleverages many bankrupts ranks each side it uses once. Scores
+    move with the mark, so an order is only valid until the next one.
 
-    Removal is lazy: an account's old key stays in the sorted list, dead, once
-    ``_live`` no longer maps the account to it, and iteration skips it. Dead
-    keys at the head, where deleveraging takes from, are dropped as they are
-    met, so none is stepped over twice there. A ``SortedList.remove`` costs
-    more than the whole rest of an update.
+    Removal is lazy: an account's old key stays in the heap, dead, once
+    ``_live`` no longer maps the account to it, and ``pop`` drops the dead keys
+    it meets. A popped account is out of the order until ``update`` files it
+    again (the close that follows names it).
     """
 
-    def __init__(
-        self, state: ExchangeState, market: str, side: int, keys: list[tuple[int, int]] | None = None
-    ) -> None:
-        """``keys``: the side as ``ranked`` gives it, when the caller has ranked the market already."""
+    def __init__(self, state: ExchangeState, market: str, side: int) -> None:
         self.state = state
         self.market = state.markets[market]
         self.side = side
-        if keys is None:
-            keys = ranked(state, market)[0 if side > 0 else 1]
-        self._live = {key[1]: key for key in keys}  # account: its current key
-        self._keys = SortedList(keys)  # (key, account), live and dead, the next to be deleveraged first
+        heap = keys(state, market, side)[0 if side > 0 else 1]
+        self._live = {key[1]: key for key in heap}  # account: its current key
+        heapq.heapify(heap)
+        self._heap = heap  # (key, account), live and dead, the next to be deleveraged on top
 
     def __len__(self) -> int:
         return len(self._live)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        """The live keys, the next to be deleveraged first."""
-        keys, live = self._keys, self._live
-        while keys and live.get(keys[0][1]) is not keys[0]:
-            del keys[0]
-        for key in keys:
+        """The live keys in deleveraging order (a sorted copy, for audits and tests)."""
+        return iter(sorted(self._live.values()))
+
+    def pop(self) -> int:
+        """The account next in line, taken out of the order."""
+        heap, live = self._heap, self._live
+        while True:
+            key = heapq.heappop(heap)
             if live.get(key[1]) is key:
-                yield key
+                del live[key[1]]
+                return key[1]
 
     def score(self, account_id: int) -> tuple[int, int]:
         pos = self.market.positions[account_id]
@@ -208,17 +218,7 @@ class AdlOrder:
         pos = self.market.positions.get(account_id)
         if pos is not None and pos.size * self.side > 0:
             key = live[account_id] = adl_key(*self.score(account_id), account_id)
-            self._keys.add(key)
-
-    def queue(self) -> tuple[int, ...]:
-        """The accounts with a position on this side, next in line first.
-
-        ``__iter__``'s liveness test over all the keys at once: publishing reads
-        every position, and a comprehension costs 4 % of an ADL shock less than
-        ``queue_of(list(self))`` through the generator.
-        """
-        live = self._live
-        return tuple([key[1] for key in self._keys if live.get(key[1]) is key])
+            heapq.heappush(self._heap, key)
 
 
 def adl_lights(rank: int, count: int) -> int:

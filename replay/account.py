@@ -10,7 +10,6 @@ not an account's own events.
 """
 
 from collections.abc import Iterable
-from decimal import Decimal
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -21,6 +20,7 @@ from engine import risk
 from engine.margin import unrealized_pnl
 from engine.ranking import adl_quantiles
 from engine.state import Account, ExchangeState
+from replay.display import average_entry
 from replay.text import event_fields
 
 Lights = dict[str, dict[int, int]]  # market: account: ADL lights
@@ -62,11 +62,6 @@ class Entry(msgspec.Struct, frozen=True):
     ts: int
     type: str
     fields: dict[str, Any]
-
-
-def average_entry(cost: int, size: int, multiplier: int) -> str:
-    """cost / (size x m) to 4 decimal places (half-even): display only, never fed back."""
-    return str((Decimal(cost) / (size * multiplier)).quantize(Decimal("0.0001")))
 
 
 def market_lights(state: ExchangeState, markets: Iterable[str]) -> Lights:

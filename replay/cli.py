@@ -27,10 +27,11 @@ from engine.filelog import FileLog
 from engine.redislog import SCHEMES, open_url
 from replay.account import account_view, entry, timeline
 from replay.diff import diff, divergence_lines
+from replay.display import Units
 from replay.exchange import KeepLast, exchange_view
 from replay.explain import explain, story_lines
-from replay.html import report as html_report
-from replay.incident import measure
+from replay.findings import gather
+from replay.html import write as write_report
 from replay.markets import market_summaries
 from replay.rebuild import Progress, events_until, rebuild
 from replay.report import ReplayReport, as_json, replay_text, simulation_text, timeline_line
@@ -136,6 +137,7 @@ def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     report = commands.add_parser("report", parents=[common], help="a self-contained HTML incident report of a log")
     report.add_argument("log", metavar="LOG", help="event log: a file path or a redis URL")
     report.add_argument("-o", "--out", metavar="PATH", default="incident.html", help="the page to write")
+    report.add_argument("--expect-hash", metavar="HEX", help="refuse the log unless its state hash equals this")
     report.set_defaults(run=_report)
 
     rerun = commands.add_parser("rerun", parents=[common], help="re-execute a journal into a new log")
@@ -192,7 +194,8 @@ def _replay(args: argparse.Namespace) -> int:
                 event = next(iter(log.read(state.seq - 1)))
             at = exchange_view(state, None if event is None else entry(event))
         verification = verify(state, args.expect_hash, checked[0])
-        report = ReplayReport(args.log, last, verification, summaries, account, entries, at)
+        units = Units.of(market.spec for market in state.markets.values())
+        report = ReplayReport(args.log, last, verification, summaries, account, entries, at, units)
     finally:
         log.close()
     print(as_json(report) if args.json else replay_text(report))
@@ -255,12 +258,11 @@ def _whatif(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     log = _opened(args.log)
     try:
-        incident = measure(log.read(), log.last_seq(), _progress(args.quiet, "events"))
+        findings = gather(log, args.log, args.expect_hash, _progress(args.quiet, "events"))
     finally:
         log.close()
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(html_report(incident, args.log))
-    structlog.get_logger().info("report written", path=args.out, events=incident.events)
+    written = write_report(findings, args.out)
+    structlog.get_logger().info("report written", path=args.out, csv=len(written) - 1, events=findings.incident.events)
     return 0
 
 

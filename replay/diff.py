@@ -19,6 +19,7 @@ import msgspec
 from engine.apply import apply
 from engine.state import ExchangeState
 from replay.account import Entry, entry
+from replay.display import Units
 from replay.rebuild import Progress, untracked
 from replay.text import section
 
@@ -29,6 +30,8 @@ class Difference(msgspec.Struct, frozen=True):
     field: str  # e.g. "account 4 BTC-PERP size"
     a: Any  # None: absent
     b: Any
+    name: str = ""  # the field's own name ("size"): what its values measure (``replay.display``)
+    market: str = ""  # the market it belongs to, if any: the unit of a price or size
 
 
 class StateDiff(msgspec.Struct, frozen=True):
@@ -39,6 +42,7 @@ class StateDiff(msgspec.Struct, frozen=True):
     differences: list[Difference]
     accounts: list[int]
     markets: list[str]
+    units: Units  # log A's: how the listings say the integers read
 
 
 class Divergence(msgspec.Struct, frozen=True):
@@ -52,8 +56,9 @@ class Divergence(msgspec.Struct, frozen=True):
     end: StateDiff | None  # the states at the end of each log
 
 
-def flatten(state: ExchangeState) -> dict[Path, Any]:
-    """Every field of the state that a diff should name, under a sortable path: (kind, id, ...)."""
+def flatten(state: ExchangeState, units: Units) -> dict[Path, Any]:
+    """Every field of the state that a diff should name, under a sortable path: (kind, id, ...), ending in
+    the field's name; an order is a sentence in ``units``."""
     flat: dict[Path, Any] = {
         ("insurance fund",): state.insurance_fund,
         ("fee pool",): state.fee_pool,
@@ -74,19 +79,30 @@ def flatten(state: ExchangeState) -> dict[Path, Any]:
             flat["account", account_id, symbol, "size"] = pos.size
             flat["account", account_id, symbol, "cost"] = pos.cost
     for order_id, o in state.orders.items():
-        flat["account", o.account, o.market, f"order {order_id}"] = f"{o.side.name} {o.qty} at {o.price}"
+        what = f"{o.side.name} {units.size(o.market, o.qty)} at {units.price(o.market, o.price)}"
+        flat["account", o.account, o.market, f"order {order_id}"] = what
     return flat
 
 
+def _market(path: Path) -> str:
+    """The market a path names: (market, SYMBOL, ...) or (account, ID, SYMBOL, ...)."""
+    if path[0] == "market":
+        return str(path[1])
+    return str(path[2]) if path[0] == "account" and len(path) == 4 else ""
+
+
 def compare(a: ExchangeState, b: ExchangeState) -> StateDiff:
-    flat_a, flat_b = flatten(a), flatten(b)
+    units = Units.of(market.spec for market in (a.markets or b.markets).values())
+    flat_a, flat_b = flatten(a, units), flatten(b, units)
     found = [(path, flat_a.get(path), flat_b.get(path)) for path in sorted(set(flat_a) | set(flat_b))]
     found = [(path, value_a, value_b) for path, value_a, value_b in found if value_a != value_b]
     accounts = {path[1] for path, _, _ in found if path[0] == "account"}
-    markets = {path[1] for path, _, _ in found if path[0] == "market"}
-    markets |= {path[2] for path, _, _ in found if path[0] == "account" and len(path) == 4}
-    differences = [Difference(" ".join(map(str, path)), value_a, value_b) for path, value_a, value_b in found]
-    return StateDiff(a.seq, b.seq, differences, sorted(accounts), sorted(markets))
+    markets = {_market(path) for path, _, _ in found} - {""}
+    differences = [
+        Difference(" ".join(map(str, path)), value_a, value_b, str(path[-1]), _market(path))
+        for path, value_a, value_b in found
+    ]
+    return StateDiff(a.seq, b.seq, differences, sorted(accounts), sorted(markets), units)
 
 
 def diff(
@@ -120,10 +136,10 @@ def diff(
     return Divergence(*names, (a or b).seq, *first, equal, after, compare(state_a, state_b))
 
 
-def _event(e: Entry | None, other: Entry | None) -> str:
+def _event(e: Entry | None, other: Entry | None, units: Units) -> str:
     if e is None:
         return f"(ends before seq {other.seq})" if other else ""
-    return f"seq {e.seq}  ts {e.ts}  {e.type}  " + " ".join(f"{name}={value}" for name, value in e.fields.items())
+    return f"seq {e.seq}  {units.time(e.ts)}  {e.type}  {units.fields(e.fields)}"
 
 
 def _state_lines(title: str, d: StateDiff) -> list[str]:
@@ -132,17 +148,24 @@ def _state_lines(title: str, d: StateDiff) -> list[str]:
     markets = ", ".join(d.markets) or "none"
     fields = f"{count} field{' differs' if count == 1 else 's differ'}"
     lines = [f"{title}: {fields}; accounts {accounts}; markets {markets}"]
-    return lines + section("", ("field", "A", "B"), [(x.field, x.a, x.b) for x in d.differences])[1:]
+
+    def shown(x: Difference, value: Any) -> Any:
+        """Every unit of money counts in a diff: amounts are exact."""
+        return None if value is None else d.units.field(x.name.replace(" ", "_"), value, x.market, exact=True)
+
+    rows = [(x.field, shown(x, x.a), shown(x, x.b)) for x in d.differences]
+    return lines + section("", ("field", "A", "B"), rows)[1:]
 
 
 def divergence_lines(d: Divergence) -> list[str]:
     lines = [f"A  {d.log_a}", f"B  {d.log_b}"]
     if d.after is None or d.end is None:
         return [*lines, f"identical: {d.equal} events"]
+    units = d.after.units
     lines += [
         f"first difference at seq {d.seq}, after {d.equal} equal events",
-        f"  A: {_event(d.a, d.b)}",
-        f"  B: {_event(d.b, d.a)}",
+        f"  A: {_event(d.a, d.b, units)}",
+        f"  B: {_event(d.b, d.a, units)}",
     ]
     lines += _state_lines(f"state after seq {d.seq}", d.after)
     return lines + _state_lines(f"state at the end (A seq {d.end.seq_a}, B seq {d.end.seq_b})", d.end)

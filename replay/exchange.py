@@ -17,18 +17,22 @@ import msgspec
 from engine import risk
 from engine.distressed import liquidatable
 from engine.ranking import distress_key
-from engine.state import Account, ExchangeState
-from replay.account import AccountView, Entry, account_view, market_lights
+from engine.state import ExchangeState, Margined
+from replay.account import AccountView, Entry, OrderView, PositionView, account_view, market_lights
+from replay.display import Units
 from replay.rebuild import Progress
 from replay.text import field_lines, section
 
 
 class QueuedAccount(msgspec.Struct, frozen=True):
+    """A margin account waiting for liquidation: an account's cross account, or its isolated one in ``market``."""
+
     account: int
     equity: int
     maintenance: int
     health: Decimal | None  # equity / maintenance, display only
     notional: int  # of all its positions, at mark
+    market: str = ""  # an isolated margin account's market; "": cross
 
 
 class ExchangeView(msgspec.Struct, frozen=True):
@@ -39,6 +43,7 @@ class ExchangeView(msgspec.Struct, frozen=True):
     fee_pool: int
     accounts: list[AccountView]
     liquidation_queue: list[QueuedAccount]
+    units: Units  # how the listings say the integers read
 
 
 def health(equity: int, maintenance: int) -> Decimal | None:
@@ -46,7 +51,7 @@ def health(equity: int, maintenance: int) -> Decimal | None:
     return (Decimal(equity) / maintenance).quantize(Decimal("0.0001")) if maintenance else None
 
 
-def notional(state: ExchangeState, account: Account) -> int:
+def notional(state: ExchangeState, account: Margined) -> int:
     """The sum of |size| x mark x multiplier over the account's positions."""
     markets = state.markets
     return sum(
@@ -58,12 +63,14 @@ def notional(state: ExchangeState, account: Account) -> int:
 def liquidation_queue(state: ExchangeState) -> list[QueuedAccount]:
     keyed = []
     for account in state.accounts.values():
-        if liquidatable(state, account):
-            equity, maintenance = risk.health(state, account)
-            size = notional(state, account)
-            keyed.append((distress_key(equity, maintenance, size, account.id), equity, maintenance, size))
+        for unit in account.units():
+            if liquidatable(state, unit):
+                equity, maintenance = risk.health(state, unit)
+                size = notional(state, unit)
+                key = distress_key(equity, maintenance, size, (unit.id, unit.market))
+                keyed.append((key, equity, maintenance, size))
     keyed.sort()
-    return [QueuedAccount(key[-1], e, mm, health(e, mm), n) for key, e, mm, n in keyed]
+    return [QueuedAccount(key[-1][0], e, mm, health(e, mm), n, key[-1][1]) for key, e, mm, n in keyed]
 
 
 def exchange_view(state: ExchangeState, event: Entry | None) -> ExchangeView:
@@ -76,6 +83,7 @@ def exchange_view(state: ExchangeState, event: Entry | None) -> ExchangeView:
         state.fee_pool,
         [account_view(state, account_id, lights) for account_id in sorted(state.accounts)],
         liquidation_queue(state),
+        Units.of(market.spec for market in state.markets.values()),
     )
 
 
@@ -95,42 +103,60 @@ class KeepLast:
             yield event
 
 
+POSITION_COLUMNS = ("market", "size", "entry cost", "average entry", "unrealized pnl", "ADL lights")
+ORDER_COLUMNS = ("market", "side", "price", "qty")
+
+
+def margin_cells(a: AccountView, units: Units) -> tuple[str, ...]:
+    """balance, equity, initial and maintenance margin."""
+    return tuple(map(units.money, (a.balance, a.equity, a.initial_margin, a.maintenance_margin)))
+
+
+def position_cells(p: PositionView, units: Units) -> tuple[Any, ...]:
+    """One position as ``POSITION_COLUMNS``, in its market's units."""
+    average = units.average(p.market, p.cost, p.size)
+    return (p.market, units.size(p.market, p.size), units.money(p.cost), average, units.money(p.unrealized_pnl),
+            p.adl_lights)  # fmt: skip
+
+
+def order_cells(o: OrderView, units: Units) -> tuple[Any, ...]:
+    """One order as ``ORDER_COLUMNS``."""
+    return o.market, o.side, units.price(o.market, o.price), units.size(o.market, o.qty)
+
+
 def exchange_lines(view: ExchangeView) -> list[str]:
     """The view as text: the event, the funds, then one table each of accounts, positions, orders and the queue."""
-    event = (
-        "none (the empty state)"
-        if view.event is None
-        else f"{view.event.type}  " + " ".join(f"{name}={value}" for name, value in view.event.fields.items())
-    )
-    lines = ["", f"at seq {view.seq} (ts {view.ts})"]
+    u = view.units
+    event = "none (the empty state)" if view.event is None else f"{view.event.type}  {u.fields(view.event.fields)}"
+    lines = ["", f"at seq {view.seq} ({u.time(view.ts)})"]
     lines += field_lines(
-        [("event", event), ("insurance fund", view.insurance_fund), ("fee pool", view.fee_pool)], indent="  "
+        [("event", event), ("insurance fund", u.money(view.insurance_fund)), ("fee pool", u.money(view.fee_pool))],
+        indent="  ",
     )
-    accounts = view.accounts
-    rows = [(a.account, a.balance, a.equity, a.initial_margin, a.maintenance_margin) for a in accounts]
+    accounts, m = view.accounts, u.money
     lines += section(
         "accounts",
         ("account", "balance", "equity", "initial margin", "maintenance margin", "health"),
-        [(*row, health(row[2], row[4])) for row in rows],
+        [(a.account, *margin_cells(a, u), health(a.equity, a.maintenance_margin)) for a in accounts],
     )
-    positions = [(a.account, p) for a in accounts for p in a.positions]
     lines += section(
         "positions",
-        ("account", "market", "size", "entry cost", "average entry", "unrealized pnl", "ADL lights"),
-        [
-            (account, p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl, p.adl_lights)
-            for account, p in positions
-        ],
+        ("account", *POSITION_COLUMNS),
+        [(a.account, *position_cells(p, u)) for a in accounts for p in a.positions],
     )
     orders = sorted((o.order_id, a.account, o) for a in accounts for o in a.orders)
     lines += section(
         "open orders",
-        ("order", "account", "market", "side", "price", "qty", "reduce only"),
-        [(order_id, account, o.market, o.side, o.price, o.qty, o.reduce_only) for order_id, account, o in orders],
+        ("order", "account", *ORDER_COLUMNS, "reduce only"),
+        [(order_id, account, *order_cells(o, u), o.reduce_only) for order_id, account, o in orders],
     )
+    queue = view.liquidation_queue
+    isolated = any(q.market for q in queue)  # the column shows only when an isolated margin account waits
     lines += section(
         "liquidation queue (equity below maintenance, next first)",
-        ("account", "equity", "maintenance", "health", "notional"),
-        [(q.account, q.equity, q.maintenance, q.health, q.notional) for q in view.liquidation_queue],
+        ("account", "equity", "maintenance", "health", "notional", "isolated")[: 6 if isolated else 5],
+        [(q.account, m(q.equity), m(q.maintenance), q.health, m(q.notional), q.market or None) for q in queue]
+        if isolated
+        else [(q.account, m(q.equity), m(q.maintenance), q.health, m(q.notional)) for q in queue],
     )
     return lines

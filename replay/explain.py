@@ -35,6 +35,7 @@ from engine.events import (
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
+    MarketListed,
     OrderAccepted,
     OrderCancelled,
     OrderRested,
@@ -46,6 +47,7 @@ from engine.events import (
 from engine.state import ExchangeState
 from engine.units import PPM
 from replay.account import AccountView, Involvement, account_view
+from replay.display import Units
 from replay.exchange import health
 from replay.rebuild import Progress, untracked
 from replay.text import event_fields, field_lines
@@ -67,7 +69,7 @@ class Totals(msgspec.Struct):
     funding: int = 0  # paid, less received
     liquidations: int = 0
     insurance: int = 0  # paid into it by the insurance fund
-    deleveraged: int = 0  # qty of its positions closed against bankrupt ones
+    deleveraged: dict[str, int] = msgspec.field(default_factory=dict)  # size closed against bankrupts, by market
     socialized: int = 0  # charged toward others' deficits
 
 
@@ -78,14 +80,7 @@ class Story(msgspec.Struct):
     lines: list[Line]
     totals: Totals
     final: AccountView
-
-
-def _signed(size: int) -> str:
-    return f"{size:+d}" if size else "0 (flat)"
-
-
-def _fee(fee: int) -> str:
-    return f"rebate {-fee}" if fee < 0 else f"fee {fee}"
+    units: Units  # how the log's listings say its integers read
 
 
 def _verb(side: int) -> str:
@@ -114,6 +109,7 @@ class Narrator:
         self.involves = Involvement(account_id)
         self.lines: list[Line] = []
         self.totals = Totals()
+        self.units = Units()
         self._adl: dict[tuple[str, int], list[tuple[int, PositionDeleveraged]]] = {}  # (market, bankrupt): lines
         self._sentences: dict[type, Callable[[Any], str]] = {
             Deposited: self._deposited,
@@ -139,6 +135,8 @@ class Narrator:
     def add(self, event: Any) -> None:
         apply(self.state, event)
         kind = type(event)
+        if kind is MarketListed:
+            self.units = Units.of(market.spec for market in self.state.markets.values())
         if kind is DeleveragingRound:
             self._rank(event)
         if self.involves(event):
@@ -153,22 +151,36 @@ class Narrator:
             self.lines,
             self.totals,
             account_view(self.state, self.account_id),
+            self.units,
         )
 
     # money in and out
 
-    def _balance(self) -> int:
-        return self.state.accounts[self.account_id].balance
+    def _balance(self) -> str:
+        return self.units.money(self.state.accounts[self.account_id].balance)
+
+    def _signed(self, market: str, size: int) -> str:
+        return self.units.size(market, size, signed=True) if size else "0 (flat)"
+
+    def _fee(self, fee: int) -> str:
+        return f"rebate {self.units.money(-fee)}" if fee < 0 else f"fee {self.units.money(fee)}"
+
+    def _qty_at(self, market: str, qty: int, price: int) -> str:
+        """``0.020 BTC in BTC-PERP at $43,000.0`` (``20 BTC-PERP at 43000`` with no display)."""
+        u = self.units
+        where = f"in {market}" if u.markets[market].base else market
+        return f"{u.size(market, qty)} {where} at {u.price(market, price)}"
 
     def _deposited(self, e: Deposited) -> str:
-        return f"deposited {e.amount}; balance {self._balance()}"
+        return f"deposited {self.units.money(e.amount)}; balance {self._balance()}"
 
     def _withdrawn(self, e: Withdrawn) -> str:
-        return f"withdrew {e.amount}; balance {self._balance()}"
+        return f"withdrew {self.units.money(e.amount)}; balance {self._balance()}"
 
     def _funding(self, e: FundingPaid) -> str:
         self.totals.funding += e.amount
-        what = f"paid {e.amount}" if e.amount > 0 else f"received {-e.amount}"
+        money = self.units.money
+        what = f"paid {money(e.amount)}" if e.amount > 0 else f"received {money(-e.amount)}"
         return f"{what} funding on {e.market}; balance {self._balance()}"
 
     # orders and trades
@@ -176,14 +188,18 @@ class Narrator:
     def _order_accepted(self, e: OrderAccepted) -> str:
         options = ", ".join([e.tif.name] + (["reduce-only"] if e.reduce_only else []))
         rests = "; rests in the book" if e.rests else ""
-        return f"order {e.order_id} accepted: {e.side.name.lower()} {e.qty} {e.market} at {e.price} ({options}){rests}"
+        what = self._qty_at(e.market, e.qty, e.price)
+        return f"order {e.order_id} accepted: {e.side.name.lower()} {what} ({options}){rests}"
 
     def _order_rested(self, e: OrderRested) -> str:
         order = self.state.orders[e.order_id]
-        return f"order {e.order_id}: the remaining {order.qty} rests in the book at {order.price}"
+        u = self.units
+        rest = f"{u.size(order.market, order.qty)} rests in the book at {u.price(order.market, order.price)}"
+        return f"order {e.order_id}: the remaining {rest}"
 
     def _order_cancelled(self, e: OrderCancelled) -> str:
-        return f"order {e.order_id} cancelled ({e.reason.name.lower().replace('_', ' ')}): {e.qty} left unfilled"
+        why = e.reason.name.lower().replace("_", " ")
+        return f"order {e.order_id} cancelled ({why}): {self.units.size(e.market, e.qty)} left unfilled"
 
     def _rejected(self, e: CommandRejected) -> str:
         return f"{e.command} rejected: {e.reason.name} (ref {e.ref})"
@@ -204,76 +220,91 @@ class Narrator:
         other, order = (e.maker_account, e.taker_order_id) if taker else (e.taker_account, e.maker_order_id)
         self._fill(e.qty, e.price, e.market, fee, pnl)
         return (
-            f"{_verb(side)} {e.qty} {e.market} at {e.price} {'from' if side == Side.BUY else 'to'} account {other}"
-            f" ({'taker' if taker else 'maker'}, order {order}); {_fee(fee)}; realized pnl {pnl};"
-            f" position {_signed(position)}"
+            f"{_verb(side)} {self._qty_at(e.market, e.qty, e.price)} {'from' if side == Side.BUY else 'to'} account"
+            f" {other} ({'taker' if taker else 'maker'}, order {order}); {self._fee(fee)};"
+            f" realized pnl {self.units.money(pnl)}; position {self._signed(e.market, position)}"
         )
 
     # liquidation
 
     def _liquidation_started(self, e: LiquidationStarted) -> str:
         self.totals.liquidations += 1
-        markets = self.state.markets
+        markets, u = self.state.markets, self.units
         held = sorted(self.state.accounts[e.account].positions.items())
         marks = ", ".join(
-            f"{symbol} {_signed(pos.size)} at mark {markets[symbol].mark}" for symbol, pos in held if pos.size
+            f"{symbol} {self._signed(symbol, pos.size)} at mark {u.price(symbol, markets[symbol].mark)}"
+            for symbol, pos in held
+            if pos.size
         )
         return (
-            f"became liquidatable: equity {e.equity} below maintenance margin {e.maintenance}"
-            f" (health {health(e.equity, e.maintenance)}); positions {marks}; notional {e.notional}"
+            f"became liquidatable: equity {u.money(e.equity)} below maintenance margin {u.money(e.maintenance)}"
+            f" (health {health(e.equity, e.maintenance)}); positions {marks}; notional {u.money(e.notional)}"
         )
 
     def _liquidation_filled(self, e: LiquidationFilled) -> str:
+        money = self.units.money
+        what = self._qty_at(e.market, e.qty, e.price)
         if e.account == self.account_id:
             self._fill(e.qty, e.price, e.market, 0, e.pnl)
             return (
-                f"liquidation {_verb(e.side)} {e.qty} {e.market} at {e.price} {'from' if e.side == Side.BUY else 'to'}"
-                f" account {e.maker_account} (its order {e.maker_order_id}); realized pnl {e.pnl};"
-                f" position {_signed(e.position)}"
+                f"liquidation {_verb(e.side)} {what} {'from' if e.side == Side.BUY else 'to'}"
+                f" account {e.maker_account} (its order {e.maker_order_id}); realized pnl {money(e.pnl)};"
+                f" position {self._signed(e.market, e.position)}"
             )
         self._fill(e.qty, e.price, e.market, e.maker_fee, e.maker_pnl)
         return (
-            f"{_verb(-e.side)} {e.qty} {e.market} at {e.price} from the liquidation of account {e.account}"
-            f" (maker, order {e.maker_order_id}); {_fee(e.maker_fee)}; realized pnl {e.maker_pnl};"
-            f" position {_signed(e.maker_position)}"
+            f"{_verb(-e.side)} {what} from the liquidation of account {e.account}"
+            f" (maker, order {e.maker_order_id}); {self._fee(e.maker_fee)}; realized pnl {money(e.maker_pnl)};"
+            f" position {self._signed(e.market, e.maker_position)}"
         )
 
     def _liquidation_fee(self, e: LiquidationFeeCharged) -> str:
         self.totals.fees += e.amount
-        return f"paid liquidation fee {e.amount} on {e.notional} closed in {e.market}, to the insurance fund"
+        money = self.units.money
+        return (
+            f"paid liquidation fee {money(e.amount)} on {money(e.notional)} closed in {e.market}, to the insurance fund"
+        )
 
     def _insurance_paid(self, e: InsuranceFundPaid) -> str:
         self.totals.insurance += e.amount
+        money = self.units.money
         where = f"for its {e.market} position" if e.market else "toward its remaining deficit"
-        return f"the insurance fund paid {e.amount} into this account {where}; fund now {self.state.insurance_fund}"
+        fund = money(self.state.insurance_fund)
+        return f"the insurance fund paid {money(e.amount)} into this account {where}; fund now {fund}"
 
     def _socialized(self, e: SocializedLossCharged) -> str:
+        money = self.units.money
         if e.account == self.account_id:
             self.totals.socialized += e.amount
             return (
-                f"charged {e.amount} toward bankrupt account {e.bankrupt_account}'s deficit in {e.market}"
-                f" (socialized, pro rata to its unrealized profit {e.profit}); balance {self._balance()}"
+                f"charged {money(e.amount)} toward bankrupt account {e.bankrupt_account}'s deficit in {e.market}"
+                f" (socialized, pro rata to its unrealized profit {money(e.profit)}); balance {self._balance()}"
             )
-        return f"account {e.account} was charged {e.amount} toward this account's deficit in {e.market} (socialized)"
+        return (
+            f"account {e.account} was charged {money(e.amount)} toward this account's deficit in {e.market}"
+            " (socialized)"
+        )
 
     def _deleveraged(self, e: PositionDeleveraged) -> str:
         if e.account == self.account_id:
             self.totals.realized_pnl += e.pnl
+            money = self.units.money
             return (
-                f"deleveraged: {_verb(e.side)} {e.qty} {e.market} at {e.price} (value {e.value}) against account"
-                f" {e.counterparty_account}; realized pnl {e.pnl}; position {_signed(e.position)}"
+                f"deleveraged: {_verb(e.side)} {self._qty_at(e.market, e.qty, e.price)} (value {money(e.value)})"
+                f" against account {e.counterparty_account}; realized pnl {money(e.pnl)};"
+                f" position {self._signed(e.market, e.position)}"
             )
         self.totals.realized_pnl += e.counterparty_pnl
-        self.totals.deleveraged += e.qty
+        self.totals.deleveraged[e.market] = self.totals.deleveraged.get(e.market, 0) + e.qty
         self._adl.setdefault((e.market, e.account), []).append((len(self.lines), e))  # the line told next
         return self._counterparty_sentence(e, "", "rank not recorded")
 
-    @staticmethod
-    def _counterparty_sentence(e: PositionDeleveraged, policy: str, rank: str) -> str:
+    def _counterparty_sentence(self, e: PositionDeleveraged, policy: str, rank: str) -> str:
+        money = self.units.money
         return (
-            f"deleveraged{policy}: {_verb(-e.side)} {e.qty} {e.market} at {e.price} (value {e.value}) against"
-            f" bankrupt account {e.account}, {rank}; realized pnl {e.counterparty_pnl};"
-            f" position {_signed(e.counterparty_position)}"
+            f"deleveraged{policy}: {_verb(-e.side)} {self._qty_at(e.market, e.qty, e.price)} (value {money(e.value)})"
+            f" against bankrupt account {e.account}, {rank}; realized pnl {money(e.counterparty_pnl)};"
+            f" position {self._signed(e.market, e.counterparty_position)}"
         )
 
     def _rank(self, e: DeleveragingRound) -> None:
@@ -282,30 +313,35 @@ class Narrator:
         for index, close in self._adl.pop((e.market, e.account), []):
             rank, share = next((i, s) for i, s in enumerate(closes, 1) if s.account == self.account_id)
             score = _ratio(share.score, PPM)
-            text = f"ranked {rank} of {e.candidates} (score {score}), lost {share.amount} against mark"
+            lost = self.units.money(share.amount)
+            text = f"ranked {rank} of {e.candidates} (score {score}), lost {lost} against mark"
             self.lines[index] = Line(
                 close.seq, close.ts, self._counterparty_sentence(close, f" ({e.policy.name})", text)
             )
 
     def _round(self, e: DeleveragingRound) -> str:
-        takers = ", ".join(f"account {s.account} {s.amount}" for s in e.shares if s.amount) or "nobody"
+        money = self.units.money
+        takers = ", ".join(f"account {s.account} {money(s.amount)}" for s in e.shares if s.amount) or "nobody"
         return (
-            f"deleveraging round ({e.policy.name}) in {e.market}: {e.qty} closed for value {e.value};"
-            f" the insurance fund paid {e.insurance}; deficit left {e.deficit}; charged {takers}"
-            f" ({e.candidates} candidate{'' if e.candidates == 1 else 's'})"
+            f"deleveraging round ({e.policy.name}) in {e.market}: {self.units.size(e.market, e.qty)} closed for value"
+            f" {money(e.value)}; the insurance fund paid {money(e.insurance)}; deficit left {money(e.deficit)};"
+            f" charged {takers} ({e.candidates} candidate{'' if e.candidates == 1 else 's'})"
         )
 
     def _written_off(self, e: BadDebtWrittenOff) -> str:
-        return f"{e.amount} that nobody could cover written off: balance back to {self._balance()}"
+        return f"{self.units.money(e.amount)} that nobody could cover written off: balance back to {self._balance()}"
 
     def _deficit_settled(self, e: DeficitSettled) -> str:
+        money = self.units.money
         return (
-            f"deficit {e.deficit} settled: insurance fund {e.insurance}, ADL {e.deleveraged},"
-            f" socialized {e.socialized}, written off {e.written_off}"
+            f"deficit {money(e.deficit)} settled: insurance fund {money(e.insurance)}, ADL {money(e.deleveraged)},"
+            f" socialized {money(e.socialized)}, written off {money(e.written_off)}"
         )
 
     def _liquidation_ended(self, e: LiquidationEnded) -> str:
-        return f"liquidation ended at stage {e.stage.name}: equity {e.equity}, maintenance margin {e.maintenance}"
+        money = self.units.money
+        after = f"equity {money(e.equity)}, maintenance margin {money(e.maintenance)}"
+        return f"liquidation ended at stage {e.stage.name}: {after}"
 
 
 def explain(
@@ -320,26 +356,30 @@ def explain(
 
 
 def story_lines(story: Story) -> list[str]:
-    t = story.totals
+    t, u = story.totals, story.units
     lines = [f"account {story.account} in {story.log}: {len(story.lines)} events up to seq {story.seq}"]
-    lines += [f"  seq {line.seq}  ts {line.ts}  {line.text}" for line in story.lines]
+    lines += [f"  seq {line.seq}  {u.time(line.ts)}  {line.text}" for line in story.lines]
     lines.append("totals")
+    deleveraged = ", ".join(u.size(market, qty) for market, qty in t.deleveraged.items()) or "0"
     lines += field_lines(
         [
-            ("fills", f"{t.fills} for {t.traded}"),
-            ("fees", t.fees),
-            ("realized pnl", t.realized_pnl),
-            ("funding paid", t.funding),
+            ("fills", f"{t.fills} for {u.money(t.traded)}"),
+            ("fees", u.money(t.fees)),
+            ("realized pnl", u.money(t.realized_pnl)),
+            ("funding paid", u.money(t.funding)),
             ("liquidations", t.liquidations),
-            ("insurance fund paid in", t.insurance),
-            ("qty closed against bankrupts", t.deleveraged),
-            ("socialized charges", t.socialized),
+            ("insurance fund paid in", u.money(t.insurance)),
+            ("qty closed against bankrupts", deleveraged),
+            ("socialized charges", u.money(t.socialized)),
         ],
         indent="  ",
     )
     view = story.final
-    positions = ", ".join(f"{p.market} {_signed(p.size)} (ADL lights {p.adl_lights})" for p in view.positions) or "none"
+    positions = ", ".join(
+        f"{p.market} {u.size(p.market, p.size, signed=True)} (ADL lights {p.adl_lights})" for p in view.positions
+    )
     lines.append(
-        f"now: balance {view.balance}, equity {view.equity}, positions {positions}, {len(view.orders)} open orders"
+        f"now: balance {u.money(view.balance)}, equity {u.money(view.equity)}, positions {positions or 'none'},"
+        f" {len(view.orders)} open orders"
     )
     return lines

@@ -16,6 +16,11 @@ Series keep a point only where the value changed, so a quiet stretch costs
 nothing: prices and open interest the last value at each ts, the insurance
 fund every change (its dips inside one liquidation cascade matter).
 
+Per market
+    Sizes are counted per market (``MarketFigures``), each in its own size
+    unit: 0.001 BTC and 0.01 ETH never add up. Money is one quote currency
+    for the whole exchange, so amounts add across markets (``total``).
+
 Who was hurt
     ``AccountImpact.loss`` adds what an incident took from an account: the
     liquidation fees it paid, the losses its liquidation and deleveraged
@@ -35,6 +40,7 @@ from engine.events import (
     FundingSettled,
     InsuranceFunded,
     InsuranceFundPaid,
+    LiquidationEnded,
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
@@ -44,6 +50,10 @@ from engine.events import (
     SocializedLossCharged,
     TradeExecuted,
 )
+from engine.markets import Deleveraging as DeleveragingPolicy
+from engine.markets import MarketSpec
+from engine.transitions import Stage
+from replay.display import Units
 from replay.rebuild import Progress, untracked
 
 
@@ -67,38 +77,70 @@ class Series(msgspec.Struct):
             self.values.append(value)
 
 
-class Liquidation(msgspec.Struct, frozen=True):
+class Liquidation(msgspec.Struct):
+    """One liquidation, from its start to its end: what it closed and how far down the waterfall it went."""
+
     seq: int
     ts: int
     account: int
     equity: int
     maintenance: int
     notional: int
+    markets: list[str] = msgspec.field(default_factory=list)  # where it closed positions, in the order it did
+    closed_value: int = 0  # through the book and by deleveraging, at the prices closed
+    fee: int = 0  # liquidation fees, to the fund
+    deficit: int = 0  # its equity below zero once the book did what it could (``DeficitSettled``), covered by:
+    insurance: int = 0  # the fund
+    adl: int = 0  # counterparties, by ADL closes at its bankruptcy price (what each lost against mark)
+    socialized: int = 0  # accounts in profit, charged pro rata
+    uncovered: int = 0  # nobody: written off
+    stage: Stage | None = None  # where it ended; None while it runs
 
 
-class Deleveraging(msgspec.Struct, frozen=True):
+class Deleveraging(msgspec.Struct):
     """One close of a bankrupt position against a counterparty (ADL, or the close after socialized charges)."""
 
     seq: int
     ts: int
     market: str
+    policy: DeleveragingPolicy
     account: int  # the bankrupt
     counterparty: int
     qty: int
     price: int
     value: int
+    taken: int = 0  # what the close took from the counterparty against mark (from its round)
+
+
+class MarketFigures(msgspec.Struct):
+    """One market's part of the incident: its sizes are in its own size unit, never added to another's."""
+
+    trades: int = 0
+    volume: int = 0  # quote value of ordinary trades
+    size: int = 0  # size units traded
+    liquidation_fills: int = 0
+    liquidation_qty: int = 0  # closed through the book by liquidation fills
+    liquidation_value: int = 0
+    liquidation_fees: int = 0
+    insurance_paid: int = 0  # by the fund, for positions in this market
+    deleveraging_closes: int = 0
+    adl_qty: int = 0  # closed against counterparties by deleveraging rounds
+    adl_value: int = 0
+    adl_taken: int = 0  # what those closes took from the counterparties against mark: deficits they covered
+    socialized: int = 0  # deficits charged here to accounts in profit, pro rata
 
 
 class AccountImpact(msgspec.Struct):
+    """What an incident did to one account, in money (its markets say where)."""
+
     account: int
+    markets: list[str] = msgspec.field(default_factory=list)
     liquidations: int = 0
-    closed_qty: int = 0  # of its positions, by liquidation fills and deleveraging as the bankrupt
-    closed_value: int = 0  # quote value of those closes
+    closed_value: int = 0  # quote value of its positions closed by liquidation fills and as the bankrupt
     liquidation_fees: int = 0
     liquidation_pnl: int = 0  # realized by those closes
     insurance: int = 0  # paid into it by the insurance fund
-    adl_qty: int = 0  # of its positions closed against bankrupt ones
-    adl_loss: int = 0  # what those closes took from it against mark
+    adl_loss: int = 0  # what closes against bankrupt ones took from it against mark
     socialized: int = 0  # charged toward others' deficits
     uncovered: int = 0  # its deficit nobody could cover, written off
 
@@ -111,8 +153,8 @@ class Incident(msgspec.Struct):
     events: int = 0
     first_ts: int = 0
     last_ts: int = 0
-    trades: int = 0
-    volume: int = 0  # quote value of ordinary trades
+    specs: dict[str, MarketSpec] = msgspec.field(default_factory=dict)  # by symbol, as listed
+    markets: dict[str, MarketFigures] = msgspec.field(default_factory=dict)
     index: dict[str, Series] = msgspec.field(default_factory=dict)
     mark: dict[str, Series] = msgspec.field(default_factory=dict)
     open_interest: dict[str, Series] = msgspec.field(default_factory=dict)
@@ -122,21 +164,22 @@ class Incident(msgspec.Struct):
     fund_before_liquidations: int = 0  # when the first liquidation started
     liquidations: list[Liquidation] = msgspec.field(default_factory=list)
     deleveragings: list[Deleveraging] = msgspec.field(default_factory=list)
-    liquidation_fills: int = 0
-    liquidation_qty: int = 0  # closed through the book by liquidation fills
-    liquidation_value: int = 0
-    liquidation_fees: int = 0
-    insurance_paid: int = 0  # by the fund into liquidated accounts
-    adl_qty: int = 0  # closed against counterparties by deleveraging rounds
-    adl_value: int = 0
-    deficit: int = 0  # what deleveraging rounds had to take from others after the fund
-    socialized: int = 0  # of it, charged pro rata to profit
+    insurance_paid: int = 0  # by the fund into liquidated accounts (some with no position left: no market)
+    deficit: int = 0  # deficits after the fund: taken by ADL closes, socialized charges, or written off
     uncovered: int = 0  # deficits nobody could cover, written off
     accounts: dict[int, AccountImpact] = msgspec.field(default_factory=dict)
 
     @property
+    def units(self) -> Units:
+        return Units.of(self.specs.values())
+
+    @property
     def liquidated(self) -> set[int]:
         return {liquidation.account for liquidation in self.liquidations}
+
+    def total(self, name: str) -> int:
+        """A ``MarketFigures`` amount of money (or a count) over every market."""
+        return sum(getattr(figures, name) for figures in self.markets.values())
 
     def most_affected(self, n: int) -> list[AccountImpact]:
         """The ``n`` accounts the incident took most from, largest loss first, then by id."""
@@ -149,9 +192,10 @@ class Measure:
 
     def __init__(self) -> None:
         self.incident = Incident()
-        self._multipliers: dict[str, int] = {}
         self._long: dict[str, int] = {}  # open interest by market
         self._fund_changed = False
+        self._running: dict[int, Liquidation] = {}  # by account
+        self._closes: dict[tuple[str, int], list[Deleveraging]] = {}  # (market, bankrupt): closes awaiting a round
         self._handlers: dict[type, Callable[[Any], None]] = {
             MarketListed: self._listed,
             PricesUpdated: self._prices,
@@ -165,6 +209,7 @@ class Measure:
             PositionDeleveraged: self._deleveraged,
             DeleveragingRound: self._round,
             SocializedLossCharged: self._socialized,
+            LiquidationEnded: self._liquidation_ended,
             DeficitSettled: self._deficit_settled,
             BadDebtWrittenOff: self._written_off,
         }
@@ -180,11 +225,20 @@ class Measure:
         if handler is not None:
             handler(event)
 
-    def _impact(self, account: int) -> AccountImpact:
+    def _impact(self, account: int, market: str = "") -> AccountImpact:
         impact = self.incident.accounts.get(account)
         if impact is None:
             impact = self.incident.accounts[account] = AccountImpact(account)
+        if market and market not in impact.markets:
+            impact.markets.append(market)
         return impact
+
+    def _liquidation(self, account: int, market: str) -> Liquidation:
+        """The account's running liquidation, now known to close in ``market``."""
+        liquidation = self._running[account]
+        if market and market not in liquidation.markets:
+            liquidation.markets.append(market)
+        return liquidation
 
     def _fund(self, ts: int, change: int) -> None:
         incident = self.incident
@@ -204,74 +258,99 @@ class Measure:
 
     def _listed(self, e: MarketListed) -> None:
         symbol = e.spec.symbol
-        self._multipliers[symbol] = e.spec.multiplier
         self._long[symbol] = 0
         incident = self.incident
+        incident.specs[symbol] = e.spec
+        incident.markets[symbol] = MarketFigures()
         incident.index[symbol], incident.mark[symbol], incident.open_interest[symbol] = Series(), Series(), Series()
+
+    def _value(self, market: str, qty: int, price: int) -> int:
+        return qty * price * self.incident.specs[market].multiplier
 
     def _prices(self, e: PricesUpdated) -> None:
         self.incident.index[e.market].add(e.ts, e.index)
         self.incident.mark[e.market].add(e.ts, e.mark)
 
     def _trade(self, e: TradeExecuted) -> None:
-        self.incident.trades += 1
-        self.incident.volume += e.qty * e.price * self._multipliers[e.market]
+        figures = self.incident.markets[e.market]
+        figures.trades += 1
+        figures.size += e.qty
+        figures.volume += self._value(e.market, e.qty, e.price)
         side = e.taker_side
         self._positions(e.ts, e.market, e.qty, (e.taker_position, side), (e.maker_position, -side))
 
     def _liquidation_started(self, e: LiquidationStarted) -> None:
         if not self.incident.liquidations:
             self.incident.fund_before_liquidations = self.incident.fund
-        self.incident.liquidations.append(Liquidation(e.seq, e.ts, e.account, e.equity, e.maintenance, e.notional))
+        liquidation = Liquidation(e.seq, e.ts, e.account, e.equity, e.maintenance, e.notional)
+        self.incident.liquidations.append(liquidation)
+        self._running[e.account] = liquidation
         self._impact(e.account).liquidations += 1
 
     def _liquidation_filled(self, e: LiquidationFilled) -> None:
-        incident = self.incident
-        value = e.qty * e.price * self._multipliers[e.market]
-        incident.liquidation_fills += 1
-        incident.liquidation_qty += e.qty
-        incident.liquidation_value += value
-        impact = self._impact(e.account)
-        impact.closed_qty += e.qty
+        figures = self.incident.markets[e.market]
+        value = self._value(e.market, e.qty, e.price)
+        figures.liquidation_fills += 1
+        figures.liquidation_qty += e.qty
+        figures.liquidation_value += value
+        self._liquidation(e.account, e.market).closed_value += value
+        impact = self._impact(e.account, e.market)
         impact.closed_value += value
         impact.liquidation_pnl += e.pnl
         self._positions(e.ts, e.market, e.qty, (e.position, e.side), (e.maker_position, -e.side))
 
     def _liquidation_fee(self, e: LiquidationFeeCharged) -> None:
-        self.incident.liquidation_fees += e.amount
-        self._impact(e.account).liquidation_fees += e.amount
+        self.incident.markets[e.market].liquidation_fees += e.amount
+        self._liquidation(e.account, e.market).fee += e.amount
+        self._impact(e.account, e.market).liquidation_fees += e.amount
         self._fund(e.ts, e.amount)
 
     def _insurance_paid(self, e: InsuranceFundPaid) -> None:
         self.incident.insurance_paid += e.amount
-        self._impact(e.account).insurance += e.amount
+        if e.market:
+            self.incident.markets[e.market].insurance_paid += e.amount
+        self._liquidation(e.account, e.market).insurance += e.amount
+        self._impact(e.account, e.market).insurance += e.amount
         self._fund(e.ts, -e.amount)
 
     def _deleveraged(self, e: PositionDeleveraged) -> None:
-        incident = self.incident
-        incident.deleveragings.append(
-            Deleveraging(e.seq, e.ts, e.market, e.account, e.counterparty_account, e.qty, e.price, e.value)
-        )
-        incident.adl_qty += e.qty
-        incident.adl_value += e.value
-        impact = self._impact(e.account)
-        impact.closed_qty += e.qty
+        policy = self.incident.specs[e.market].deleveraging
+        close = Deleveraging(e.seq, e.ts, e.market, policy, e.account, e.counterparty_account, e.qty, e.price, e.value)
+        self.incident.deleveragings.append(close)
+        self._closes.setdefault((e.market, e.account), []).append(close)
+        figures = self.incident.markets[e.market]
+        figures.deleveraging_closes += 1
+        figures.adl_qty += e.qty
+        figures.adl_value += e.value
+        self._liquidation(e.account, e.market).closed_value += e.value
+        impact = self._impact(e.account, e.market)
         impact.closed_value += e.value
         impact.liquidation_pnl += e.pnl
-        self._impact(e.counterparty_account).adl_qty += e.qty
+        self._impact(e.counterparty_account, e.market)
         self._positions(e.ts, e.market, e.qty, (e.position, e.side), (e.counterparty_position, -e.side))
 
     def _round(self, e: DeleveragingRound) -> None:
-        for share in e.shares:
-            if share.qty:  # a close; a socialized charge is counted by its own event
-                self._impact(share.account).adl_loss += share.amount
+        self._liquidation(e.account, e.market)
+        taken = {share.account: share.amount for share in e.shares if share.qty}  # a charge has its own event
+        for close in self._closes.pop((e.market, e.account), []):
+            close.taken = taken.get(close.counterparty, 0)
+        for account, amount in taken.items():
+            self.incident.markets[e.market].adl_taken += amount
+            self._impact(account, e.market).adl_loss += amount
 
     def _socialized(self, e: SocializedLossCharged) -> None:
-        self.incident.socialized += e.amount
-        self._impact(e.account).socialized += e.amount
+        self.incident.markets[e.market].socialized += e.amount
+        self._impact(e.account, e.market).socialized += e.amount
+
+    def _liquidation_ended(self, e: LiquidationEnded) -> None:
+        self._running.pop(e.account).stage = e.stage
 
     def _deficit_settled(self, e: DeficitSettled) -> None:
+        """Where a bankrupt's deficit went: the fund, ADL closes, socialized charges, the write-off."""
         self.incident.deficit += e.deficit - e.insurance
+        liquidation = self._running[e.account]
+        liquidation.deficit, liquidation.adl, liquidation.socialized = e.deficit, e.deleveraged, e.socialized
+        liquidation.uncovered = e.written_off
 
     def _written_off(self, e: BadDebtWrittenOff) -> None:
         self.incident.uncovered += e.amount
@@ -279,19 +358,19 @@ class Measure:
 
 
 class Outcome(msgspec.Struct, frozen=True):
-    """One run's incident numbers (quote units, size units)."""
+    """One run's incident numbers: money in quote units; sizes per market, each in its own size unit."""
 
     events: int
     trades: int
     liquidations: int
     liquidated: list[int]
-    liquidation_qty: int  # closed through the book
+    liquidation_qty: dict[str, int]  # closed through the book, by market
     liquidation_value: int
     liquidation_fees: int
     insurance_paid: int
     fund_min: int
     fund_final: int
-    adl_qty: int  # closed against counterparties
+    adl_qty: dict[str, int]  # closed against counterparties, by market
     adl_value: int
     deficit: int  # left after the fund, taken by ADL or socialized charges
     socialized: int
@@ -299,21 +378,22 @@ class Outcome(msgspec.Struct, frozen=True):
 
 
 def outcome(incident: Incident) -> Outcome:
+    markets = incident.markets
     return Outcome(
         incident.events,
-        incident.trades,
+        incident.total("trades"),
         len(incident.liquidations),
         sorted(incident.liquidated),
-        incident.liquidation_qty,
-        incident.liquidation_value,
-        incident.liquidation_fees,
+        {symbol: figures.liquidation_qty for symbol, figures in markets.items()},
+        incident.total("liquidation_value"),
+        incident.total("liquidation_fees"),
         incident.insurance_paid,
         incident.fund_min,
         incident.fund,
-        incident.adl_qty,
-        incident.adl_value,
+        {symbol: figures.adl_qty for symbol, figures in markets.items()},
+        incident.total("adl_value"),
         incident.deficit,
-        incident.socialized,
+        incident.total("socialized"),
         incident.uncovered,
     )
 

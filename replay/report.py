@@ -5,15 +5,16 @@ its quote unit is), laid out in columns. JSON is the same data, one document,
 for programs.
 """
 
-from decimal import Decimal
+from typing import Any
 
 import msgspec
 
 from engine.invariants import Conservation
 from replay.account import AccountView, Entry
-from replay.exchange import ExchangeView, exchange_lines
+from replay.display import RAW, Units
+from replay.exchange import ORDER_COLUMNS, POSITION_COLUMNS, ExchangeView, exchange_lines, order_cells, position_cells
 from replay.markets import MarketSummary
-from replay.simulate import STEP_SECONDS, SimulationSummary, in_base, usd
+from replay.simulate import STEP_SECONDS, SimulationSummary
 from replay.text import field_lines, section
 from replay.verify import Verification
 
@@ -26,18 +27,20 @@ class ReplayReport(msgspec.Struct, frozen=True):
     account: AccountView | None = None
     timeline: list[Entry] | None = None
     at: ExchangeView | None = None  # ``--at``: every account, order and the liquidation queue
+    units: Units = Units()  # how the listings say the integers read
 
 
 def as_json(report: msgspec.Struct) -> str:
     return msgspec.json.format(msgspec.json.encode(report)).decode()
 
 
-def _conservation(c: Conservation) -> str:
+def _conservation(c: Conservation, units: Units = RAW) -> str:
     verdict = "holds" if c.holds else "BROKEN"
+    m = units.exact
     return (
-        f"balances {c.balances} - open cost {c.open_cost} + insurance fund {c.insurance_fund}"
-        f" + fee pool {c.fee_pool} - bad debt {c.bad_debt} = {c.held};"
-        f" deposits {c.deposits} - withdrawals {c.withdrawals} = {c.deposits - c.withdrawals}: {verdict}"
+        f"balances {m(c.balances)} - open cost {m(c.open_cost)} + insurance fund {m(c.insurance_fund)}"
+        f" + fee pool {m(c.fee_pool)} - bad debt {m(c.bad_debt)} = {m(c.held)};"
+        f" deposits {m(c.deposits)} - withdrawals {m(c.withdrawals)} = {m(c.deposits - c.withdrawals)}: {verdict}"
     )
 
 
@@ -53,39 +56,43 @@ def _checked_at(v: Verification) -> list[tuple[str, str]]:
     return [("invariants", f"checked at seq {v.checked_at}, the last command boundary: {detail}")]
 
 
-def timeline_line(e: Entry) -> str:
-    """``seq N  ts T  Type  field=value ...``: one event on one line."""
-    fields = " ".join(f"{name}={value}" for name, value in e.fields.items())
-    return f"  seq {e.seq}  ts {e.ts}  {e.type}  {fields}"
+def timeline_line(e: Entry, units: Units = RAW) -> str:
+    """``seq N  TIME  Type  field=value ...``: one event on one line, each figure in its unit."""
+    return f"  seq {e.seq}  {units.time(e.ts)}  {e.type}  {units.fields(e.fields)}"
 
 
-def _account(view: AccountView, entries: list[Entry]) -> list[str]:
+def _account(view: AccountView, entries: list[Entry], units: Units) -> list[str]:
+    m = units.money
     lines = [
         "",
         f"account {view.account}",
         *field_lines(
             [
-                ("balance", view.balance),
-                ("equity", view.equity),
-                ("initial margin", view.initial_margin),
-                ("maintenance margin", view.maintenance_margin),
+                ("balance", m(view.balance)),
+                ("equity", m(view.equity)),
+                ("initial margin", m(view.initial_margin)),
+                ("maintenance margin", m(view.maintenance_margin)),
             ],
             indent="  ",
         ),
     ]
-    lines += section(
-        "positions",
-        ("market", "size", "entry cost", "average entry", "unrealized pnl", "ADL lights"),
-        [(p.market, p.size, p.cost, Decimal(p.average_entry), p.unrealized_pnl, p.adl_lights) for p in view.positions],
-    )
+    lines += section("positions", POSITION_COLUMNS, [position_cells(p, units) for p in view.positions])
     lines += section(
         "open orders",
-        ("order", "market", "side", "price", "qty", "client id", "reduce only"),
-        [(o.order_id, o.market, o.side, o.price, o.qty, o.client_id, o.reduce_only) for o in view.orders],
+        ("order", *ORDER_COLUMNS, "client id", "reduce only"),
+        [(o.order_id, *order_cells(o, units), o.client_id, o.reduce_only) for o in view.orders],
     )
     lines.append(f"timeline: {len(entries)} events")
-    lines += [timeline_line(e) for e in entries]
+    lines += [timeline_line(e, units) for e in entries]
     return lines
+
+
+def _market_cells(m: MarketSummary, units: Units) -> tuple[Any, ...]:
+    def price(p: int | None) -> str | None:
+        return None if p is None else units.price(m.symbol, p)
+
+    return (m.symbol, price(m.index), price(m.mark), price(m.best_bid), price(m.best_ask),
+            units.size(m.symbol, m.open_interest), m.open_orders)  # fmt: skip
 
 
 def replay_text(report: ReplayReport) -> str:
@@ -97,7 +104,7 @@ def replay_text(report: ReplayReport) -> str:
             ("state hash", v.state_hash),
             ("expected hash", v.expected_hash or "not given"),
             *_checked_at(v),
-            ("conservation", _conservation(v.conservation)),
+            ("conservation", _conservation(v.conservation, report.units)),
             ("verification", "ok" if v.ok else "FAILED"),
         ]
     )
@@ -106,34 +113,37 @@ def replay_text(report: ReplayReport) -> str:
     lines += section(
         "markets",
         ("market", "index", "mark", "best bid", "best ask", "open interest", "open orders"),
-        [(m.symbol, m.index, m.mark, m.best_bid, m.best_ask, m.open_interest, m.open_orders) for m in report.markets],
+        [_market_cells(m, report.units) for m in report.markets],
     )
     if report.at is not None:
         lines += exchange_lines(report.at)
     if report.account is not None:
-        lines += _account(report.account, report.timeline or [])
+        lines += _account(report.account, report.timeline or [], report.units)
     return "\n".join(lines)
 
 
+def _closed(qty: dict[str, int], value: int, units: Units) -> str:
+    """``23.249 BTC, 447.76 ETH: $2,346,798.21``: each market's size, never added, and their value; or none."""
+    sizes = ", ".join(units.size(symbol, size) for symbol, size in qty.items() if size)
+    return f"{sizes}: {units.money(value)}" if sizes else "none"
+
+
 def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
-    """What the liquidations did, in quote units and dollars (none: no lines)."""
-    o = s.liquidation
+    """What the liquidations did, in the listings' units (none: no lines)."""
+    o, units = s.liquidation, s.units
     if not o.liquidations:
         return []
-
-    def money(amount: int) -> str:
-        return f"{amount} ({usd(amount)})"
-
+    money = units.money
     return [
         ("liquidated", f"{len(o.liquidated)} accounts, in {o.liquidations} liquidations"),
-        ("  closed in book", money(o.liquidation_value)),
+        ("  closed in book", _closed(o.liquidation_qty, o.liquidation_value, units)),
         ("  fees to fund", money(o.liquidation_fees)),
         (
             "  insurance fund",
             f"{money(s.insurance_before)} before, paid out {money(o.insurance_paid)},"
             f" lowest {money(o.fund_min)}, after {money(o.fund_final)}",
         ),
-        ("  deleveraged", f"{money(o.adl_value)} closed against counterparties, at bankruptcy or mark"),
+        ("  deleveraged", f"{_closed(o.adl_qty, o.adl_value, units)}, against counterparties at bankruptcy or mark"),
         (
             "  deficit",
             f"{money(o.deficit)} past the fund: ADL took {money(o.deficit - o.socialized)},"
@@ -144,7 +154,7 @@ def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
 
 
 def simulation_text(s: SimulationSummary, log: str) -> str:
-    r = s.replay
+    r, units = s.replay, s.units
     rejections = ", ".join(f"{reason} {n}" for reason, n in s.rejections.items()) or "none"
     replay = "the state hash matches the live engine's" if r.ok else "FAILED"
     lines = field_lines(
@@ -153,17 +163,17 @@ def simulation_text(s: SimulationSummary, log: str) -> str:
             ("commands", s.commands),
             ("events", s.events),
             ("trades", s.trades),
-            ("volume", f"{s.volume} quote units ({usd(s.volume)})"),
-            *((f"  {m.symbol}", f"{in_base(m.symbol, m.size)}, {usd(m.volume)}") for m in s.markets),
+            ("volume", units.money(s.volume)),
+            *((f"  {m.symbol}", f"{units.size(m.symbol, m.size)}, {units.money(m.volume)}") for m in s.markets),
             (
                 "funding paid",
-                f"{s.funding_paid} quote units ({usd(s.funding_paid)}), of which the insurance fund"
-                f" kept {s.funding_remainder} (rounding)",
+                f"{units.money(s.funding_paid)}, of which the insurance fund kept"
+                f" {units.exact(s.funding_remainder)} (rounding)",
             ),
             ("rejections", rejections),
             *_liquidation(s),
             ("state hash", s.state_hash),
-            ("conservation", _conservation(r.conservation)),
+            ("conservation", _conservation(r.conservation, units)),
             ("wall time", f"{s.seconds:.3f} s, {s.commands_per_second} commands/s"),
             ("replay", f"{log} re-read and folded in {s.replay_seconds:.3f} s: {replay}"),
         ]

@@ -36,7 +36,6 @@ Scenarios
 import random
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from itertools import chain
 from typing import Any, Protocol
 
@@ -58,9 +57,10 @@ from engine.enums import OrderType, Side, TimeInForce
 from engine.errors import PerpxError
 from engine.eventlog import EventLog
 from engine.journal import Journal
-from engine.markets import Deleveraging, MarginTier, MarketSpec
+from engine.markets import Deleveraging, Display, MarginTier, MarketSpec
 from engine.state import ExchangeState
 from engine.units import BPS, ceil_div
+from replay.display import Units
 from replay.incident import Measure, Outcome, outcome
 from replay.rebuild import Progress, rebuild, untracked
 from replay.tally import Tally
@@ -77,8 +77,6 @@ class Listing(msgspec.Struct, frozen=True):
     """A market to list and how its price and orders behave in the simulation."""
 
     spec: MarketSpec
-    base: str  # the asset one size unit is a fraction of
-    size_decimals: int  # one size unit is 10^-size_decimals base
     price: int  # the oracle's starting price
     vol_bps: float  # standard deviation of the oracle's move per step
     shock_bps: int  # the sharp drop per shock step, from half way through
@@ -88,7 +86,7 @@ class Listing(msgspec.Struct, frozen=True):
     shock_steps: int = 1  # how many steps the drop lasts
 
 
-def _spec(symbol: str) -> MarketSpec:
+def _spec(symbol: str, display: Display) -> MarketSpec:
     """20x initial (5 %), maintenance 2.5 %, maker rebate 1 bp, taker 5 bps, hourly funding."""
     return MarketSpec(
         symbol=symbol,
@@ -105,12 +103,16 @@ def _spec(symbol: str) -> MarketSpec:
         mark_band_bps=200,
         funding_interval=FUNDING_INTERVAL,
         funding_cap_ppm=7_500,
+        display=display,
     )
 
 
+# Money in micro-USD, ts in Unix seconds; BTC prices in $0.1 and sizes in 0.001 BTC, ETH in $0.01 and 0.01 ETH.
+BTC_DISPLAY = Display("$", QUOTE_DECIMALS, 1, "BTC", 3, epoch=0)
+ETH_DISPLAY = Display("$", QUOTE_DECIMALS, 2, "ETH", 2, epoch=0)
 LISTINGS = (
-    Listing(_spec("BTC-PERP"), "BTC", 3, 600_000, 3.0, 800, 500, 200, 20_000),  # $60,000.0
-    Listing(_spec("ETH-PERP"), "ETH", 2, 300_000, 4.0, 1_000, 500, 300, 20_000),  # $3,000.00
+    Listing(_spec("BTC-PERP", BTC_DISPLAY), 600_000, 3.0, 800, 500, 200, 20_000),  # $60,000.0
+    Listing(_spec("ETH-PERP", ETH_DISPLAY), 300_000, 4.0, 1_000, 500, 300, 20_000),  # $3,000.00
 )
 
 
@@ -329,6 +331,7 @@ class SimulationSummary(msgspec.Struct, frozen=True):
     liquidation: Outcome  # liquidations, the insurance fund, ADL and socialized loss (``perpx whatif``'s measure)
     insurance_before: int  # the insurance fund when the first liquidation started (the final one if none did)
     state_hash: str  # the live engine's
+    units: Units  # how the listings say their integers read
     replay: Verification  # of the state folded from the log re-read, expecting the live hash
     seconds: float  # wall time of the run, excluding the replay
     commands_per_second: int
@@ -337,17 +340,6 @@ class SimulationSummary(msgspec.Struct, frozen=True):
 
 class LogNotEmpty(PerpxError):
     """A simulation writes a new log; it does not continue an old one."""
-
-
-def usd(amount: int) -> str:
-    """Quote units in dollars, to the cent: ``usd(1_234_567_890)`` is ``$1,234.57``."""
-    return f"${Decimal(amount).scaleb(-QUOTE_DECIMALS).quantize(Decimal('0.01')):,}"
-
-
-def in_base(symbol: str, size: int) -> str:
-    """Size units of a simulated market in its base asset: ``in_base("BTC-PERP", 1_500)`` is ``1.500 BTC``."""
-    listing = next(listing for listing in LISTINGS if listing.spec.symbol == symbol)
-    return f"{Decimal(size).scaleb(-listing.size_decimals)} {listing.base}"
 
 
 def simulate(
@@ -400,6 +392,7 @@ def simulate(
         liquidation=outcome(incident),
         insurance_before=incident.fund_before_liquidations if incident.liquidations else incident.fund,
         state_hash=live_hash,
+        units=incident.units,
         replay=replay,
         seconds=round(seconds, 3),
         commands_per_second=round(commands / seconds) if seconds else 0,

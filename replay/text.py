@@ -1,5 +1,6 @@
 """Plain-text layout shared by every ``perpx`` report: titled tables and aligned name/value lines."""
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import cache
@@ -7,14 +8,21 @@ from typing import Any
 
 import msgspec
 
+# A figure as ``replay.display`` prints one: a sign, a currency sign, digits, decimals, a unit or code after.
+FIGURE = re.compile(r"[-+]?[^\w\s-]?[\d,]+(\.\d+)?( [A-Z]+)?")
+
+
+def _figure(value: Any) -> bool:
+    return value is None or type(value) in (int, Decimal) or (type(value) is str and bool(FIGURE.fullmatch(value)))
+
 
 def section(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """A titled table, its columns as wide as their widest cell, numbers right-aligned."""
+    """A titled table, its columns as wide as their widest cell, figures ($1.20, 0.040 BTC, 7) right-aligned."""
     if not rows:
         return [f"{title}: none"]
     cells = [list(header)] + [["-" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    right = [all(v is None or type(v) in (int, Decimal) for v in column) for column in zip(*rows, strict=True)]
+    right = [all(map(_figure, column)) for column in zip(*rows, strict=True)]
     lines = [title]
     for row in cells:
         line = "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True))

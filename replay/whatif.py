@@ -24,12 +24,13 @@ from engine.engine import Engine
 from engine.errors import PerpxError
 from engine.journal import Journal
 from engine.markets import Deleveraging, MarketSpec, spec_problem
+from replay.display import Units
 from replay.incident import Outcome, measure, outcome
 from replay.rebuild import Progress, untracked
 from replay.rerun import Discard, rerun
 from replay.text import section
 
-PARAMS = tuple(name for name in MarketSpec.__struct_fields__ if name not in ("symbol", "mm_tiers"))
+PARAMS = tuple(name for name in MarketSpec.__struct_fields__ if name not in ("symbol", "mm_tiers", "display"))
 
 
 class BadChange(PerpxError):
@@ -98,6 +99,7 @@ class WhatIf(msgspec.Struct, frozen=True):
     changed: Outcome
     survived: list[int]  # liquidated as recorded, not with the changes
     newly_liquidated: list[int]
+    units: Units  # how the recorded listings say the integers read
 
 
 def _events(batches: Iterable[list[Journaled]], strict: bool, patch: Callable[[Any], Any] | None) -> Iterator[Any]:
@@ -107,44 +109,57 @@ def _events(batches: Iterable[list[Journaled]], strict: bool, patch: Callable[[A
 def whatif(journal: Journal, changes: list[Change], progress: Progress = untracked) -> WhatIf:
     """Re-execute ``journal`` as recorded and with ``changes``; compare."""
     total = journal.last_seq()
-    recorded = outcome(measure(_events(journal.batches(), True, None), total, progress))
+    measured = measure(_events(journal.batches(), True, None), total, progress)
+    recorded = outcome(measured)
     patch = Patch(changes)
     changed = outcome(measure(_events(journal.batches(), False, patch), total, progress))
     unused = patch.unused()
     if unused:
         raise BadChange(f"no market in the journal matches {', '.join(map(str, unused))}")
     before, after = set(recorded.liquidated), set(changed.liquidated)
-    return WhatIf(
-        journal.source, [str(c) for c in changes], recorded, changed, sorted(before - after), sorted(after - before)
-    )
+    survived, newly = sorted(before - after), sorted(after - before)
+    return WhatIf(journal.source, [str(c) for c in changes], recorded, changed, survived, newly, measured.units)
 
 
+# (label, Outcome field, what it counts): "money", "size" (one row per market), or "" for a count
 ROWS = (
-    ("events", "events"),
-    ("trades", "trades"),
-    ("liquidations", "liquidations"),
-    ("accounts liquidated", "liquidated"),
-    ("qty closed through the book", "liquidation_qty"),
-    ("value closed through the book", "liquidation_value"),
-    ("liquidation fees", "liquidation_fees"),
-    ("insurance fund paid out", "insurance_paid"),
-    ("insurance fund low since it moved", "fund_min"),
-    ("insurance fund final", "fund_final"),
-    ("qty deleveraged", "adl_qty"),
-    ("value deleveraged", "adl_value"),
-    ("deficit after the fund", "deficit"),
-    ("socialized charges", "socialized"),
-    ("uncovered losses", "uncovered"),
+    ("events", "events", ""),
+    ("trades", "trades", ""),
+    ("liquidations", "liquidations", ""),
+    ("accounts liquidated", "liquidated", ""),
+    ("closed through the book", "liquidation_qty", "size"),
+    ("value closed through the book", "liquidation_value", "money"),
+    ("liquidation fees", "liquidation_fees", "money"),
+    ("insurance fund paid out", "insurance_paid", "money"),
+    ("insurance fund low since it moved", "fund_min", "money"),
+    ("insurance fund final", "fund_final", "money"),
+    ("deleveraged", "adl_qty", "size"),
+    ("value deleveraged", "adl_value", "money"),
+    ("deficit after the fund", "deficit", "money"),
+    ("socialized charges", "socialized", "money"),
+    ("uncovered losses", "uncovered", "money"),
 )
 
 
+def _rows(w: WhatIf, label: str, name: str, kind: str) -> list[tuple[str, Any, Any, Any]]:
+    """One row (one per market for sizes): as recorded, what if, and the change, each in its unit."""
+    a, b = getattr(w.recorded, name), getattr(w.changed, name)
+    if kind == "size":
+        size = w.units.size
+        return [
+            (f"{label}, {m}", size(m, a.get(m, 0)), size(m, b.get(m, 0)), size(m, b.get(m, 0) - a.get(m, 0)))
+            for m in sorted(a.keys() | b.keys())
+        ]
+    if isinstance(a, list):
+        a, b = len(a), len(b)
+    if kind == "money":
+        money = w.units.money
+        return [(label, money(a), money(b), money(b - a))]
+    return [(label, a, b, b - a)]
+
+
 def whatif_lines(w: WhatIf) -> list[str]:
-    rows = []
-    for label, name in ROWS:
-        a, b = getattr(w.recorded, name), getattr(w.changed, name)
-        if isinstance(a, list):
-            a, b = len(a), len(b)
-        rows.append((label, a, b, b - a))
+    rows = [row for label, name, kind in ROWS for row in _rows(w, label, name, kind)]
     lines = [f"what if {', '.join(w.changes)} in {w.journal}"]
     lines += section("", ("", "as recorded", "what if", "change"), rows)[1:]
     lines.append(f"survived: {', '.join(map(str, w.survived)) or 'none'}")

@@ -52,8 +52,12 @@ BTC = "BTC-PERP"
 BTC_INDEX = 50_000
 
 
+QUIET_LIGHTS = 10**12  # an ADL lights interval no test's clock reaches: events show only what the test is about
+
+
 def btc_perp(**overrides: Any) -> MarketSpec:
-    """A sound BTC perpetual spec; any field can be overridden by name."""
+    """A sound BTC perpetual spec; any field can be overridden by name. Its ADL lights are not published
+    (``QUIET_LIGHTS``) unless a test asks for an interval: tests/test_ranking.py tests the cadence."""
     fields: dict[str, Any] = {
         "symbol": BTC,
         "tick_size": 10,
@@ -69,6 +73,7 @@ def btc_perp(**overrides: Any) -> MarketSpec:
         "mark_band_bps": 500,
         "funding_interval": 3_600,
         "funding_cap_ppm": 7_500,
+        "adl_lights_interval": QUIET_LIGHTS,
     }
     fields.update(overrides)
     return MarketSpec(**fields)

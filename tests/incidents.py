@@ -2,6 +2,10 @@
 
 ``adl_incident()``: BTC-PERP as ``conftest.btc_perp`` (tick 10, multiplier 1,
 IM 10 %, MM 5 %, maker rebate 2 bps, taker fee 5 bps, no liquidation fee).
+``adl_incident(display=IN_DOLLARS)`` is the same incident listed with its units
+(prices in $1, sizes in 0.001 BTC, money in $0.001: multiplier 1 = 10^(3 - 0 - 3);
+ts in seconds from 2023-11-14 22:13:20 UTC), so the tools print $44,000,
+0.020 BTC, $21.00 and 23:13:24 UTC for ts 3604.
 
 ts 1     accounts 1 (maker) 10,000,000; 2 (long) 573,000; 3 and 4 (shorts)
          1,000,000 each; 5 (small long) 80,250; the insurance fund 21,000.
@@ -33,9 +37,22 @@ from typing import Any
 
 from conftest import BTC, btc_perp
 
-from engine import Deposit, Engine, FileLog, ListMarket, PlaceOrder, SetIndexPrice, SettleFunding, Side, TimeInForce
+from engine import (
+    Deposit,
+    Display,
+    Engine,
+    FileLog,
+    ListMarket,
+    PlaceOrder,
+    SetIndexPrice,
+    SettleFunding,
+    Side,
+    TimeInForce,
+)
 from engine.commands import FundInsurance
 from engine.journal import FileJournal
+
+IN_DOLLARS = Display("$", 3, 0, "BTC", 3, epoch=1_700_000_000)
 
 
 def adl_incident(**spec: Any) -> list[Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine import FileLog
 from replay.cli import main
@@ -50,7 +50,7 @@ def test_logs_that_part_at_one_order_show_it_and_what_it_led_to(adl_incident_log
         # 3,000,000 - 2,640,750 = 359,250 (A: 354,600), 4's 1,000,000 - 880,250 = 119,750 on 20, and 60,000
         # on account 5's 10, closed at mark since no bid was left (A: 5 sold into 1's bid, ending with 9,950
         # of 19,950 equity). One event more in B: 5's round.
-        "state at the end (A seq 35, B seq 36): 9 fields differ; accounts 1, 3, 4, 5; markets BTC-PERP",
+        "state at the end (A seq 34, B seq 35): 9 fields differ; accounts 1, 3, 4, 5; markets BTC-PERP",
         "  field                        A                       B",
         "  account 1 BTC-PERP cost      430000             888000",
         "  account 1 BTC-PERP order 5   BUY 10 at 43000         -",
@@ -76,7 +76,7 @@ def test_a_log_that_stops_early_differs_where_it_ends(adl_incident_log: Path, tm
         "  A: seq 24  ts 3604  LiquidationStarted  account=2 equity=-30000 maintenance=220000 notional=4400000",
         "  B: (ends before seq 24)",
         "state after seq 24: 0 fields differ; accounts none; markets none",
-        "state at the end (A seq 35, B seq 23): 16 fields differ; accounts 1, 2, 3, 4, 5; markets BTC-PERP",
+        "state at the end (A seq 34, B seq 23): 16 fields differ; accounts 1, 2, 3, 4, 5; markets BTC-PERP",
     ]
 
 
@@ -88,7 +88,7 @@ def test_perpx_diff_exits_0_for_identical_logs_and_1_for_different_ones(
     with redirect_stdout(out), redirect_stderr(io.StringIO()):
         assert main(["diff", str(adl_incident_log), str(adl_incident_log), "--quiet"]) == 0
         assert main(["diff", str(adl_incident_log), str(bid_at_44400_log), "--quiet"]) == 1
-    assert "identical: 35 events" in out.getvalue().splitlines()
+    assert "identical: 34 events" in out.getvalue().splitlines()
 
 
 def test_perpx_diff_names_the_offset_of_a_damaged_frame(adl_incident_log: Path, tmp_path: Path) -> None:
@@ -102,3 +102,29 @@ def test_perpx_diff_names_the_offset_of_a_damaged_frame(adl_incident_log: Path, 
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
         assert main(["diff", str(adl_incident_log), str(damaged), "--quiet"]) == 2
     assert f"{damaged}: corrupt record at offset {second}: checksum mismatch" in err.getvalue()
+
+
+def test_a_diff_in_dollars_shows_every_unit_of_money(tmp_path: Path) -> None:
+    """With the listing's units, prices and sizes read $43,000 and 0.020 BTC, and money is exact: a balance
+    that differs by $0.001 would show it (here by $4.65: 1,355,500 against 1,360,150 of $0.001)."""
+    commands = adl_incident(display=IN_DOLLARS)
+    a = written(commands, tmp_path / "a.log")
+    commands[14] = msgspec.structs.replace(commands[14], price=44_400)
+    lines = compared(a, written(commands, tmp_path / "b.log"))
+    assert lines[3] == (
+        "  A: seq 22  2023-11-14 23:13:23 UTC  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1"
+        " side=BUY price=$43,000 qty=0.020 BTC tif=GTC reduce_only=False rests=True"
+    )
+    assert lines[7] == "  account 1 BTC-PERP order 5  BUY 0.020 BTC at $43,000  BUY 0.020 BTC at $44,400"
+    assert lines[9:] == [
+        "  field                        A                                  B",
+        "  account 1 BTC-PERP cost      $430.00                      $888.00",
+        "  account 1 BTC-PERP order 5   BUY 0.010 BTC at $43,000           -",
+        "  account 1 BTC-PERP size      0.010 BTC                  0.020 BTC",
+        "  account 3 balance            $1,355.50                  $1,360.15",
+        "  account 4 BTC-PERP cost      -$500.00                  -$1,000.00",
+        "  account 4 BTC-PERP size      -0.010 BTC                -0.020 BTC",
+        "  account 4 balance            $1,237.15                  $1,180.50",
+        "  account 5 balance            $9.95                         $19.95",
+        "  market BTC-PERP premium_sum  0                               9090",
+    ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BTC, btc_perp
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine import Deposit, FileLog, ListMarket, PlaceOrder, SetIndexPrice, Side, TimeInForce
 from engine.events import LiquidationStarted
@@ -36,7 +36,7 @@ def test_the_bankrupt_long_is_told_from_its_first_fill_to_its_deleveraging(adl_i
     payment of what it could of the deficit, the ADL closes with their counterparties, the round and where
     the deficit went."""
     assert story(adl_incident_log, 2) == [
-        "account 2 in incident.log: 12 events up to seq 35",
+        "account 2 in incident.log: 12 events up to seq 34",
         "  seq 4  ts 1  deposited 573000; balance 573000",
         "  seq 11  ts 2  order 3 accepted: buy 100 BTC-PERP at 50000 (IOC)",
         # taker fee 5 bps: 60 x 50,000 = 3,000,000 -> 1,500; 40 x 50,000 = 2,000,000 -> 1,000
@@ -169,4 +169,27 @@ def test_a_partial_close_through_the_book_pays_the_liquidation_fee(tmp_path: Pat
         "  seq 14  ts 4  paid liquidation fee 882 on 88200 closed in BTC-PERP, to the insurance fund",
         # 20,200 - 882 = 19,318 against 5 % x 8 x 44,000 = 17,600
         "  seq 15  ts 4  liquidation ended at stage PARTIAL_CLOSE: equity 19318, maintenance margin 17600",
+    ]
+
+
+def test_a_listing_with_a_display_is_told_in_dollars_coins_and_utc(tmp_path: Path) -> None:
+    """The same story with the listing's units (``incidents.IN_DOLLARS``): 1,000,000 of $0.001 is $1,000.00,
+    40 lots of 0.001 BTC are 0.040 BTC, 1,763,600 is $1,763.60; ts 3604 is 22:13:20 + 1 h 0 min 4 s UTC."""
+    log = written(adl_incident(display=IN_DOLLARS), tmp_path / "adl.log")
+    lines = story(log, 4)
+    assert lines[1] == "  seq 6  2023-11-14 22:13:21 UTC  deposited $1,000.00; balance $1,000.00"
+    assert lines[3] == (
+        "  seq 13  2023-11-14 22:13:22 UTC  sold 0.040 BTC in BTC-PERP at $50,000 to account 2 (maker, order 2);"
+        " rebate $0.40; realized pnl $0.00; position -0.040 BTC"
+    )
+    # 40 of its 50 close at 44,090 (4,409,000 / 100): 3,600 over mark; pnl 2,000,000 - 1,763,600
+    assert lines[6] == (
+        "  seq 27  2023-11-14 23:13:24 UTC  deleveraged (ADL): bought 0.040 BTC in BTC-PERP at $44,090"
+        " (value $1,763.60) against bankrupt account 2, ranked 2 of 2 (score 0.2030), lost $3.60 against mark;"
+        " realized pnl $236.40; position -0.010 BTC"
+    )
+    assert lines[-3:] == [
+        "  qty closed against bankrupts  0.040 BTC",
+        "  socialized charges            $0.00",
+        "now: balance $1,237.15, equity $1,297.15, positions BTC-PERP -0.010 BTC (ADL lights 5), 0 open orders",
     ]

@@ -1,4 +1,6 @@
-"""The distress index and queue (engine.distressed): what a mark move finds, and that it matches a full scan."""
+"""The distress index and queue (engine.distressed): what a mark move finds, and that it matches a full scan.
+
+Margin accounts are named by unit key, (account, market): "" for an account's cross account."""
 
 from conftest import BTC, btc_perp, funded, listed, place
 from hypothesis import given, settings
@@ -46,14 +48,14 @@ def test_a_mark_move_finds_exactly_the_accounts_it_crossed() -> None:
     at_mark(state, BTC, 47_369)
     assert index.crossed(BTC) == []
     at_mark(state, BTC, 47_368)
-    assert index.crossed(BTC) == [1]
+    assert index.crossed(BTC) == [(1, "")]
     at_mark(state, BTC, 52_380)
     assert index.crossed(BTC) == []
     at_mark(state, BTC, 52_381)
-    assert index.crossed(BTC) == [2]
+    assert index.crossed(BTC) == [(2, "")]
     at_mark(state, BTC, 50_000)
     at_mark(state, ETH, 30_000)  # Carol's ETH long loses 20,000,000: equity 0 < MM 1,500,000 + 2,500,000
-    assert index.crossed(ETH) == [3]
+    assert index.crossed(ETH) == [(3, "")]
 
 
 def test_refresh_rekeys_an_account_whose_balance_changed() -> None:
@@ -61,11 +63,11 @@ def test_refresh_rekeys_an_account_whose_balance_changed() -> None:
     engine = two_sided()
     index = DistressIndex(engine.state)
     funded(engine, 1, 1_000_000)
-    assert index.refresh(1) is False
+    assert index.refresh(1) == [((1, ""), False)]
     at_mark(engine.state, BTC, 46_316)
     assert index.crossed(BTC) == []
     at_mark(engine.state, BTC, 46_315)
-    assert index.crossed(BTC) == [1]
+    assert index.crossed(BTC) == [(1, "")]
     assert index.check() == []
 
 
@@ -80,13 +82,13 @@ def test_touched_lists_money_moving_accounts_and_marked_markets() -> None:
 def test_queue_pops_most_distressed_first_and_skips_replaced_or_discarded() -> None:
     """Re-pushing replaces an account's entry; a discarded account never surfaces."""
     queue = DistressQueue()
-    queue.push(distress_key(90, 100, 0, 1))
-    queue.push(distress_key(80, 100, 0, 2))
-    queue.push(distress_key(70, 100, 0, 3))
-    queue.push(distress_key(95, 100, 0, 2))  # account 2 partly recovered: 0.95 now
-    queue.discard(3)  # account 3 recovered
+    queue.push(distress_key(90, 100, 0, (1, "")))
+    queue.push(distress_key(80, 100, 0, (2, "")))
+    queue.push(distress_key(70, 100, 0, (3, "")))
+    queue.push(distress_key(95, 100, 0, (2, "")))  # account 2 partly recovered: 0.95 now
+    queue.discard((3, ""))  # account 3 recovered
     assert len(queue) == 2
-    assert [queue.pop(), queue.pop()] == [1, 2]
+    assert [queue.pop(), queue.pop()] == [(1, ""), (2, "")]
     assert not queue
 
 
@@ -100,5 +102,5 @@ def test_index_agrees_with_a_brute_force_scan(alice: int, bob: int, btc: int, et
     at_mark(state, BTC, btc)
     at_mark(state, ETH, eth)
     found = set(index.crossed(BTC)) | set(index.crossed(ETH))
-    assert found == {a.id for a in state.accounts.values() if liquidatable(state, a)}
+    assert found == {(a.id, "") for a in state.accounts.values() if liquidatable(state, a)}
     assert index.check() == []

@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import SetIndexPrice, Side, risk
+from engine.events import AdlRanksPublished, CommandRejected
 from engine.ranking import (
+    AdlOrder,
     RankingRange,
     adl_key,
     adl_lights,
@@ -18,7 +20,7 @@ from engine.ranking import (
     ranked,
     ratio_key,
 )
-from engine.state import Account, Position
+from engine.state import Account, ExchangeState, Position
 
 
 def test_ratio_key_orders_ratios_exactly() -> None:
@@ -43,16 +45,18 @@ def test_ratio_key_refuses_a_denominator_beyond_its_exact_range() -> None:
 
 
 def test_distress_key_orders_by_ratio_then_notional_then_id() -> None:
-    """Lowest equity / maintenance first; on equal ratios the larger notional; then the lower id; no position first."""
+    """Lowest equity / maintenance first; on equal ratios the larger notional; then the lower unit key (account,
+    then market, cross first); no position first."""
     keys = [
-        distress_key(950, 1_000, 10, 1),  # 0.95
-        distress_key(2, 4, 10, 2),  # 0.5, smaller notional
-        distress_key(1, 2, 20, 3),  # 0.5, larger notional
-        distress_key(1, 2, 20, 4),  # 0.5, same notional, higher id
-        distress_key(-5, 0, 0, 5),  # no position, negative equity: -inf
-        distress_key(900, 1_000, 10, 6),  # 0.9
+        distress_key(950, 1_000, 10, (1, "")),  # 0.95
+        distress_key(2, 4, 10, (2, "")),  # 0.5, smaller notional
+        distress_key(1, 2, 20, (3, "")),  # 0.5, larger notional
+        distress_key(1, 2, 20, (4, "ETH-PERP")),  # 0.5, same notional, higher id (its isolated ETH margin)
+        distress_key(1, 2, 20, (4, "")),  # the same account's cross margin before its isolated one
+        distress_key(-5, 0, 0, (5, "")),  # no position, negative equity: -inf
+        distress_key(900, 1_000, 10, (6, "")),  # 0.9
     ]
-    assert [key[-1] for key in sorted(keys)] == [5, 3, 4, 2, 6, 1]
+    assert [key[-1] for key in sorted(keys)] == [(5, ""), (3, ""), (4, ""), (4, "ETH-PERP"), (2, ""), (6, ""), (1, "")]
 
 
 C = 50_000_000  # entry cost of 1 BTC @ 50,000 (qty 1,000, multiplier 1)
@@ -133,11 +137,9 @@ positions = st.lists(
 )
 
 
-@given(positions, st.integers(40_000, 60_000))
-def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int, int, int, int]], mark: int) -> None:
-    """The hot ranking loop orders each side exactly as the definitions do, cross-margin accounts included."""
-    engine = listed(btc_perp())
-    state = engine.state
+def held_state(held: list[tuple[int, int, int, int]], mark: int) -> ExchangeState:
+    """BTC-PERP at ``mark`` and ETH-PERP, with the drawn positions written into the state directly."""
+    state = listed(btc_perp()).state
     state.markets[ETH] = msgspec.structs.replace(state.markets[BTC], spec=btc_perp(symbol=ETH), positions={})
     state.markets[BTC].mark = mark
     for account_id, (size, price, balance, eth) in enumerate(held, start=1):
@@ -145,9 +147,54 @@ def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int,
         for symbol, qty in ((BTC, size), (ETH, eth)):
             if qty:
                 account.positions[symbol] = state.markets[symbol].positions[account_id] = Position(qty, qty * price)
+    return state
+
+
+@given(positions, st.integers(40_000, 60_000))
+def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int, int, int, int]], mark: int) -> None:
+    """The hot ranking loop orders each side exactly as the definitions do, cross-margin accounts included."""
+    state = held_state(held, mark)
     expected: dict[int, list[tuple[int, int]]] = {1: [], -1: []}
     for account_id, pos in state.markets[BTC].positions.items():
         equity = risk.equity(state, state.accounts[account_id])
         score = adl_score(pos.size, pos.cost, mark, 1, equity)
         expected[1 if pos.size > 0 else -1].append(adl_key(*score, account_id))
     assert ranked(state, BTC) == (sorted(expected[1]), sorted(expected[-1]))
+
+
+def test_adl_lights_are_published_once_an_interval_on_the_first_command_at_or_after_each_boundary() -> None:
+    """Interval 30, listed at ts 1: nothing before 30; the first command at 30 publishes, the next at 31 and 59
+    do not; one at 95 publishes once though it passed both 60 and 90; a rejected command changes nothing, so
+    the command after it publishes. Alice (long) and Bob (short) are each alone on their side."""
+    engine = listed(btc_perp(adl_lights_interval=30))
+    alice, bob = funded(engine, 1, 10**9), funded(engine, 2, 10**9)
+    place(engine, bob.id, Side.SELL, 1_000, 50_000)
+    place(engine, alice.id, Side.BUY, 1_000, 50_000)
+    published = AdlRanksPublished(0, 0, BTC, (alice.id,), (bob.id,))
+
+    def lights_at(ts: int) -> list[AdlRanksPublished]:
+        events = engine.submit(SetIndexPrice(ts, BTC, 50_000))
+        return [msgspec.structs.replace(e, seq=0, ts=0) for e in events if type(e) is AdlRanksPublished]
+
+    assert [lights_at(ts) for ts in (5, 29, 30, 31, 59, 95)] == [[], [], [published], [], [], [published]]
+    (rejected,) = engine.submit(SetIndexPrice(120, BTC, 0))  # index 0: rejected, the clock stays at 95
+    assert type(rejected) is CommandRejected
+    assert lights_at(121) == [published]
+
+
+@given(positions, st.integers(40_000, 60_000), st.sampled_from([1, -1]))
+def test_adl_order_pops_its_side_in_ranked_order_and_refiles_what_changed(
+    held: list[tuple[int, int, int, int]], mark: int, side: int
+) -> None:
+    """The heap holds exactly the side's ranking and pops it from the top; a popped account re-filed after
+    its balance changed comes back under its new key."""
+    state = held_state(held, mark)
+    expected = ranked(state, BTC)[0 if side > 0 else 1]
+    order = AdlOrder(state, BTC, side)
+    assert list(order) == expected
+    popped = [order.pop() for _ in range(len(expected) // 2)]
+    assert popped == [account for _, account in expected[: len(popped)]]
+    if popped:
+        state.accounts[popped[0]].balance += 7_000_000
+        order.update(popped[0])
+        assert list(order) == sorted([*expected[len(popped) :], adl_key(*order.score(popped[0]), popped[0])])

@@ -6,7 +6,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine import Engine, FileLog
 from replay.cli import main
@@ -93,3 +93,35 @@ def test_at_a_snapshots_seq_the_event_is_read_from_the_log(tmp_path: Path) -> No
     assert (tmp_path / "snapshotted.log.snapshots" / f"{15:020d}.snapshot").exists()
     at = json.loads(perpx("replay", str(tmp_path / "snapshotted.log"), "--at", "15", "--json"))["at"]
     assert (at["event"]["seq"], at["event"]["type"], at["event"]["fields"]["taker_account"]) == (15, "TradeExecuted", 5)
+
+
+def test_at_a_seq_a_listing_with_a_display_reads_in_dollars_and_coins(tmp_path: Path) -> None:
+    """Seq 25 again, with the listing's units: money in $0.001 ($591.00 is 591,000), sizes in 0.001 BTC."""
+    log = written(adl_incident(display=IN_DOLLARS), tmp_path / "adl.log")
+    text = perpx("replay", str(log), "--at", "25")
+    conservation = (
+        "conservation   balances $12,651.60 - open cost $0.00 + insurance fund $21.00 + fee pool $1.65 - bad debt $0.00"
+        " = $12,674.25;"
+        " deposits $12,674.25 - withdrawals $0.00 = $12,674.25: holds"
+    )
+    assert conservation in text.splitlines()
+    at = text.split("\n\n")[2].splitlines()
+    assert at[:4] == [
+        "at seq 25 (2023-11-14 23:13:24 UTC)",
+        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=$21.00",
+        "  insurance fund  $0.00",
+        "  fee pool        $1.65",
+    ]
+    assert at[7] == "        2     $591.00      -$9.00         $440.00             $220.00  -0.0409"
+    assert at[12:14] == [
+        "  account  market          size  entry cost  average entry  unrealized pnl  ADL lights",
+        "        2  BTC-PERP   0.100 BTC   $5,000.00        $50,000        -$600.00           5",
+    ]
+    assert at[18:20] == [
+        "  order  account  market    side    price        qty  reduce only",
+        "      5        1  BTC-PERP  BUY   $43,000  0.020 BTC  False",
+    ]
+    assert at[-2:] == [
+        "        2  -$9.00      $220.00  -0.0409  $4,400.00",
+        "        5  $19.95       $22.00   0.9068    $440.00",
+    ]

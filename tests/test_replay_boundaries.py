@@ -19,7 +19,7 @@ from replay.rebuild import starts_command
 
 @pytest.fixture(scope="module")
 def adl_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ADL incident of ``tests/incidents.py``: 35 events; funding settles at seq 16 and pays at 17 to 20."""
+    """The ADL incident of ``tests/incidents.py``: 34 events; funding settles at seq 16 and pays at 17 to 20."""
     return written(adl_incident(), tmp_path_factory.mktemp("adl") / "adl.log")
 
 
@@ -62,9 +62,9 @@ def test_until_inside_a_command_checks_the_boundary_before_it(adl_log: Path) -> 
     ) in out.splitlines()
 
 
-@pytest.mark.parametrize(("seq", "checked_at"), [(15, 15), (19, 15), (20, 20), (27, 22), (35, 35)])
+@pytest.mark.parametrize(("seq", "checked_at"), [(15, 15), (19, 15), (20, 20), (27, 22), (34, 34)])
 def test_checked_at_is_the_last_boundary_at_or_before_the_seq(adl_log: Path, seq: int, checked_at: int) -> None:
-    """Funding is seqs 16 to 20, the price drop's liquidations 23 to 35: a seq that ends a command is
+    """Funding is seqs 16 to 20, the price drop's liquidations 23 to 34: a seq that ends a command is
     checked itself (no ``invariants`` line), one inside a command at the boundary before the command."""
     code, report = perpx_json("replay", str(adl_log), "--until", str(seq))
     assert (code, report["verification"]["checked_at"]) == (0, checked_at)

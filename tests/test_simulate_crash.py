@@ -1,6 +1,7 @@
 """``perpx simulate --scenario crash``: leveraged pairs, a 5-step fall, and the liquidation summary."""
 
 import io
+import re
 from collections import Counter
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -65,13 +66,16 @@ def test_the_summary_adds_up_the_log(crashed: tuple[Path, SimulationSummary]) ->
     def total(kind: type, field: str) -> int:
         return sum(getattr(e, field) for e in events if type(e) is kind)
 
+    def per_market(kind: type) -> dict[str, int]:
+        return {m: sum(e.qty for e in events if type(e) is kind and e.market == m) for m in ("BTC-PERP", "ETH-PERP")}
+
     started = [e for e in events if type(e) is LiquidationStarted]
     assert o.liquidations == len(started) > 0
     assert o.liquidated == sorted({e.account for e in started})
-    assert o.liquidation_qty == total(LiquidationFilled, "qty")
+    assert o.liquidation_qty == per_market(LiquidationFilled)
     assert o.liquidation_fees == total(LiquidationFeeCharged, "amount")
     assert o.insurance_paid == total(InsuranceFundPaid, "amount")
-    assert o.adl_qty == total(PositionDeleveraged, "qty")
+    assert o.adl_qty == per_market(PositionDeleveraged)
     assert o.adl_value == total(PositionDeleveraged, "value")
     assert o.deficit == total(DeleveragingRound, "deficit")
     assert o.socialized == total(SocializedLossCharged, "amount") > 0
@@ -112,5 +116,9 @@ def test_perpx_simulate_crash_prints_the_liquidation_summary(tmp_path: Path) -> 
     assert lines["scenario"].endswith("crash: seed 0, 200 traders, 60 steps of 5 s")
     for label in ("liquidated", "closed in book", "fees to fund", "insurance fund", "deleveraged", "deficit"):
         assert label in lines, label
-    assert "2000000000 ($2,000.00) before" in lines["insurance fund"]
+    # the fund's 2,000,000,000 micro-USD; sizes per market in BTC (0.001) and ETH (0.01), never added
+    assert lines["insurance fund"].startswith("  insurance fund  $2,000.00 before, paid out $")
+    closed = r"  closed in book  [\d,]+\.\d{3} BTC, [\d,]+\.\d{2} ETH: \$[\d,]+\.\d\d"
+    assert re.fullmatch(closed, lines["closed in book"])
+    assert re.fullmatch(r"  BTC-PERP +[\d,]+\.\d{3} BTC, \$[\d,]+\.\d\d", lines["BTC-PERP"])
     assert "ADL took" in lines["deficit"] and "socialized loss" in lines["deficit"]

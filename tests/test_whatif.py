@@ -3,10 +3,11 @@
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import msgspec
 import pytest
-from incidents import adl_incident, written
+from incidents import IN_DOLLARS, adl_incident, written
 
 from engine.markets import Deleveraging
 from replay.cli import main
@@ -18,17 +19,17 @@ from replay.whatif import Change, parse_change, whatif, whatif_lines
 # 30,000 deficit and ends at 0; ADL closes 60 + 40 of account 2 for 2,645,400 + 1,763,600 = 4,409,000,
 # deficit 9,000; account 5 sells its 10 lots into the bid at 43,000 (430,000).
 RECORDED = Outcome(
-    events=35,
+    events=34,
     trades=3,
     liquidations=2,
     liquidated=[2, 5],
-    liquidation_qty=10,
+    liquidation_qty={"BTC-PERP": 10},
     liquidation_value=430_000,
     liquidation_fees=0,
     insurance_paid=21_000,
     fund_min=0,
     fund_final=0,
-    adl_qty=100,
+    adl_qty={"BTC-PERP": 100},
     adl_value=4_409_000,
     deficit=9_000,
     socialized=0,
@@ -53,7 +54,12 @@ def test_a_lower_maintenance_margin_saves_the_small_long(adl_incident_journal: s
     recorded, changed, survived, newly = run(adl_incident_journal, "BTC-PERP.mm_bps=400")
     assert recorded == RECORDED
     assert changed == msgspec.structs.replace(
-        RECORDED, events=35 - 4, liquidations=1, liquidated=[2], liquidation_qty=0, liquidation_value=0
+        RECORDED,
+        events=34 - 4,
+        liquidations=1,
+        liquidated=[2],
+        liquidation_qty={"BTC-PERP": 0},
+        liquidation_value=0,
     )
     assert (survived, newly) == ([5], [])
 
@@ -62,8 +68,8 @@ def test_the_socialized_policy_charges_the_deficit_and_closes_at_mark(adl_incide
     """Socialized: account 2's 9,000 deficit is charged to the two profitable accounts (3: 4,909, 4: 4,091,
     two more events) and its 100 lots close at mark, 100 x 44,000 = 4,400,000, not 4,409,000."""
     _, changed, survived, newly = run(adl_incident_journal, "*.deleveraging=socialized")
-    assert (changed.events, changed.socialized, changed.deficit) == (35 + 2, 9_000, 9_000)
-    assert (changed.adl_qty, changed.adl_value) == (100, 4_400_000)
+    assert (changed.events, changed.socialized, changed.deficit) == (34 + 2, 9_000, 9_000)
+    assert (changed.adl_qty, changed.adl_value) == ({"BTC-PERP": 100}, 4_400_000)
     assert (changed.liquidated, survived, newly) == ([2, 5], [], [])
 
 
@@ -74,7 +80,7 @@ def test_the_text_sets_the_runs_side_by_side(adl_incident_journal: str) -> None:
     assert lines[0] == f"what if BTC-PERP.mm_bps=400 in {adl_incident_journal}"
     assert lines[1:4] == [
         "                                     as recorded  what if   change",
-        "  events                                      35       31       -4",
+        "  events                                      34       30       -4",
         "  trades                                       3        3        0",
     ]
     assert "  value closed through the book           430000        0  -430000" in lines
@@ -124,3 +130,19 @@ def test_perpx_whatif_json_and_policy_flag(adl_incident_journal: str) -> None:
     result = json.loads(out.getvalue())
     assert result["changes"] == ["*.deleveraging=socialized"]
     assert (result["recorded"]["socialized"], result["changed"]["socialized"]) == (0, 9_000)
+
+
+def test_the_text_reads_in_the_listings_units_one_size_row_per_market(tmp_path: Path) -> None:
+    """With the listing's units: account 5's 10 lots sold to the bid at 43,000 are 0.010 BTC for $430.00; the
+    100 lots deleveraged for 4,409,000 are 0.100 BTC and $4,409.00 either way."""
+    journal = f"{written(adl_incident(display=IN_DOLLARS), tmp_path / 'adl.log')}.journal"
+    lines = whatif_lines(whatif(open_journal(journal), [parse_change("BTC-PERP.mm_bps=400")]))
+    assert lines[6:9] == [
+        "  closed through the book, BTC-PERP    0.010 BTC  0.000 BTC  -0.010 BTC",
+        "  value closed through the book          $430.00      $0.00    -$430.00",
+        "  liquidation fees                         $0.00      $0.00       $0.00",
+    ]
+    assert lines[12:14] == [
+        "  deleveraged, BTC-PERP                0.100 BTC  0.100 BTC   0.000 BTC",
+        "  value deleveraged                    $4,409.00  $4,409.00       $0.00",
+    ]
