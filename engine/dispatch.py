@@ -22,13 +22,12 @@ Order rules
       fills only as far as it still reduces its owner's position (which other
       fills of that sweep may already have shrunk); its remainder is cancelled
       with reason REDUCE_ONLY.
-    - FOK orders are checked against the book, with the same self-trade,
-      affordability and open-interest rules, before anything happens: they
-      fill in full or are rejected with no change.
-    - Caps (``engine.limits``): the account's position limit, the leverage
-      its tier allows at the worst case, and the market's open interest, at
-      admission; a fill that would take the open interest past its cap is
-      cut there and the order's remainder cancelled (OPEN_INTEREST_CAP).
+    - FOK orders are checked against the book, with the same self-trade and
+      affordability rules, before anything happens: they fill in full or are
+      rejected with no change.
+    - Caps (``engine.limits``), at admission: the account's position limit,
+      the leverage its tier allows at the worst case, and the market's open
+      interest (which no fill of an admitted order can then pass).
       Reduce-only orders pass every cap.
     - An order in a market the account isolates trades for its isolated
       margin account (``engine.isolated``): its position, its resting orders,
@@ -87,7 +86,7 @@ from engine.events import (
 )
 from engine.isolated import IsolatedMargin
 from engine.leverage import Leverage
-from engine.limits import longs_fill, open_interest_fill, opening, tier_leverage, within_tier
+from engine.limits import opening, tier_leverage, within_tier
 from engine.liquidation import Liquidator
 from engine.margin import (
     fee,
@@ -337,8 +336,6 @@ class Dispatcher:
         required = risk.initial_requirement(self.state, account, c.market, bids, asks)
         if risk.equity(self.state, account) < required:
             return R.INSUFFICIENT_MARGIN, 0
-        if unit is not account and risk.equity(self.state, unit) < risk.positions_requirement(self.state, unit):
-            return R.INSUFFICIENT_MARGIN, 0  # an isolated position below its IM grows only once margin is added
         return None
 
     @staticmethod
@@ -368,7 +365,6 @@ class Dispatcher:
         book = market.book
         spec = market.spec
         multiplier = spec.multiplier
-        cap = spec.max_open_interest
         side = order.side
         resting = SELL if side == BUY else BUY
         taker = state.unit(order.account, c.market)
@@ -394,11 +390,6 @@ class Dispatcher:
                 if not qty:
                     self._cancel(c.ts, maker, CancelReason.REDUCE_ONLY)
                     continue
-            if cap:
-                qty = self._open_interest_cut(market, taker, side, maker_pos.size, qty)
-                if not qty:
-                    self._cancel(c.ts, order, CancelReason.OPEN_INTEREST_CAP)
-                    break
             value = qty * price * multiplier
             maker_fee = fee(value, spec.maker_fee_bps)
             maker_qty = -side * qty
@@ -420,27 +411,13 @@ class Dispatcher:
             touched.append(maker_account)
         return touched
 
-    @staticmethod
-    def _open_interest_cut(market: Market, taker: Margined, side: Side, maker_size: int, qty: int) -> int:
-        """The most of a fill of ``qty`` the market's open-interest cap lets ``taker`` trade on ``side``
-        (``limits.open_interest_fill``)."""
-        pos = taker.positions.get(market.spec.symbol)
-        mine = pos.size if pos else 0
-        buyer, seller = (mine, maker_size) if side == BUY else (maker_size, mine)
-        room = market.spec.max_open_interest - market.open_interest
-        return open_interest_fill(buyer, seller, qty, room, market.spec.lot_size)
-
     def _fillable(self, c: PlaceOrder, market: Market, price: int) -> int:
-        """How much of a FOK order would fill now, under the same rules as ``_match``: a fill the open-interest
-        cap cuts is its last."""
+        """How much of a FOK order would fill now, under the same rules as ``_match``."""
         state = self.state
         spec = market.spec
         resting = Side.SELL if c.side == Side.BUY else Side.BUY
         taken: dict[int, tuple[int, int]] = {}  # account: (qty, equity change) so far
         filled = 0
-        pos = state.unit(c.account, c.market).positions.get(c.market)
-        mine = pos.size if pos else 0
-        interest = market.open_interest
         for level_price, level in market.book.levels(resting):
             if (level_price > price) if c.side == Side.BUY else (level_price < price):
                 break
@@ -454,18 +431,10 @@ class Dispatcher:
                 qty = min(c.qty - filled, maker.qty)
                 prior_qty, prior_gain = taken.get(maker.account, (0, 0))
                 account = state.unit(maker.account, c.market)
-                size = account.positions[c.market].size + prior_qty
                 if maker.reduce_only:
-                    qty = min(qty, _reducible(size, maker.side))
+                    qty = min(qty, _reducible(account.positions[c.market].size + prior_qty, maker.side))
                     if not qty:
                         continue
-                wanted = qty
-                if spec.max_open_interest:
-                    me = mine + c.side * filled
-                    buyer, seller = (me, size) if c.side == BUY else (size, me)
-                    qty = open_interest_fill(buyer, seller, qty, spec.max_open_interest - interest, spec.lot_size)
-                    if not qty:
-                        return filled
                 maker_qty = -c.side * qty
                 value = qty * level_price * spec.multiplier
                 gain = maker_qty * (market.mark - level_price) * spec.multiplier - fee(value, spec.maker_fee_bps)
@@ -474,9 +443,7 @@ class Dispatcher:
                 ):
                     taken[maker.account] = (prior_qty + maker_qty, prior_gain + gain)
                     filled += qty
-                    if spec.max_open_interest:
-                        interest += longs_fill(buyer, seller, qty)
-                    if filled == c.qty or qty < wanted:
+                    if filled == c.qty:
                         return filled
         return filled
 

@@ -41,7 +41,6 @@ class CancelReason(IntEnum):
     INSUFFICIENT_MARGIN = 4  # a resting order whose owner can no longer afford its fill
     LIQUIDATION = 5  # the account entered liquidation
     POSITION_CLOSED = 6  # a position TP/SL whose position closed or flipped
-    OPEN_INTEREST_CAP = 7  # the rest of an order would take the market's open interest past its cap
 
 
 class TriggerKind(IntEnum):

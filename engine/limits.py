@@ -22,12 +22,14 @@ Open interest
     shorts' total is the same), kept in ``Market.open_interest`` by
     ``engine.apply``. ``MarketSpec.max_open_interest`` caps it. An order is
     rejected OPEN_INTEREST_ABOVE_MAX at admission if the part of it that could
-    open a position (beyond closing the account's opposite one) would take
-    the open interest past the cap, and a fill is cut where it would (the
-    order's remainder cancelled, OPEN_INTEREST_CAP), since orders admitted
-    one by one may together exceed it (Drift rechecks after fills too). A
-    fill that reduces either side's position never raises open interest, so
-    reduce-only orders always pass.
+    open a position (``opening``: beyond closing the account's opposite one)
+    would take the open interest past the cap. No recheck at fill time is
+    needed (Drift has one): a fill raises the longs' total by at most the
+    taker's opening part of it (if the taker buys, the maker's long can only
+    shrink; if it sells, the shorts grow by at most its own short), and a
+    taker trades right after its admission, so the fills of an admitted order
+    never pass the cap; a resting order only ever fills as a maker. A
+    reduce-only order opens nothing, and passes.
 """
 
 from engine.markets import LeverageTier
@@ -61,25 +63,3 @@ def longs_added(after: int, qty: int) -> int:
     """What a position that moved by signed ``qty`` to ``after`` added to its market's long total."""
     before = after - qty
     return max(after, 0) - max(before, 0)
-
-
-def longs_fill(buyer: int, seller: int, qty: int) -> int:
-    """What a fill of ``qty`` between positions ``buyer`` and ``seller`` adds to the longs' total: the buyer's
-    long grows once its short is closed, the seller's long shrinks until it is closed."""
-    return max(0, buyer + qty) - max(0, buyer) - min(qty, max(0, seller))
-
-
-def open_interest_fill(buyer: int, seller: int, qty: int, room: int, lot: int) -> int:
-    """The most of a fill of ``qty`` between positions ``buyer`` and ``seller`` that keeps open interest
-    within ``room`` more (a lot multiple): ``qty`` itself when the whole fill does.
-
-    The fill adds f(q) = max(0, b + q) - max(0, b) - min(q, max(0, s)) to the
-    longs' total (``longs_fill``). f(0) = 0 and f is convex (its slope is -1,
-    0 or +1, never falling), so the q with f(q) <= room form an interval from
-    0, ending on the slope +1 stretch, where f(q) = q - max(0, -b) - max(0, s):
-    there q = room + max(0, -b) + max(0, s).
-    """
-    if longs_fill(buyer, seller, qty) <= room:
-        return qty
-    most = room + max(0, -buyer) + max(0, seller)
-    return most - most % lot

@@ -135,24 +135,22 @@ def can_afford_fill(
     ``gain`` is the fill's effect on equity: its gap to mark less its fee,
     ``fill x (M - p) x m - fee``; ``prior_*`` are fills the same sweep already
     gave the account (used when a FOK order is checked before it trades).
-    Yes when the fill only reduces the position; otherwise when equity after
-    it still covers the initial margin of the positions. An isolated position
-    also moves the margin it grows by from the owner's balance
-    (``margin.isolated_growth``), so the owner's cross equity after that must
-    still cover its own positions. A resting order that fails is cancelled
-    instead of filled into a margin breach.
+    Yes when the fill only reduces the position; otherwise, cross, when
+    equity after it still covers the initial margin of the positions. An
+    isolated position brings its own margin: the IM it grows by moves from the
+    owner's balance (``margin.isolated_growth``), so the owner's cross equity
+    after that must still cover the IM of the cross positions. A resting order
+    that fails is cancelled instead of filled into a margin breach.
     """
     pos = account.positions.get(market)
     base = pos.size if pos else 0
     size = base + prior_fill
     if abs(size + fill) <= abs(size):
         return True
-    after = equity(state, account) + prior_gain + gain
     if account.market:
         owner = state.accounts[account.id]
         mkt = state.markets[market]
         grown = isolated_growth(base, size + fill, mkt.mark, mkt.spec.multiplier, rate(state, account.id, market))
-        after += grown
-        if equity(state, owner) - grown < positions_requirement(state, owner):
-            return False
+        return equity(state, owner) - grown >= positions_requirement(state, owner)
+    after = equity(state, account) + prior_gain + gain
     return after >= positions_requirement(state, account, market, prior_fill + fill)
