@@ -237,9 +237,11 @@ class Triggers:
 
     def _fire(self, ts: int, trigger_id: int, source: PriceSource, price: int) -> None:
         """Fire one crossed trigger: its order enters the book as a ``PlaceOrder`` would, or is rejected. A
-        position TP/SL whose position an earlier trigger of the same check closed is cancelled instead."""
+        position TP/SL whose position is gone is cancelled instead (or was, with the check's position upkeep)."""
         state = self.state
-        trigger = state.triggers[trigger_id]
+        trigger = state.triggers.get(trigger_id)
+        if trigger is None:
+            return None
         if trigger.attached and not self._closes(trigger.account, trigger.market, trigger.side):
             return self._cancel(ts, trigger, CancelReason.POSITION_CLOSED)
         self._emit(TriggerFired(state.seq + 1, ts, trigger_id, trigger.account, trigger.market, source, price))

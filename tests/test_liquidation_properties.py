@@ -2,20 +2,26 @@
 
 Hypothesis draws two markets (tiers, fees, rebates, lot, multiplier and
 deleveraging policy at random, so ADL and socialized loss meet in one
-account), thinly collateralized accounts trading both near the index, an
-insurance fund that may be empty, and index paths with sharp gaps and spikes,
-so partial, full and insured closes, ADL, socialized losses and write-offs
-all happen. After every command:
+account), thinly collateralized accounts trading both near the index, some
+of them isolating a market or lowering their leverage there, an insurance
+fund that may be empty, stops and take-profits (position TP/SLs among them)
+on every price source, isolated margin moved in and out, and index paths with
+sharp gaps and spikes, so partial, full and insured closes, ADL, socialized
+losses and write-offs all happen, to cross and isolated margin accounts
+alike, and stops fire into liquidations and cascade. After every command:
 
 - money is conserved and the fund is not negative (``invariants.check``), the
-  distress index agrees with a brute-force scan, nobody is left liquidatable;
-- every event is checked as it is folded into a shadow state (``Payers``):
-  the fund pays only an account below zero, and never lifts it above zero;
-  ADL and socialized charges never take an account below zero nor by more than
-  its unrealized profit in that market; an ADL close charges a counterparty
-  no more than its profit on the qty it closes; closes come from the opposite
-  side, highest rank first, and add up to the round; each ``DeficitSettled``
-  adds up to the unit with the events it sums, and leaves its account at zero;
+  distress and trigger indexes agree with a brute-force scan, no margin
+  account is left liquidatable;
+- every event is checked as it is folded into a shadow state (``Payers``),
+  against the margin account it settles (the account's cross one, or its
+  isolated one in the event's market): the fund pays only one below zero,
+  and never lifts it above zero; ADL and socialized charges never take one
+  below zero nor by more than its unrealized profit in that market; an ADL
+  close charges a counterparty no more than its profit on the qty it closes;
+  closes come from the opposite side, highest rank first, and add up to the
+  round; each ``DeficitSettled`` adds up to the unit with the events it sums,
+  and leaves its margin account at zero;
 - every partial close is the least that restores maintenance (checked against
   a scan of every lot count).
 
@@ -32,14 +38,20 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from engine import (
+    AdjustMargin,
     Deposit,
     Engine,
     ListMarket,
     PlaceOrder,
+    PlaceTrigger,
+    PriceSource,
     SetIndexPrice,
+    SetLeverage,
+    SetMarginMode,
     SettleFunding,
     Side,
     TimeInForce,
+    TriggerKind,
     fold,
     liquidation,
     risk,
@@ -53,8 +65,10 @@ from engine.events import (
     DeficitSettled,
     DeleveragingRound,
     InsuranceFundPaid,
+    LiquidationStarted,
     PositionDeleveraged,
     SocializedLossCharged,
+    TriggerFired,
 )
 from engine.invariants import check
 from engine.margin import maintenance_margin, margin_requirement
@@ -97,6 +111,12 @@ def scenarios(draw: st.DrawFn) -> list[Any]:
     unit = {m: BASE[m] * spec[m].multiplier for m in markets}
     deposits = {a: draw(st.integers(1, 40)) * unit[BTC] for a in ACCOUNTS}
     commands += [Deposit(0, a, amount) for a, amount in deposits.items()]
+    for a in ACCOUNTS:
+        for m in markets:
+            if draw(st.integers(0, 2)) == 0:
+                commands.append(SetMarginMode(0, a, m, True))
+            if draw(st.integers(0, 3)) == 0:
+                commands.append(SetLeverage(0, a, m, draw(st.sampled_from([5, 8]))))
     fund = draw(st.sampled_from([0, 0, 1, unit[BTC] * 50]))
     if fund:
         commands.append(FundInsurance(0, fund))
@@ -119,7 +139,7 @@ def scenarios(draw: st.DrawFn) -> list[Any]:
         ts += draw(st.sampled_from([0, 1, 3_600]))
         market = draw(st.sampled_from(markets))
         s = spec[market]
-        kind = draw(st.integers(0, 9))
+        kind = draw(st.integers(0, 12))
         if kind < 6:
             side = draw(st.sampled_from([Side.BUY, Side.SELL]))
             away = draw(st.sampled_from([0, 0, 1, 2, 8, 300, 1_500]))  # bps from the index: near, or deep in the band
@@ -136,9 +156,31 @@ def scenarios(draw: st.DrawFn) -> list[Any]:
             move = draw(st.sampled_from([-2_500, -1_200, -600, -200, 200, 600, 1_200, 2_500]))  # bps
             index[market] = max(1_000 if market == BTC else 100, index[market] * (10_000 + move) // 10_000)
             commands.append(SetIndexPrice(ts, market, index[market]))
-        else:
+        elif kind == 9:
             commands.append(SettleFunding(ts, market))
+        elif kind < 12:
+            commands.append(draw(triggers(ts, market, s, index[market], len(commands))))
+        else:
+            amount = draw(st.sampled_from([-1, 1])) * draw(st.integers(1, 20)) * unit[BTC] // 10
+            commands.append(AdjustMargin(ts, draw(st.sampled_from(ACCOUNTS)), market, amount))
     return commands
+
+
+@st.composite
+def triggers(draw: st.DrawFn, ts: int, market: str, s: MarketSpec, index: int, client_id: int) -> PlaceTrigger:
+    """A stop or take-profit 0.5 % to 12 % from the index, on any source, a market order mostly; a third of them
+    position TP/SLs (for the whole position now and then)."""
+    side = draw(st.sampled_from([Side.BUY, Side.SELL]))
+    kind = draw(st.sampled_from(TriggerKind))
+    away = draw(st.sampled_from([50, 200, 600, 1_200]))  # bps on the side it fires from
+    rises = (kind == TriggerKind.STOP) == (side == Side.BUY)
+    price = max(s.tick_size, index * (10_000 + (away if rises else -away)) // 10_000 // s.tick_size * s.tick_size)
+    attached = draw(st.integers(0, 2)) == 0
+    qty = 0 if attached and draw(st.booleans()) else draw(st.integers(1, 60)) * s.lot_size
+    return PlaceTrigger(
+        ts, draw(st.sampled_from(ACCOUNTS)), market, client_id, side, qty, price, kind,
+        draw(st.sampled_from(PriceSource)), reduce_only=draw(st.integers(0, 3)) == 0, attached=attached,
+    )  # fmt: skip
 
 
 class Payers:
@@ -147,26 +189,34 @@ class Payers:
     def __init__(self) -> None:
         self.state = ExchangeState()
         self.problems: list[str] = []
-        self.settling: dict[int, list[int]] = {}  # bankrupt: [fund, adl, socialized, written off] so far
+        self.settling: dict[tuple[int, str], list[int]] = {}  # bankrupt: [fund, adl, socialized, written off] so far
 
     def fold(self, events: list[Any]) -> list[str]:
         self.problems = []
         for e in events:
             check_event = getattr(self, f"_{type(e).__name__}", None)
-            before = {a: self._equity(a) for a in _named(e)}
-            pnl = {a: self._profit(a, e.market) for a in _named(e) if hasattr(e, "market")}
+            market = getattr(e, "market", "")
+            before = {a: self._equity(a, market) for a in _named(e)}
+            pnl = {a: self._profit(a, market) for a in _named(e)}
             apply(self.state, e)
             if check_event is not None:
                 check_event(e, before, pnl)
         return self.problems
 
-    def _equity(self, account: int) -> int:
-        acct = self.state.accounts.get(account)
-        return risk.equity(self.state, acct) if acct else 0
+    def _unit(self, account: int, market: str) -> Any:
+        """The margin account an event about ``account`` in ``market`` settles: its isolated one there, or cross."""
+        return self.state.unit(account, market) if account in self.state.accounts else None
+
+    def _key(self, account: int, market: str) -> tuple[int, str]:
+        return (account, self._unit(account, market).market)
+
+    def _equity(self, account: int, market: str) -> int:
+        unit = self._unit(account, market)
+        return risk.equity(self.state, unit) if unit is not None else 0
 
     def _profit(self, account: int, market: str) -> int:
-        acct = self.state.accounts.get(account)
-        pos = acct.positions.get(market) if acct else None
+        unit = self._unit(account, market)
+        pos = unit.positions.get(market) if unit is not None else None
         if pos is None or not market:
             return 0
         return max(
@@ -182,38 +232,37 @@ class Payers:
     def _InsuranceFundPaid(self, e: InsuranceFundPaid, before: dict[int, int], _: Any) -> None:
         if before[e.account] + e.amount > 0:
             self.problems.append(f"seq {e.seq}: fund paid {e.amount} to {e.account} at equity {before[e.account]}")
-        self.settling.setdefault(e.account, [0, 0, 0, 0])[0] += e.amount
+        self.settling.setdefault(self._key(e.account, e.market), [0, 0, 0, 0])[0] += e.amount
 
     def _PositionDeleveraged(self, e: PositionDeleveraged, before: dict[int, int], profit: dict[int, int]) -> None:
         other = e.counterparty_account
-        drop = before[other] - self._equity(other)
+        drop = before[other] - self._equity(other, e.market)
         self._charged(other, drop, before[other], profit[other], "ADL", e.seq)
         counterparty = e.counterparty_position + e.side * e.qty  # its size before: it moved by -side x qty
         if counterparty * e.side <= 0:  # the bankrupt was on side -side: the counterparty must be on side
             self.problems.append(f"seq {e.seq}: deleveraged {other}, not on the opposite side")
         elif drop > profit[other] * e.qty // abs(counterparty):
             self.problems.append(f"seq {e.seq}: {other} charged {drop}, beyond its profit on the {e.qty} closed")
-        self.settling.setdefault(e.account, [0, 0, 0, 0])[1] += drop
+        self.settling.setdefault(self._key(e.account, e.market), [0, 0, 0, 0])[1] += drop
 
     def _SocializedLossCharged(self, e: SocializedLossCharged, before: dict[int, int], profit: dict[int, int]) -> None:
         self._charged(e.account, e.amount, before[e.account], profit[e.account], "socialized loss", e.seq)
-        self.settling.setdefault(e.bankrupt_account, [0, 0, 0, 0])[2] += e.amount
+        self.settling.setdefault(self._key(e.bankrupt_account, e.market), [0, 0, 0, 0])[2] += e.amount
 
     def _BadDebtWrittenOff(self, e: BadDebtWrittenOff, *_: Any) -> None:
-        self.settling.setdefault(e.account, [0, 0, 0, 0])[3] += e.amount
-        if self.state.accounts[e.account].balance or any(
-            p.size for p in self.state.accounts[e.account].positions.values()
-        ):
+        self.settling.setdefault((e.account, e.market), [0, 0, 0, 0])[3] += e.amount
+        unit = self._unit(e.account, e.market)
+        if unit.balance or any(p.size for p in unit.positions.values()):
             self.problems.append(f"seq {e.seq}: write-off left {e.account} with a balance or a position")
 
     def _DeficitSettled(self, e: DeficitSettled, *_: Any) -> None:
-        sums = self.settling.pop(e.account, [0, 0, 0, 0])
+        sums = self.settling.pop((e.account, e.market), [0, 0, 0, 0])
         if [e.insurance, e.deleveraged, e.socialized, e.written_off] != sums:
             self.problems.append(f"seq {e.seq}: settlement {e} does not match its events {sums}")
         if e.deficit != sum(sums):
             self.problems.append(f"seq {e.seq}: deficit {e.deficit} != {sum(sums)} placed")
-        if self._equity(e.account):
-            self.problems.append(f"seq {e.seq}: a settled bankrupt ended at equity {self._equity(e.account)}")
+        if self._equity(e.account, e.market):
+            self.problems.append(f"seq {e.seq}: a settled bankrupt ended at equity {self._equity(e.account, e.market)}")
 
     def _DeleveragingRound(self, e: DeleveragingRound, *_: Any) -> None:
         ranked = [s for s in e.shares if s.qty]
@@ -268,10 +317,16 @@ def check_adl_orders_against_fresh_ones(engine: Engine) -> None:
     liquidator._adl_order = fetch_checked  # type: ignore[method-assign]
 
 
+def isolated(e: Any) -> bool:
+    """Does a waterfall event settle an isolated margin account (its market names one)?"""
+    return bool(e.market) if type(e) in (BadDebtWrittenOff, DeficitSettled) else False
+
+
 def stranded(engine: Engine) -> list[str]:
-    """Accounts left liquidatable: the waterfall always ends healthy, writing off what nobody could take."""
+    """Margin accounts left liquidatable: the waterfall always ends healthy, writing off what nobody could take."""
     state = engine.state
-    return [f"account {a.id} left liquidatable" for a in state.accounts.values() if liquidatable(state, a)]
+    units = [unit for account in state.accounts.values() for unit in account.units()]
+    return [f"{unit.id} {unit.market or 'cross'} left liquidatable" for unit in units if liquidatable(state, unit)]
 
 
 @settings(max_examples=150, deadline=None)
@@ -281,21 +336,27 @@ def test_liquidations_keep_every_invariant_and_replay_equals_live(commands: list
     the deficit; the events survive encoding, and replay == live."""
     engine = Engine()
     index = engine._dispatcher.liquidator.index
+    triggers = engine._dispatcher.triggers
     check_adl_orders_against_fresh_ones(engine)
     payers = Payers()
     everything: list[Any] = []
     with least_partial_closes() as partial:
         for command in commands:
             events = engine.submit(command)
+            liquidated = False
             everything += events
             assert check(engine.state) == [], (command, events)
             assert index.check() == [], command
+            assert triggers.check() == [], command
             assert stranded(engine) == [], (command, events)
             assert payers.fold(events) == [], events
             assert partial == [], events
             for e in events:  # what the example exercised: ``pytest --hypothesis-show-statistics``
                 if type(e) in (InsuranceFundPaid, SocializedLossCharged, BadDebtWrittenOff, DeficitSettled):
-                    event(type(e).__name__)
+                    event(type(e).__name__ + (" (isolated)" if isolated(e) else ""))
+                if type(e) is TriggerFired:
+                    event("trigger fired" + (", after a liquidation of the command" if liquidated else ""))
+                liquidated = liquidated or type(e) is LiquidationStarted
                 if type(e) is DeleveragingRound and sum(s.amount for s in e.shares) != e.deficit:
                     event("spilled between positions")
     assert decode_events(encode(everything), "test", "all") == everything

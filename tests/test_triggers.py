@@ -216,3 +216,15 @@ def test_trigger_statehash_and_rejections_leave_the_client_id_free() -> None:
     assert type(trigger(engine, ALICE, SELL, 10, 49_000, client_id=77)[0]) is TriggerPlaced
     assert state_hash(engine.state) != before
     assert place(engine, ALICE, SELL, 1, 50_000, client_id=77)[0].reason == RejectReason.DUPLICATE_CLIENT_ID
+
+
+def test_a_position_stop_the_same_fills_close_and_cross_is_cancelled_not_fired() -> None:
+    """Alice's position stop-loss watches the last trade at 48,500. She sells her 10 herself into Mo's bid at
+    48,000: that fill both closes her position and crosses the stop. The stop goes with the position
+    (POSITION_CLOSED); it does not fire."""
+    engine = alice_long_10()
+    trigger(engine, ALICE, SELL, 0, 48_500, attached=True, source=PriceSource.LAST)
+    events = place(engine, ALICE, SELL, 10, 48_000, tif=IOC)
+    assert names(events) == ["OrderAccepted", "TradeExecuted", "TriggerCancelled"]
+    assert events[-1].reason == CancelReason.POSITION_CLOSED
+    assert engine.state.triggers == {}
