@@ -115,7 +115,8 @@ def margin_cells(a: AccountView, units: Units) -> tuple[str, ...]:
 def position_cells(p: PositionView, units: Units) -> tuple[Any, ...]:
     """One position as ``POSITION_COLUMNS``, in its market's units."""
     average = units.average(p.market, p.cost, p.size)
-    return (p.market, units.size(p.market, p.size), units.money(p.cost), average, units.money(p.unrealized_pnl),
+    market = p.market if p.isolated_margin is None else f"{p.market} isolated, margin {units.money(p.isolated_margin)}"
+    return (market, units.size(p.market, p.size), units.money(p.cost), average, units.money(p.unrealized_pnl),
             p.adl_lights)  # fmt: skip
 
 

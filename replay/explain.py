@@ -35,6 +35,7 @@ from engine.events import (
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
+    MarginAdjusted,
     MarketListed,
     OrderAccepted,
     OrderCancelled,
@@ -42,6 +43,10 @@ from engine.events import (
     PositionDeleveraged,
     SocializedLossCharged,
     TradeExecuted,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerPlaced,
+    TriggerRejected,
     Withdrawn,
 )
 from engine.state import ExchangeState
@@ -130,6 +135,11 @@ class Narrator:
             BadDebtWrittenOff: self._written_off,
             DeficitSettled: self._deficit_settled,
             LiquidationEnded: self._liquidation_ended,
+            TriggerPlaced: self._trigger_placed,
+            TriggerFired: self._trigger_fired,
+            TriggerRejected: self._trigger_rejected,
+            TriggerCancelled: self._trigger_cancelled,
+            MarginAdjusted: self._margin_adjusted,
         }
 
     def add(self, event: Any) -> None:
@@ -189,7 +199,8 @@ class Narrator:
         options = ", ".join([e.tif.name] + (["reduce-only"] if e.reduce_only else []))
         rests = "; rests in the book" if e.rests else ""
         what = self._qty_at(e.market, e.qty, e.price)
-        return f"order {e.order_id} accepted: {e.side.name.lower()} {what} ({options}){rests}"
+        placed = f", placed by trigger {e.trigger_id}" if e.trigger_id else ""
+        return f"order {e.order_id} accepted: {e.side.name.lower()} {what} ({options}{placed}){rests}"
 
     def _order_rested(self, e: OrderRested) -> str:
         order = self.state.orders[e.order_id]
@@ -225,19 +236,47 @@ class Narrator:
             f" realized pnl {self.units.money(pnl)}; position {self._signed(e.market, position)}"
         )
 
+    # triggers and isolated margin
+
+    def _trigger_placed(self, e: TriggerPlaced) -> str:
+        u = self.units
+        what = "the whole position" if not e.qty else u.size(e.market, e.qty)
+        order = f"a limit at {u.price(e.market, e.price)}" if e.price else "a market order"
+        kind = ("position " if e.attached else "") + e.kind.name.lower().replace("_", "-")
+        return (
+            f"trigger {e.trigger_id} placed: {kind} {e.side.name.lower()} of {what} in {e.market} when the"
+            f" {e.source.name.lower()} price reaches {u.price(e.market, e.trigger_price)}, as {order}"
+        )
+
+    def _trigger_fired(self, e: TriggerFired) -> str:
+        price = self.units.price(e.market, e.price)
+        return f"trigger {e.trigger_id} fired: the {e.source.name.lower()} price reached {price}"
+
+    def _trigger_rejected(self, e: TriggerRejected) -> str:
+        return f"the order of trigger {e.trigger_id} was rejected: {e.reason.name}"
+
+    def _trigger_cancelled(self, e: TriggerCancelled) -> str:
+        return f"trigger {e.trigger_id} cancelled ({e.reason.name.lower().replace('_', ' ')})"
+
+    def _margin_adjusted(self, e: MarginAdjusted) -> str:
+        money = self.units.money
+        moved = f"moved {money(e.amount)} into" if e.amount > 0 else f"moved {money(-e.amount)} out of"
+        return f"{moved} its isolated {e.market} margin; balance {self._balance()}"
+
     # liquidation
 
     def _liquidation_started(self, e: LiquidationStarted) -> str:
         self.totals.liquidations += 1
         markets, u = self.state.markets, self.units
-        held = sorted(self.state.accounts[e.account].positions.items())
+        held = sorted(self.state.unit(e.account, e.market).positions.items())
         marks = ", ".join(
             f"{symbol} {self._signed(symbol, pos.size)} at mark {u.price(symbol, markets[symbol].mark)}"
             for symbol, pos in held
             if pos.size
         )
+        margin = f"the equity of its isolated {e.market} margin" if e.market else "equity"
         return (
-            f"became liquidatable: equity {u.money(e.equity)} below maintenance margin {u.money(e.maintenance)}"
+            f"became liquidatable: {margin} {u.money(e.equity)} below maintenance margin {u.money(e.maintenance)}"
             f" (health {health(e.equity, e.maintenance)}); positions {marks}; notional {u.money(e.notional)}"
         )
 
