@@ -40,7 +40,9 @@ class BookOnly:
 
     def place(self, c: PlaceOrder) -> None:
         book, orders = self.book, self.orders
-        order = Order(self.next_id, c.account, c.market, c.side, c.price, c.qty, c.client_id, c.reduce_only)
+        order = Order(
+            self.next_id, c.account, c.market, c.side, c.price, c.qty, c.client_id, c.reduce_only, c.qty, c.tif, c.stp
+        )
         self.next_id += 1
         resting = SELL if c.side == BUY else BUY
         while order.qty:

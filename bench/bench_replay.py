@@ -27,10 +27,10 @@ import msgspec
 import pytest
 from workload import standard
 
-from engine import Engine, FileLog
+from engine import DiscardLog, Engine, FileLog
 from engine.engine import fold
 from engine.journal import FileJournal
-from replay.rerun import Discard, rerun
+from replay.rerun import rerun
 
 EVENTS = 1_000_000
 COMMANDS = 720_000  # generated; those past EVENTS events are not used
@@ -99,7 +99,7 @@ def test_decode_file_log(benchmark: Any, rate: Any, recorded: Recorded) -> None:
 
 
 def _rerun(journal: Path) -> None:
-    for _ in rerun(FileJournal(journal, writable=False).batches(), Engine(Discard())):
+    for _ in rerun(FileJournal(journal, writable=False).batches(), Engine(DiscardLog())):
         pass
 
 

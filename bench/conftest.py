@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 _rates: list[tuple[str, int, float, str]] = []  # (benchmark, items, median seconds, unit)
+_notes: list[str] = []  # lines a benchmark measured itself (bench_serve: commands/s and latencies)
 
 
 @pytest.fixture
@@ -20,7 +21,17 @@ def rate(request: pytest.FixtureRequest) -> Any:
     return record
 
 
+@pytest.fixture
+def note() -> Any:
+    """``note(line)``: print ``line`` with the results, for a benchmark that measures more than its round time."""
+    return _notes.append
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _notes:
+        terminalreporter.section("measured")
+        for line in _notes:
+            terminalreporter.write_line(line)
     if not _rates:
         return
     terminalreporter.section("throughput (commands or events / median)")

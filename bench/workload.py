@@ -56,6 +56,7 @@ SPEC = MarketSpec(
     mark_band_bps=500,
     funding_interval=3_600,
     funding_cap_ppm=7_500,
+    adl_lights_interval=30_000,  # ts counts commands: as milliseconds at 1,000 commands/s, every 30 s
 )
 INDEX_EVERY = 1_000
 PASSIVE, CANCEL = 0.60, 0.25  # the remaining 0.15 cross

@@ -2,17 +2,22 @@
 
 Handlers trust the event: validation happened when the event was decided. Each
 event's seq is first checked to follow the last one, so a gap or a repeat in a
-log stops a replay at once. The live engine (``apply``, one event at a time) and
-replay (``apply_all`` over the log) share this code and its handler table.
+log stops a replay at once (``SequenceGap``); an event that names something the
+state never had (events spliced from two logs) stops it too (``DoesNotApply``).
+The live engine (``apply``, one event at a time) and replay (``apply_all`` over
+the log) share this code and its handler table.
 """
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from engine import isolated
 from engine.book import Order
+from engine.clientids import remember
 from engine.enums import Side
-from engine.errors import SequenceGap
+from engine.errors import DoesNotApply, SequenceGap
 from engine.events import (
     AdlRanksPublished,
     BadDebtWrittenOff,
@@ -33,6 +38,7 @@ from engine.events import (
     MarginModeSet,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PositionDeleveraged,
@@ -68,16 +74,28 @@ def _withdrawn(state: ExchangeState, e: Withdrawn) -> None:
     state.withdrawals += e.amount
 
 
-def _rest(state: ExchangeState, account: Margined, order: Order) -> None:
-    """Put ``order`` in its book and count it in the open-order totals of ``account``, the margin account
-    that holds the owner's position in its market."""
+def _rest(state: ExchangeState, account: Account, order: Order) -> None:
+    """Put ``order`` of ``account`` in its book and count it in the open-order totals of the margin account
+    that holds the account's position in its market; the account indexes it by client id."""
     market = order.market
     state.markets[market].book.add(order)
-    account.orders[order.id] = order
-    pos = account.positions.get(market)
+    unit = account.isolated.get(market, account) if account.isolated else account
+    unit.orders[order.id] = order
+    account.client_orders[order.client_id] = order.id
+    pos = unit.positions.get(market)
     if pos is None:
-        pos = state.position(account, market)
+        pos = state.position(unit, market)
     _track(pos, order, order.qty, 1)
+
+
+def _take_out(state: ExchangeState, account: Account, unit: Margined, pos: Position, order: Order) -> None:
+    """Take a resting ``order`` of ``account`` out of its book, the indexes and the open-order totals of
+    ``unit``, its margin account there."""
+    qty = order.qty
+    state.markets[order.market].book.remove(order)
+    del unit.orders[order.id]
+    del account.client_orders[order.client_id]
+    _track(pos, order, -qty, -1)
 
 
 def _track(pos: Position, order: Order, qty: int, count: int) -> None:
@@ -92,34 +110,55 @@ def _track(pos: Position, order: Order, qty: int, count: int) -> None:
 
 def _order_accepted(state: ExchangeState, e: OrderAccepted) -> None:
     account = state.accounts[e.account]
-    account.client_ids.add(e.client_id)
+    if not e.trigger_id:  # a trigger's order uses the client id its TriggerPlaced took
+        remember(account.client_ids, e.client_id)
     order_id = e.order_id
     state.next_order_id = order_id + 1
-    order = Order(order_id, e.account, e.market, e.side, e.price, e.qty, e.client_id, e.reduce_only)
+    order = Order(
+        order_id, e.account, e.market, e.side, e.price, e.qty, e.client_id, e.reduce_only, e.qty, e.tif, e.stp
+    )
     state.orders[order_id] = order
     if e.rests:
-        _rest(state, account.isolated.get(e.market, account) if account.isolated else account, order)
+        _rest(state, account, order)
 
 
 def _order_rested(state: ExchangeState, e: OrderRested) -> None:
     order = state.orders[e.order_id]
-    _rest(state, state.unit(order.account, order.market), order)
+    _rest(state, state.accounts[order.account], order)
 
 
 def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
     order = state.orders.pop(e.order_id)
     account = state.accounts[e.account]
-    if account.isolated:
-        account = account.isolated.get(e.market, account)
-    if account.orders.pop(order.id, None) is None:
+    unit = account.isolated.get(e.market, account) if account.isolated else account
+    if order.id not in unit.orders:
         order.qty = 0  # an incoming order that never rested
         return
-    pos = account.positions[e.market]
-    qty = order.qty
-    state.markets[e.market].book.remove(order)
-    _track(pos, order, -qty, -1)
+    pos = unit.positions[e.market]
+    _take_out(state, account, unit, pos, order)
     if not pos.size:  # only a flat position can be idle
-        state.drop_if_idle(account, e.market, pos)
+        state.drop_if_idle(unit, e.market, pos)
+
+
+def _order_amended(state: ExchangeState, e: OrderAmended) -> None:
+    """Keep the order's place with less open, or take it out of the book and put a new ``Order`` with
+    the same id in its place (the old object stays queued, dead): at the back of its new level when
+    it rests at once, else as an incoming order that the next events trade."""
+    order = state.orders[e.order_id]
+    account = state.accounts[e.account]
+    unit = state.unit(e.account, e.market)
+    pos = unit.positions[e.market]
+    if not e.requeued:
+        _track(pos, order, e.qty - order.qty, 0)
+        state.markets[e.market].book.fill(order, order.qty - e.qty)
+        order.size = e.size
+        return
+    _take_out(state, account, unit, pos, order)
+    order = state.orders[order.id] = msgspec.structs.replace(order, price=e.price, qty=e.qty, size=e.size)
+    if e.rests:
+        _rest(state, account, order)
+    elif not pos.size:
+        state.drop_if_idle(unit, e.market, pos)
 
 
 def _fill_maker(
@@ -133,18 +172,19 @@ def _fill_maker(
     """
     orders = state.orders
     maker = orders[order_id]
-    account = state.accounts[maker.account]
+    account = unit = state.accounts[maker.account]
     if account.isolated:
-        account = account.isolated.get(maker.market, account)
-    pos = account.positions[maker.market]
+        unit = account.isolated.get(maker.market, account)
+    pos = unit.positions[maker.market]
     market.book.fill(maker, qty)
     if maker.qty:
         _track(pos, maker, -qty, 0)
     else:
         _track(pos, maker, -qty, -1)
         del orders[maker.id]  # the key objects themselves: a lookup by identity skips comparing
-        del account.orders[maker.id]
-    _settle(state, account, pos, maker.market, -side * qty, -value, pnl, fee)
+        del unit.orders[maker.id]
+        del account.client_orders[maker.client_id]
+    _settle(state, unit, pos, maker.market, -side * qty, -value, pnl, fee)
 
 
 def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
@@ -266,7 +306,7 @@ def _bad_debt_written_off(state: ExchangeState, e: BadDebtWrittenOff) -> None:
 
 
 def _trigger_placed(state: ExchangeState, e: TriggerPlaced) -> None:
-    state.accounts[e.account].client_ids.add(e.client_id)
+    remember(state.accounts[e.account].client_ids, e.client_id)
     state.next_trigger_id = e.trigger_id + 1
     state.triggers[e.trigger_id] = Trigger(
         e.trigger_id, e.account, e.market, e.client_id, e.side, e.qty, e.trigger_price, e.kind, e.source,
@@ -308,6 +348,7 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     Deposited: _deposited,
     Withdrawn: _withdrawn,
     OrderAccepted: _order_accepted,
+    OrderAmended: _order_amended,
     OrderRested: _order_rested,
     OrderCancelled: _order_cancelled,
     TradeExecuted: _trade_executed,
@@ -361,7 +402,10 @@ def apply_all(state: ExchangeState, events: Iterable[Any]) -> None:
             kind = type(event)
             if kind is not rejected:
                 clocked = event
-            handlers[kind](state, event)
+            try:
+                handlers[kind](state, event)
+            except Exception as exc:  # free until raised: the event names something the state never had
+                raise DoesNotApply(event, exc) from exc
     finally:
         state.seq = seq
         if clocked is not None:

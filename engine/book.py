@@ -10,7 +10,12 @@ Layout
 
 Price-time priority
     Orders match best price first and, within a price, oldest first. An order
-    never changes place in its queue: there is no amend; cancel and re-place.
+    never moves up its queue. An amend that lowers an order's size at the same
+    price keeps its place (``fill`` takes the difference off, as a fill
+    would); any other amend (a new price, a larger size) takes the order out
+    and adds a new ``Order`` with the same id at the back of its new level, as
+    venues do. A new object, because the old one stays queued, dead, where it
+    was (lazy removal, below).
 
 Lazy removal
     A cancelled order in the middle of a queue is marked dead (``qty = 0``)
@@ -43,13 +48,14 @@ from collections.abc import Iterator
 
 import msgspec
 
-from engine.enums import Side
+from engine.enums import SelfTradePrevention, Side, TimeInForce
 
 BUY, SELL = Side.BUY, Side.SELL  # module constants: an enum class attribute costs ~130 ns to look up on Python 3.11
 
 
 class Order(msgspec.Struct, gc=False):
-    """A live order. ``qty`` is what remains; 0 marks a dead order still queued."""
+    """A live order. ``qty`` is what remains; 0 marks a dead order still queued. ``size`` is the
+    order's size as placed or last amended, fills included: ``size - qty`` has filled."""
 
     id: int
     account: int
@@ -59,6 +65,9 @@ class Order(msgspec.Struct, gc=False):
     qty: int
     client_id: int
     reduce_only: bool
+    size: int
+    tif: TimeInForce
+    stp: SelfTradePrevention
 
 
 class Level:

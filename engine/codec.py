@@ -23,10 +23,11 @@ from engine.events import AnyEvent
 # 2: DeleveragingShare carries one published score; 3: AdlRanksPublished lists each side in order;
 # 4: AdlRanksPublished lists bare account ids, the lights following from the place;
 # 5: BadDebtWrittenOff and DeficitSettled; the fund pays deficits only;
-# 6: MarketSpec.display appended (a listing encoded without it decodes with the default)
-# 7: trigger orders, leverage, isolated margin (new events; liquidation and write-off events name an isolated
+# 6: MarketSpec.display appended (a listing encoded without it decodes with the default);
+# 7: OrderAmended, OrderAccepted.stp, and the AmendOrder and CancelOrder-by-client-id commands a journal holds;
+# 8: trigger orders, leverage, isolated margin (new events; liquidation and write-off events name an isolated
 #    market), CommandRejected.limit, OrderAccepted.trigger_id; MarketSpec leverage tiers and open-interest cap
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 FRAME_HEADER = struct.Struct("<III")
 _LENGTH_CRC = struct.Struct("<II")
 

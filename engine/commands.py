@@ -32,7 +32,7 @@ class Withdraw(Command):
 class PlaceOrder(Command):
     account: int
     market: str
-    client_id: int  # unique per account, forever: a resubmission is rejected
+    client_id: int  # positive; the account's ids rise roughly, so a resubmission is rejected (engine.clientids)
     side: Side
     qty: int
     price: int = 0  # limit price; must be 0 for a market order
@@ -43,8 +43,28 @@ class PlaceOrder(Command):
 
 
 class CancelOrder(Command):
+    """Cancel one resting order, named by exactly one of its order id and its client id (0: not given)."""
+
     account: int
-    order_id: int
+    order_id: int = 0
+    client_id: int = 0
+
+
+class AmendOrder(Command):
+    """Give a resting order, named as in ``CancelOrder``, a new ``price`` and/or a new size ``qty``
+    (0: unchanged).
+
+    ``qty`` is the order's whole size, what has filled included, as venues count it: a size at or
+    below what has filled cancels the rest. The same price and a smaller size keep the order's
+    place in its queue; anything else loses it, and the order is checked again like a new one
+    (tick, band, lot, size limits, margin, post-only, reduce-only) and may trade at once.
+    """
+
+    account: int
+    order_id: int = 0
+    client_id: int = 0
+    price: int = 0
+    qty: int = 0
 
 
 class CancelAll(Command):
@@ -122,7 +142,7 @@ class Malformed(Command):
     """What the engine makes of an input that is not a command with its declared types (a float
     amount, a str account, not a command at all): it is rejected, and journaled as this."""
 
-    command: str  # the input's type name
+    command: str  # the input's type name, or ``entry <id>`` for a command stream entry that does not decode
 
 
 AnyCommand = (
@@ -131,6 +151,7 @@ AnyCommand = (
     | Withdraw
     | PlaceOrder
     | CancelOrder
+    | AmendOrder
     | CancelAll
     | SetIndexPrice
     | SettleFunding
@@ -146,7 +167,9 @@ AnyCommand = (
 
 class Journaled(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A command as the input journal (``engine.journal``) records it, with the seq of its first event
-    (or of the next event, when it made none)."""
+    (or of the next event, when it made none), and where it came from: its entry id in a command
+    stream (``perpx serve``), empty for a command submitted directly."""
 
     seq: int
     command: AnyCommand
+    source: str = ""

@@ -25,6 +25,13 @@ Order rules
     - FOK orders are checked against the book, with the same self-trade and
       affordability rules, before anything happens: they fill in full or are
       rejected with no change.
+    - Client ids follow ``engine.clientids``: positive, and never used twice by
+      one account (a bounded rule). A cancel or an amend names its order by
+      exactly one of order id and client id.
+    - An amend (``AmendOrder``) to the same price and a smaller size keeps the
+      order's place; any other is checked again like a new order and may
+      trade at once. Its size counts fills: at or below what has filled, the
+      rest is cancelled.
     - Caps (``engine.limits``), at admission: the account's position limit,
       the leverage its tier allows at the worst case, and the market's open
       interest (which no fill of an admitted order can then pass).
@@ -50,8 +57,10 @@ import msgspec
 from engine import risk
 from engine.apply import apply
 from engine.book import Order
+from engine.clientids import client_id_problem
 from engine.commands import (
     AdjustMargin,
+    AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
@@ -77,6 +86,7 @@ from engine.events import (
     InsuranceFunded,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PricesUpdated,
@@ -135,6 +145,7 @@ class Dispatcher:
             Withdraw: self._withdraw,
             PlaceOrder: self._place_order,
             CancelOrder: self._cancel_order,
+            AmendOrder: self._amend_order,
             CancelAll: self._cancel_all,
             SetIndexPrice: self._set_index_price,
             SettleFunding: self._settle_funding,
@@ -152,19 +163,23 @@ class Dispatcher:
         """Decide and apply one command, then fire the triggers and liquidate whoever it left
         liquidatable (``_aftermath``); return the command as handled (``Malformed`` for an input that
         is not well typed). Each event goes onto ``out`` as it is applied, so the caller holds
-        every applied event even if the command raises."""
-        self._out = out
+        every applied event even if the command raises. The trigger and liquidation checks read this
+        command's events only, not those of the commands before it in ``out`` (a group commit's)."""
+        self._out = own = []
         try:
             command = _typed(_encode(command))
         except (msgspec.MsgspecError, TypeError, OverflowError):
             command = Malformed(self.state.ts, type(command).__name__)
-        if command.ts < self.state.ts:
-            self._reject(command, R.TIMESTAMP_REGRESSED)
-        else:
-            since = self.state.ts
-            self._handlers[type(command)](command)
-            self._aftermath(command.ts, out)
-            self.liquidator.publish_lights(since)
+        try:
+            if command.ts < self.state.ts:
+                self._reject(command, R.TIMESTAMP_REGRESSED)
+            else:
+                since = self.state.ts
+                self._handlers[type(command)](command)
+                self._aftermath(command.ts, own)
+                self.liquidator.publish_lights(since)
+        finally:
+            out += own
         return command
 
     def _aftermath(self, ts: int, out: list[Any]) -> None:
@@ -184,10 +199,10 @@ class Dispatcher:
         apply(self.state, event)
 
     def _reject(self, command: Any, reason: R, limit: int = 0) -> None:
-        """Record the rejection, echoing the command's client id, order id or trigger id (0 when it has none),
-        and the value of the limit ``reason`` names."""
+        """Record the rejection, echoing the command's client id, else its order id, else its trigger id (0
+        when it has none), and the value of the limit ``reason`` names."""
         account = getattr(command, "account", 0)
-        ref = getattr(command, "client_id", getattr(command, "order_id", getattr(command, "trigger_id", 0)))
+        ref = getattr(command, "client_id", 0) or getattr(command, "order_id", 0) or getattr(command, "trigger_id", 0)
         event = CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason, limit)
         self._emit(event)
 
@@ -264,7 +279,7 @@ class Dispatcher:
         self._emit(
             OrderAccepted(
                 state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
-                c.side, price, c.qty, c.tif, c.reduce_only, rests, trigger,
+                c.side, price, c.qty, c.tif, c.reduce_only, rests, c.stp, trigger,
             )
         )
         if rests:
@@ -312,44 +327,56 @@ class Dispatcher:
     def _order_problem(
         self, c: PlaceOrder, market: Market, account: Account, unit: Margined, trigger: int
     ) -> tuple[R, int] | None:
-        """Why the order may not be admitted, with the value of the limit the reason names (else 0)."""
-        spec = market.spec
+        """Why the order may not be admitted, with the value of the limit the reason names (else 0). A fired
+        trigger's order carries the client id the trigger took."""
         qty = c.qty
-        reason = qty_problem(spec, qty)
+        reason = qty_problem(market.spec, qty)
+        if reason is None and not trigger:
+            reason = client_id_problem(account.client_ids, c.client_id)
         if reason is not None:
             return reason, 0
-        if not trigger and c.client_id in account.client_ids:
-            return R.DUPLICATE_CLIENT_ID, 0
-        pos = unit.positions.get(c.market)
         if c.reduce_only:
+            pos = unit.positions.get(c.market)
             size = pos.size if pos else 0
             if size * c.side >= 0 or qty + self._reduce_only_open(unit, c.market, c.side) > abs(size):
                 return R.REDUCE_ONLY_WOULD_INCREASE, 0
             return None
-        bids, asks = (qty, 0) if c.side == BUY else (0, qty)
-        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else qty
+        return self._exposure_problem(account, unit, market, c.side, qty)
+
+    def _exposure_problem(
+        self, account: Account, unit: Margined, market: Market, side: Side, more: int
+    ) -> tuple[R, int] | None:
+        """Would ``more`` open on ``side`` (fewer, when negative) take the account's worst case in ``market``
+        (held in ``unit``, its margin account there) past its position limit, past what its leverage tier
+        or the market's open interest allows, or its equity below the initial margin? With the value of
+        the limit it passes."""
+        bids, asks = (more, 0) if side == BUY else (0, more)
+        spec = market.spec
+        symbol = spec.symbol
+        pos = unit.positions.get(symbol)
+        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else more
         if worst > position_limit(spec):
             return R.POSITION_ABOVE_MAX, position_limit(spec)
-        breach = self._cap_problem(c, market, account, pos, worst)
+        breach = self._cap_problem(market, account, pos, side, more, worst)
         if breach is not None:
             return breach
-        required = risk.initial_requirement(self.state, account, c.market, bids, asks)
+        required = risk.initial_requirement(self.state, account, symbol, bids, asks)
         if risk.equity(self.state, account) < required:
             return R.INSUFFICIENT_MARGIN, 0
         return None
 
     @staticmethod
     def _cap_problem(
-        c: PlaceOrder, market: Market, account: Account, pos: Position | None, worst: int
+        market: Market, account: Account, pos: Position | None, side: Side, more: int, worst: int
     ) -> tuple[R, int] | None:
         """The leverage its tier allows at the worst case, and the market's open interest (``engine.limits``)."""
         spec = market.spec
         if spec.leverage_tiers:
             cap = tier_leverage(spec.leverage_tiers, worst * market.mark * spec.multiplier)
-            if not within_tier(initial_rate(spec.im_bps, account.leverage.get(c.market, 0)), cap):
+            if not within_tier(initial_rate(spec.im_bps, account.leverage.get(spec.symbol, 0)), cap):
                 return R.LEVERAGE_ABOVE_TIER_MAX, cap
         most = spec.max_open_interest
-        if most and market.open_interest + opening(pos.size if pos else 0, c.side, c.qty) > most:
+        if most and market.open_interest + opening(pos.size if pos else 0, side, more) > most:
             return R.OPEN_INTEREST_ABOVE_MAX, most
         return None
 
@@ -465,13 +492,101 @@ class Dispatcher:
             else:
                 self._cancel(ts, order, CancelReason.REDUCE_ONLY)
 
+    def _named_order(self, c: CancelOrder | AmendOrder) -> tuple[Order | None, R | None]:
+        """The resting order a cancel or an amend names by exactly one of its order id and client id,
+        or why there is none."""
+        if (c.order_id == 0) == (c.client_id == 0):
+            return None, R.INVALID_ORDER_REF
+        state = self.state
+        if c.order_id:
+            order = state.orders.get(c.order_id)
+            if order is None:
+                return None, R.UNKNOWN_ORDER
+            return (order, None) if order.account == c.account else (None, R.NOT_YOUR_ORDER)
+        account = state.accounts.get(c.account)
+        order_id = account.client_orders.get(c.client_id) if account else None
+        return (None, R.UNKNOWN_ORDER) if order_id is None else (state.orders[order_id], None)
+
     def _cancel_order(self, c: CancelOrder) -> None:
-        order = self.state.orders.get(c.order_id)
+        order, reason = self._named_order(c)
         if order is None:
-            return self._reject(c, R.UNKNOWN_ORDER)
-        if order.account != c.account:
-            return self._reject(c, R.NOT_YOUR_ORDER)
+            return self._reject(c, reason)
         self._cancel(c.ts, order, CancelReason.USER)
+
+    def _amend_order(self, c: AmendOrder) -> None:
+        """Cancel the rest, keep the order's place with less open, or requeue it (``_requeue``)."""
+        order, reason = self._named_order(c)
+        if order is None:
+            return self._reject(c, reason)
+        if c.price < 0:
+            return self._reject(c, R.INVALID_PRICE)
+        if c.qty < 0:
+            return self._reject(c, R.INVALID_QTY)
+        price, size = c.price or order.price, c.qty or order.size
+        if price == order.price and size == order.size:
+            return self._reject(c, R.NOTHING_TO_AMEND)
+        spec = self.state.markets[order.market].spec
+        if size % spec.lot_size:
+            return self._reject(c, R.QTY_NOT_ON_LOT)
+        filled = order.size - order.qty
+        if size <= filled:
+            return self._cancel(c.ts, order, CancelReason.USER)
+        reason = qty_problem(spec, size)
+        if reason is not None:
+            return self._reject(c, reason)
+        qty = size - filled
+        if price == order.price and qty < order.qty:
+            return self._amended(c.ts, order, price, size, qty, requeued=False, rests=True)
+        self._requeue(c, order, price, size, qty)
+
+    def _requeue(self, c: AmendOrder, order: Order, price: int, size: int, qty: int) -> None:
+        """Amend ``order`` so that it loses its place: check it again as the order it now is, placed
+        anew (band, tick, margin, reduce-only, post-only), then rest it or let it trade first."""
+        state = self.state
+        market = state.markets[order.market]
+        account = state.accounts[order.account]
+        unit = state.unit(order.account, order.market)
+        placed = PlaceOrder(
+            c.ts, order.account, order.market, order.client_id, order.side, qty, price,
+            tif=order.tif, reduce_only=order.reduce_only, stp=order.stp,
+        )
+        price, reason = self._order_price(placed, market)
+        problem = (reason, 0) if reason is not None else self._requeue_problem(order, market, account, unit, qty)
+        if problem is not None:
+            return self._reject(c, *problem)
+        crosses = market.book.head(SELL if order.side == BUY else BUY, price) is not None
+        if crosses and order.tif == POST_ONLY:
+            return self._reject(c, R.POST_ONLY_WOULD_CROSS)
+        self._amended(c.ts, order, price, size, qty, requeued=True, rests=not crosses)
+        if not crosses:
+            return self._enforce_reduce_only(c.ts, unit, order.market) if order.reduce_only else None
+        order = state.orders[order.id]  # the amended order, now incoming
+        touched = self._match(placed, market, order, price)
+        if order.qty:
+            self._emit(OrderRested(state.seq + 1, c.ts, order.id))
+        touched.append(unit)
+        for acct in touched:
+            self._after_fills(c.ts, acct, order.market)
+
+    def _amended(self, ts: int, order: Order, price: int, size: int, qty: int, requeued: bool, rests: bool) -> None:
+        self._emit(
+            OrderAmended(
+                self.state.seq + 1, ts, order.id, order.account, order.market, price, size, qty, requeued, rests
+            )
+        )
+
+    def _requeue_problem(
+        self, order: Order, market: Market, account: Account, unit: Margined, qty: int
+    ) -> tuple[R, int] | None:
+        """The reduce-only, position-limit, cap or margin rule a requeued ``order`` with ``qty`` open would
+        break, counting it in place of what it has open now (with the value of the limit, if it names one)."""
+        if order.reduce_only:
+            size = unit.positions[order.market].size
+            others = self._reduce_only_open(unit, order.market, order.side) - order.qty
+            if size * order.side >= 0 or qty + others > abs(size):
+                return R.REDUCE_ONLY_WOULD_INCREASE, 0
+            return None
+        return self._exposure_problem(account, unit, market, order.side, qty - order.qty)
 
     def _cancel_all(self, c: CancelAll) -> None:
         account = self.state.accounts.get(c.account)

@@ -1,6 +1,8 @@
 """The few exceptions for infrastructure and corruption. Bad commands are never
 exceptions: they become ``CommandRejected`` events."""
 
+from typing import Any
+
 
 class PerpxError(Exception):
     """Base of every perpx exception."""
@@ -15,6 +17,17 @@ class SequenceGap(PerpxError):
         self.got = got
 
 
+class DoesNotApply(PerpxError):
+    """An event the state before it cannot take (it names an account, order or market no earlier event
+    made): the events are not one exchange's history. Tools that know the log turn it into ``CorruptLog``
+    naming where the log holds the event (``engine.eventlog.locating``)."""
+
+    def __init__(self, event: Any, cause: Exception) -> None:
+        super().__init__(f"seq {event.seq} does not apply to the state before it: {event!r} ({cause!r})")
+        self.seq: int = event.seq
+        self.cause = cause
+
+
 class CorruptLog(PerpxError):
     """Bytes in a log that cannot be trusted. ``where`` names the file offset or stream id."""
 
@@ -26,14 +39,24 @@ class CorruptLog(PerpxError):
 
 
 class LogUnavailable(PerpxError):
-    """The event log refused or failed an append: the engine takes no commands until it recovers.
+    """A log (or journal, or snapshot store) failed a call: an outage, not bad data. After a failed
+    append the engine takes no commands until it recovers.
 
     ``taken`` says whether the ``submit`` that raised took its command (its events wait in the
     engine: ``resume()`` writes them) or refused it untouched (send it again)."""
 
     taken = False
 
-    def __init__(self, detail: str, pending: int = 0) -> None:
-        super().__init__(f"event log unavailable ({pending} events waiting): {detail}")
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"unavailable: {detail}")
         self.detail = detail
-        self.pending = pending
+
+
+class Fenced(PerpxError):
+    """A write refused because the writer no longer holds the lease its stream is fenced by: another
+    process took over (``perpx serve``'s fail-over). The writer must stop writing and catch up."""
+
+    def __init__(self, source: str, lease: str) -> None:
+        super().__init__(f"{source}: refused, the lease {lease} is no longer this writer's")
+        self.source = source
+        self.lease = lease

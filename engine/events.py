@@ -8,7 +8,7 @@ logs still decode (``array_like`` encoding keeps them positional and small).
 
 import msgspec
 
-from engine.enums import CancelReason, PriceSource, Side, TimeInForce, TriggerKind
+from engine.enums import CancelReason, PriceSource, SelfTradePrevention, Side, TimeInForce, TriggerKind
 from engine.markets import Deleveraging, MarketSpec
 from engine.reasons import RejectReason
 from engine.transitions import Stage
@@ -46,7 +46,27 @@ class OrderAccepted(Event):
     tif: TimeInForce
     reduce_only: bool
     rests: bool
+    stp: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING  # kept with the order: an amend may trade it
     trigger_id: int = 0  # the trigger that placed it (after its ``TriggerFired``); 0: a PlaceOrder
+
+
+class OrderAmended(Event):
+    """A resting order's new ``price`` and ``size`` (fills included), ``qty`` of it still open.
+
+    ``requeued`` false: the same price and less open, so the order keeps its place in the queue.
+    True: it lost its place; it rests at the back of its new price level at once when ``rests``,
+    else it trades first (``TradeExecuted`` with it as the taker), and then its remainder rests
+    (``OrderRested``) or is cancelled (self-trade prevention).
+    """
+
+    order_id: int
+    account: int
+    market: str
+    price: int
+    size: int
+    qty: int
+    requeued: bool
+    rests: bool
 
 
 class OrderRested(Event):
@@ -366,6 +386,7 @@ AnyEvent = (
     | Deposited
     | Withdrawn
     | OrderAccepted
+    | OrderAmended
     | OrderRested
     | TradeExecuted
     | OrderCancelled

@@ -3,17 +3,30 @@
 File layout: an 8-byte magic ``PERPXLOG``, a u16 schema version, then frames
 (see ``engine.codec``), one per append.
 
-Crash safety: a crash can leave the last frame half-written: cut short, or
-(after a power loss) with blocks the disk never wrote, which read as zeros.
-Opening the log for writing finds such a torn tail, truncates it and reports
-it in ``torn``; opening it for reading reports it and stops before it. Any
-other bad bytes (a checksum mismatch in a header or a complete payload) are
-corruption, wherever they are: ``CorruptLog`` names the offset and nothing is
-cut. Each append is written with one ``write`` call and flushed to the OS
-(it survives a process crash); ``fsync=True`` also survives power loss, at the
-cost of a disk sync per append.
+Crash safety
+    A crash or a power loss can leave the last frame torn: cut short, or with
+    its end reading as zeros (blocks the disk never wrote read as zeros, from a
+    block boundary to the end of the file, even after earlier blocks of the
+    same frame were written). So a bad frame is a torn tail when it is the
+    last thing in the file: the file ends inside it, or its header is damaged
+    and everything from inside the header on is zeros, or its payload is
+    damaged and everything from inside the payload to the end of the file is
+    zeros. Opening the log for writing truncates a torn tail and reports it in
+    ``torn``; opening it for reading reports it and stops before it. Any other
+    bad bytes are corruption, wherever they are: ``CorruptLog`` names the
+    offset and nothing is cut. A damaged last frame whose true bytes happen to
+    end in zeros cannot be told from a torn one, and is taken for one.
+
+Writes
+    Each append is written with one ``write`` call and flushed to the OS (it
+    survives a process crash); ``fsync=True`` also survives power loss, at the
+    cost of a disk sync per append. A write that fails or comes up short is
+    cut off again before the next append; if even the cut fails, the log
+    refuses appends (``LogUnavailable``) until a later append manages it, so a
+    fragment never stays in front of a frame.
 """
 
+import contextlib
 import os
 import struct
 import zlib
@@ -24,10 +37,11 @@ import msgspec
 
 from engine.codec import FRAME_HEADER, SCHEMA_VERSION, decode_events, frame
 from engine.errors import CorruptLog, LogUnavailable
-from engine.eventlog import check_continues
+from engine.eventlog import check_continues, continuity
 
 MAGIC = b"PERPXLOG"
 FILE_HEADER = struct.Struct("<8sH")
+TAIL_CHUNK = 1 << 16  # bytes read at a time, backwards, to find where the zeros at the end begin
 
 
 class TornTail(msgspec.Struct, frozen=True):
@@ -35,24 +49,34 @@ class TornTail(msgspec.Struct, frozen=True):
     dropped: int  # bytes after it
 
 
-def _unwritten(data: bytes) -> bool:
-    """Zeros only: blocks a crash left allocated but never written."""
-    return not data.strip(b"\0")
+def zeros_from(f: BinaryIO, size: int) -> int:
+    """Where the run of zero bytes that ends the file begins (``size`` when the last byte is not zero)."""
+    end = size
+    while end > 0:
+        start = max(0, end - TAIL_CHUNK)
+        f.seek(start)
+        chunk = f.read(end - start).rstrip(b"\0")
+        if chunk:
+            return start + len(chunk)
+        end = start
+    return 0
 
 
 class FileLog:
     # What the file holds; ``engine.journal.FileJournal`` keeps commands in the same format.
     magic = MAGIC
     kind = "event log"
+    items = "events"
     decode = staticmethod(decode_events)
     continues = staticmethod(check_continues)
 
     def __init__(self, path: str | os.PathLike[str], *, writable: bool = True, fsync: bool = False) -> None:
-        self.path = os.fspath(path)
+        self.path = self.source = os.fspath(path)
         self.fsync = fsync
         self.torn: TornTail | None = None
         self._last_seq = 0
         self._fd: int | None = None
+        self._dirty = False  # a failed write left bytes past ``_end`` that a cut must remove
         exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
         if not exists and not writable:
             raise FileNotFoundError(self.path)
@@ -93,16 +117,17 @@ class FileLog:
         if len(header) < FRAME_HEADER.size:
             return None
         length, crc, header_crc = FRAME_HEADER.unpack(header)
+        payload_at = offset + FRAME_HEADER.size
         if zlib.crc32(header[:8]) != header_crc:
-            if _unwritten(header + f.read()):
+            if zeros_from(f, size) < payload_at:
                 return None
             raise CorruptLog(self.path, f"offset {offset}", "frame header checksum mismatch")
-        end = offset + FRAME_HEADER.size + length
+        end = payload_at + length
         if end > size:
             return None
         payload = f.read(length)
         if zlib.crc32(payload) != crc:
-            if end == size and _unwritten(payload):
+            if zeros_from(f, size) < end:
                 return None
             raise CorruptLog(self.path, f"offset {offset}", "checksum mismatch")
         return payload
@@ -127,28 +152,55 @@ class FileLog:
         self.continues(self._last_seq, events)
         data = frame(events)
         try:
+            if self._dirty:
+                self._cut()
+            self._dirty = True  # until the whole frame is written (and synced)
             written = os.write(self._fd, data)
             if written != len(data):
                 raise OSError(f"short write: {written} of {len(data)} bytes")
             if self.fsync:
                 os.fsync(self._fd)
+            self._dirty = False
         except OSError as exc:
-            self._cut(self._end)
-            raise LogUnavailable(f"{self.path}: {exc}", len(events)) from exc
+            self._cut_if_possible()
+            raise LogUnavailable(f"{self.path}: {exc}: an append of {len(events)} {self.items} not written") from exc
         self._end += len(data)
         self._last_seq = events[-1].seq
 
-    def read(self, after: int = 0) -> Iterator[Any]:
-        for offset, payload in self._frames():
-            for event in self.decode(payload, self.path, f"offset {offset}"):
-                if event.seq > after:
-                    yield event
+    def _cut(self) -> None:
+        """Truncate the file to the end of its last whole frame and write from there."""
+        os.ftruncate(self._fd, self._end)
+        os.lseek(self._fd, self._end, os.SEEK_SET)
+        self._dirty = False
 
-    def _cut(self, offset: int) -> None:
-        """Truncate the file to ``offset`` and write from there."""
-        os.ftruncate(self._fd, offset)
-        os.lseek(self._fd, offset, os.SEEK_SET)
-        self._end = offset
+    def _cut_if_possible(self) -> None:
+        """Cut a failed write off now if the file lets us; otherwise the next append tries first."""
+        with contextlib.suppress(OSError):
+            self._cut()
+
+    def read(self, after: int = 0) -> Iterator[Any]:
+        expected = 1
+        for where, items in self.located():
+            first, last = items[0].seq, items[-1].seq
+            problem = continuity(expected, first, last, len(items))
+            if problem:
+                raise CorruptLog(self.path, where, problem)
+            expected = last + 1
+            if last > after:
+                yield from items if first > after else items[after - first + 1 :]
+
+    def located(self) -> Iterator[tuple[str, list[Any]]]:
+        """("offset N", its decoded items) for every frame, in order."""
+        for offset, payload in self._frames():
+            where = f"offset {offset}"
+            yield where, self.decode(payload, self.path, where)
+
+    def where(self, seq: int) -> str:
+        """The offset of the first frame that holds ``seq`` (for error messages: it reads the file)."""
+        for where, items in self.located():
+            if items[0].seq <= seq <= items[-1].seq:
+                return where
+        return f"seq {seq} (in no frame)"
 
     def last_seq(self) -> int:
         return self._last_seq

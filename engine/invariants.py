@@ -7,6 +7,7 @@ caller can report every problem at once rather than stop at the first.
 import msgspec
 
 from engine.book import BookIntegrityError
+from engine.clientids import KEPT
 from engine.enums import Side
 from engine.state import ExchangeState, Margined
 
@@ -74,6 +75,11 @@ def check(state: ExchangeState) -> list[str]:
     if live != len(state.orders):
         problems.append(f"{len(state.orders)} live orders indexed but {live} in books")
     for account in state.accounts.values():
+        if account.client_orders != {o.client_id: o.id for unit in account.units() for o in unit.orders.values()}:
+            problems.append(f"account {account.id}: client id index differs from its resting orders")
+        kept = account.client_ids
+        if len(kept) > KEPT or kept != sorted(set(kept)):
+            problems.append(f"account {account.id}: kept client ids are not the ascending {KEPT} highest")
         for unit in account.units():
             problems += _margin_account_problems(state, unit)
     for trigger in state.triggers.values():

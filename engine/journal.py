@@ -11,7 +11,9 @@ What an entry holds
     ``engine.commands.Journaled``: the command and the seq of its first
     event (the seq the next event would have had, for a command that made
     none). Seqs never go down; two entries share one when the first made no
-    event.
+    event. A command read from a command stream (``perpx serve``) also has
+    its entry id there (``source``): the journal's last entry says where to
+    resume reading after a restart (``Engine.cursor``).
 
 When it is written (write-ahead)
     An engine with a journal appends the commands of each log append to the
@@ -35,12 +37,13 @@ Format
     entry per frame, with ``RedisLog``'s guarantees.
 """
 
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from engine.codec import decode_journal
 from engine.commands import Journaled
-from engine.errors import SequenceGap
+from engine.errors import CorruptLog, SequenceGap
 from engine.filelog import FileLog
 
 
@@ -52,6 +55,8 @@ class Journal(Protocol):
     def discard_after(self, seq: int) -> None: ...
 
     def batches(self) -> Iterator[list[Journaled]]: ...
+
+    def last(self) -> Journaled | None: ...
 
     def last_seq(self) -> int: ...
 
@@ -66,20 +71,36 @@ def check_ascending(last_seq: int, entries: Sequence[Any]) -> None:
         last_seq = entry.seq
 
 
+def checked_batches(source: str, located: Iterable[tuple[str, list[Journaled]]]) -> Iterator[list[Journaled]]:
+    """The batches of a journal, checked: every frame starts past the seq the frame before started at
+    (each log append makes an event) and no seq goes down; ``CorruptLog`` names the frame otherwise."""
+    first = last = 0
+    for where, entries in located:
+        if entries[0].seq <= first:
+            raise CorruptLog(source, where, f"a frame from seq {entries[0].seq} after one from seq {first}")
+        try:
+            check_ascending(last, entries)
+        except SequenceGap as exc:
+            raise CorruptLog(source, where, f"seq {exc.got} after seq {exc.expected}: seqs never go down") from None
+        first, last = entries[0].seq, entries[-1].seq
+        yield entries
+
+
 class FileJournal(FileLog):
     magic = b"PERPXJNL"
     kind = "input journal"
+    items = "commands"
     decode = staticmethod(decode_journal)
     continues = staticmethod(check_ascending)
 
-    @property
-    def source(self) -> str:
-        return self.path
-
     def batches(self) -> Iterator[list[Journaled]]:
         """The entries of each frame, in order: the commands of one log append."""
-        for offset, payload in self._frames():
-            yield decode_journal(payload, self.path, f"offset {offset}")
+        return checked_batches(self.path, self.located())
+
+    def last(self) -> Journaled | None:
+        """The newest entry: the last command journaled."""
+        batch = deque(self.batches(), maxlen=1)
+        return batch[0][-1] if batch else None
 
     def discard_after(self, seq: int) -> None:
         """Drop the frames whose first entry's seq is past ``seq``: commands whose events no log holds."""
@@ -87,7 +108,8 @@ class FileJournal(FileLog):
         for offset, payload in self._frames():
             entries = decode_journal(payload, self.path, f"offset {offset}")
             if entries[0].seq > seq:
-                self._cut(offset)
+                self._end = offset
+                self._cut()
                 break
             last_seq = entries[-1].seq
         self._last_seq = last_seq

@@ -56,7 +56,13 @@ class Display(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_field
 
 
 class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """Units are described in ``engine.units``; fractions are in bps unless named ppm."""
+    """Units are described in ``engine.units``; fractions are in bps unless named ppm.
+
+    A market needs its symbol, grid, multiplier and margins; every other field
+    has a default chosen to be safe for a newcomer's first market (each one's
+    reason is in ``docs/trading.md``). Fields are encoded by position in
+    ``MarketListed``, so new ones are only ever appended, with a default.
+    """
 
     symbol: str
     tick_size: int  # price grid step, in price units
@@ -64,14 +70,14 @@ class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     multiplier: int  # quote units per (price unit x size unit)
     im_bps: int  # initial margin fraction
     mm_bps: int  # maintenance margin fraction, below im_bps
-    maker_fee_bps: int  # negative: a rebate, at most the taker fee
-    taker_fee_bps: int
-    min_qty: int
-    max_qty: int
-    price_band_bps: int  # limit prices must lie within mark x (1 +- band)
-    mark_band_bps: int  # the mark stays within index x (1 +- band)
-    funding_interval: int  # timestamp units between funding ticks
-    funding_cap_ppm: int  # |funding rate| per interval is capped here
+    maker_fee_bps: int = 0  # negative: a rebate, at most the taker fee
+    taker_fee_bps: int = 0
+    min_qty: int = 0  # 0: one lot is the least an order may be
+    max_qty: int = 0  # 0: no cap (the initial margin check bounds every order)
+    price_band_bps: int = 500  # limit prices must lie within mark x (1 +- band)
+    mark_band_bps: int = 0  # the mark stays within index x (1 +- band); 0: the mark is the index
+    funding_interval: int = 28_800  # timestamp units between funding ticks (8 hours of seconds)
+    funding_cap_ppm: int = 3_000  # |funding rate| per interval is capped here
     interest_ppm: int = 100  # the interest component of funding, per interval
     liquidation_fee_bps: int = 0
     deleveraging: Deleveraging = Deleveraging.ADL
@@ -96,14 +102,15 @@ def max_leverage(spec: MarketSpec) -> int:
 
 
 def qty_problem(spec: MarketSpec, qty: int) -> RejectReason | None:
-    """What is wrong with an order size in this market, or None: positive, on the lot grid, within bounds."""
+    """What is wrong with an order size in this market, or None: positive, on the lot grid, within bounds
+    (``max_qty`` 0: none)."""
     if qty <= 0:
         return RejectReason.INVALID_QTY
     if qty % spec.lot_size:
         return RejectReason.QTY_NOT_ON_LOT
     if qty < spec.min_qty:
         return RejectReason.QTY_BELOW_MIN
-    if qty > spec.max_qty:
+    if 0 < spec.max_qty < qty:
         return RejectReason.QTY_ABOVE_MAX
     return None
 
@@ -129,8 +136,8 @@ def spec_problem(spec: MarketSpec) -> str | None:
         (0 < spec.mm_bps < spec.im_bps <= BPS, "need 0 < mm_bps < im_bps <= 10000"),
         (spec.taker_fee_bps >= 0, "taker_fee_bps must not be negative"),
         (-spec.taker_fee_bps <= spec.maker_fee_bps < BPS, "a maker rebate may not exceed the taker fee"),
-        (spec.min_qty > 0 and spec.min_qty % spec.lot_size == 0, "min_qty must be a positive lot multiple"),
-        (spec.max_qty >= spec.min_qty and spec.max_qty % spec.lot_size == 0, "max_qty: a lot multiple >= min_qty"),
+        (spec.min_qty >= 0 and spec.min_qty % spec.lot_size == 0, "min_qty must be 0 or a positive lot multiple"),
+        (_max_qty_sound(spec), "max_qty must be 0 (no cap) or a lot multiple >= min_qty and lot_size"),
         (0 < spec.price_band_bps < BPS, "need 0 < price_band_bps < 10000"),
         (0 <= spec.mark_band_bps < BPS, "need 0 <= mark_band_bps < 10000"),
         (spec.funding_interval > 0, "funding_interval must be positive"),
@@ -148,6 +155,11 @@ def spec_problem(spec: MarketSpec) -> str | None:
         or _leverage_tiers_problem(spec)
         or _display_problem(spec)
     )
+
+
+def _max_qty_sound(spec: MarketSpec) -> bool:
+    cap = spec.max_qty
+    return cap == 0 or (cap >= max(spec.min_qty, spec.lot_size) and cap % spec.lot_size == 0)
 
 
 def _within_notional(spec: MarketSpec) -> bool:

@@ -31,10 +31,14 @@ class RejectReason(IntEnum):
     REDUCE_ONLY_WOULD_INCREASE = 212
     INVALID_ORDER_TYPE = 213
     PRICE_ABOVE_MAX = 214
-    UNKNOWN_TRIGGER = 215
-    TRIGGER_WOULD_FIRE = 216  # its price source is already at or past the trigger price
-    INVALID_TRIGGER_PRICE = 217
-    NO_POSITION = 218  # a position TP/SL or a margin change needs an open position to act on
+    INVALID_CLIENT_ID = 215  # client ids are positive: 0 means "none" in a cancel or an amend
+    CLIENT_ID_TOO_LOW = 216  # at or below the smallest of the 100 highest kept (engine.clientids)
+    INVALID_ORDER_REF = 217  # a cancel or amend names neither or both of order_id and client_id
+    NOTHING_TO_AMEND = 218  # an amend that changes neither price nor size
+    UNKNOWN_TRIGGER = 219
+    TRIGGER_WOULD_FIRE = 220  # its price source is already at or past the trigger price
+    INVALID_TRIGGER_PRICE = 221
+    NO_POSITION = 222  # a position TP/SL or a margin change needs an open position to act on
 
     INSUFFICIENT_MARGIN = 300
     INSUFFICIENT_BALANCE = 301

@@ -19,7 +19,8 @@ Discarding after a crash
     first seq is past ``seq`` and sets the stream's last-generated-id back to
     the last entry kept (``XSETID``; Redis 7 also needs ``MAXDELETEDID``), so
     the recovered engine's next append, which starts at that same seq, can
-    take the id again.
+    take the id again. Like an append, it is fenced when the stream is
+    (``engine.redislog``).
 """
 
 from collections.abc import Iterator, Sequence
@@ -30,14 +31,14 @@ import redis
 from engine.codec import decode_journal, encode
 from engine.commands import Journaled
 from engine.errors import CorruptLog, LogUnavailable
-from engine.journal import check_ascending
-from engine.redislog import RedisStream, entry_items, entry_seqs
+from engine.journal import check_ascending, checked_batches
+from engine.redislog import FENCE, RedisStream, entry_items, entry_seqs, failure
 
 JOURNAL_SUFFIX = ":journal"  # the journal stream beside the event stream NAME is NAME:journal
 
-# KEYS[1] the stream; ARGV[1] the first id to drop. Returns how many entries were dropped.
-DISCARD = """
-local doomed = redis.call('XRANGE', KEYS[1], ARGV[1], '+')
+# KEYS[1] the stream; ARGV[1] the token (``FENCE``), ARGV[2] the first id to drop. Returns how many were dropped.
+DISCARD = FENCE + """
+local doomed = redis.call('XRANGE', KEYS[1], ARGV[2], '+')
 for _, entry in ipairs(doomed) do redis.call('XDEL', KEYS[1], entry[1]) end
 if #doomed == 0 then return 0 end
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -50,6 +51,7 @@ return #doomed
 
 class RedisJournal(RedisStream):
     field = b"commands"
+    items = "commands"
 
     def __init__(self, client: redis.Redis, stream: str, **options: Any) -> None:
         super().__init__(client, stream, **options)
@@ -68,9 +70,17 @@ class RedisJournal(RedisStream):
             raise CorruptLog(self.source, f"entry {entry_id.decode()}", f"{detail} {entries[0].seq}")
         return entries
 
-    def _stored_last_seq(self) -> int:
+    def _stored_last(self) -> Journaled | None:
         top = self.client.xrevrange(self.stream, count=1)
-        return self._decode(*top[0])[-1].seq if top else 0
+        return self._decode(*top[0])[-1] if top else None
+
+    def _stored_last_seq(self) -> int:
+        last = self._stored_last()
+        return 0 if last is None else last.seq
+
+    def last(self) -> Journaled | None:
+        """The newest entry: the last command journaled."""
+        return self.retrying(self._stored_last)
 
     def append(self, entries: Sequence[Journaled]) -> None:
         if not entries:
@@ -81,17 +91,20 @@ class RedisJournal(RedisStream):
 
     def batches(self) -> Iterator[list[Journaled]]:
         """The entries of each append, in order: the commands of one log append."""
+        return checked_batches(self.source, self._located())
+
+    def _located(self) -> Iterator[tuple[str, list[Journaled]]]:
         try:
             for entry_id, fields in self._entries(b"-"):
-                yield self._decode(entry_id, fields)
+                yield f"entry {entry_id.decode()}", self._decode(entry_id, fields)
         except redis.RedisError as exc:
-            raise LogUnavailable(f"{self.source}: {exc}") from exc
+            raise failure(self.source, exc) from exc
 
     def discard_after(self, seq: int) -> None:
         """Drop the appends whose first seq is past ``seq``: commands whose events no log holds."""
         if not self.writable:
             raise LogUnavailable(f"{self.source} is open read-only")
-        self.retrying(lambda: self._discard(keys=[self.stream], args=[f"{seq + 1}-0"]))
+        self.retrying(lambda: self.fenced_call(self._discard, [f"{seq + 1}-0"]))
         self._last_id = self.retrying(self._stored_last_id)
         self._last_seq = self.retrying(self._stored_last_seq)
 

@@ -1,4 +1,5 @@
-"""Snapshots: the whole state as bytes, stamped with its seq, its state hash and the event at that seq.
+"""Snapshots: the whole state as bytes, stamped with its seq, its state hash, the event at that seq and
+the engine's cursor (``Engine.cursor``: how far it had read its command stream).
 
 Why
     Recovery and replay start from the newest snapshot at or below the seq
@@ -54,6 +55,7 @@ class Snapshot(msgspec.Struct, frozen=True):
     state_hash: str
     tip: AnyEvent  # the event at ``seq``
     state: dict[str, Any]
+    cursor: str = ""  # the command stream entry id of the last command journaled (``Engine.cursor``)
 
 
 class SnapshotStore(Protocol):
@@ -85,13 +87,13 @@ def _account(account: Account) -> dict[str, Any]:
     return tree
 
 
-def take(state: ExchangeState, tip: Any) -> bytes:
+def take(state: ExchangeState, tip: Any, cursor: str = "") -> bytes:
     """Encode ``state``; ``tip`` is the event at ``state.seq``, the last one the log acknowledged."""
     tree = _fields(state, LINKED)
     tree["markets"] = [_market(m) for _, m in sorted(state.markets.items())]
     tree["accounts"] = [_account(a) for _, a in sorted(state.accounts.items())]
     tree["orders"] = [o for _, o in sorted(state.orders.items())]
-    return encode(Snapshot(state.seq, state_hash(state), tip, tree))
+    return encode(Snapshot(state.seq, state_hash(state), tip, tree, cursor))
 
 
 def decode(data: bytes, where: str) -> Snapshot:
@@ -127,9 +129,11 @@ def restore(snapshot: Snapshot, where: str) -> ExchangeState:
     return state
 
 
-def restore_latest(log: EventLog, store: SnapshotStore | None, until: int) -> tuple[ExchangeState, Any, Iterator[Any]]:
+def restore_latest(
+    log: EventLog, store: SnapshotStore | None, until: int
+) -> tuple[ExchangeState, Snapshot | None, Iterator[Any]]:
     """The state of the newest snapshot at or below ``until`` (the empty state if there is none),
-    the event at its seq, and the log's events after it."""
+    that snapshot, and the log's events after it."""
     found = store.newest(until) if store is not None else None
     if found is None:
         return ExchangeState(), None, iter(log.read())
@@ -140,4 +144,4 @@ def restore_latest(log: EventLog, store: SnapshotStore | None, until: int) -> tu
     at_seq = next(events, None)
     if at_seq != snapshot.tip:
         raise CorruptLog(where, f"snapshot seq {snapshot.seq}", f"its event {snapshot.tip} is not the log's {at_seq}")
-    return state, snapshot.tip, events
+    return state, snapshot, events

@@ -66,7 +66,8 @@ class Account(msgspec.Struct):
     balance: int = 0
     positions: dict[str, Position] = msgspec.field(default_factory=dict)
     orders: dict[int, Order] = msgspec.field(default_factory=dict)  # resting orders
-    client_ids: set[int] = msgspec.field(default_factory=set)  # every client id ever used
+    client_ids: list[int] = msgspec.field(default_factory=list)  # the 100 highest used, ascending (engine.clientids)
+    client_orders: dict[int, int] = msgspec.field(default_factory=dict)  # client id -> order id, every resting order
     leverage: dict[str, int] = msgspec.field(default_factory=dict)  # chosen per market; absent: the market's most
     isolated: dict[str, Isolated] = msgspec.field(default_factory=dict)  # the markets it margins in isolation
 

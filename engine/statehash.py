@@ -16,13 +16,15 @@ import msgspec
 from engine.enums import Side
 from engine.state import ExchangeState, Margined, Market
 
-DOMAIN_TAG = b"perpx-state-v3\x00"
+# v3: orders carry size, time in force and self-trade mode; accounts keep their 100 highest client ids
+# v4: margin settings, isolated margin accounts, open interest, last price, triggers
+DOMAIN_TAG = b"perpx-state-v4\x00"
 
 
 def _book(market: Market) -> list[Any]:
     book = market.book
     return [
-        [[o.id, o.account, o.price, o.qty, o.client_id, o.reduce_only] for o in book.orders(side)]
+        [[o.id, o.account, o.price, o.qty, o.client_id, o.reduce_only, o.size, o.tif, o.stp] for o in book.orders(side)]
         for side in (Side.BUY, Side.SELL)
     ]
 
@@ -53,7 +55,7 @@ def canonical(state: ExchangeState) -> bytes:
         [
             a.id,
             *_margined(a),
-            sorted(a.client_ids),
+            a.client_ids,  # kept ascending: its order is part of the state
             sorted(a.leverage.items()),
             [[symbol, *_margined(unit)] for symbol, unit in sorted(a.isolated.items())],
         ]

@@ -65,6 +65,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from engine.clientids import client_id_problem
 from engine.commands import CancelTrigger, PlaceOrder, PlaceTrigger
 from engine.enums import CancelReason, OrderType, PriceSource, TimeInForce
 from engine.events import (
@@ -158,8 +159,9 @@ class Triggers:
                 return reason
         elif c.tif not in _MARKET_TIFS:
             return R.INVALID_ORDER_TYPE
-        if c.client_id in account.client_ids:
-            return R.DUPLICATE_CLIENT_ID
+        reason = client_id_problem(account.client_ids, c.client_id)
+        if reason is not None:
+            return reason
         if c.attached and not self._closes(c.account, c.market, c.side):
             return R.NO_POSITION
         if reached(rising(c.kind, c.side), c.trigger_price, self._price(market, c.source)):
@@ -247,9 +249,9 @@ class Triggers:
         self._emit(TriggerFired(state.seq + 1, ts, trigger_id, trigger.account, trigger.market, source, price))
         self._forget(trigger)
         qty = trigger.qty
-        if trigger.attached:
+        if trigger.attached:  # the whole position (as an order may be: up to max_qty), or at most it
             size = abs(state.unit(trigger.account, trigger.market).positions[trigger.market].size)
-            qty = min(qty or state.markets[trigger.market].spec.max_qty, size)
+            qty = min(qty or size, size, state.markets[trigger.market].spec.max_qty or size)
         order_type = OrderType.LIMIT if trigger.price else OrderType.MARKET
         order = PlaceOrder(
             ts, trigger.account, trigger.market, trigger.client_id, trigger.side, qty, trigger.price, order_type,

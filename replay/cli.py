@@ -4,27 +4,32 @@ Results go to stdout (text, or one JSON document with ``--json``); log lines
 and progress bars go to stderr (log lines as JSON lines with ``--json``).
 Logging happens before and after the work, never per event or per command.
 
-Exit codes: 0 ok, 1 verification failed (or two logs differ, or a journal's
-re-execution diverged), 2 bad input (a missing or corrupt log, a seq beyond
-its end, an account that never appears, bad arguments).
+Exit codes (``docs/operations.md``): 0 ok, 1 verification failed (or two logs
+differ, or a journal's re-execution diverged), 2 bad input (a missing or
+corrupt log, a bad path or URL, an output that would overwrite data, a seq
+beyond the log's end, an account that never appears, bad arguments), 3 an
+outage (the log's server or disk failed: the error says what the log holds),
+130 interrupted (Ctrl-C). Every error is one line on stderr, never a traceback.
 """
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import structlog
 from tqdm import tqdm
 
-from engine.errors import PerpxError
-from engine.eventlog import EventLog
+from engine.errors import LogUnavailable, PerpxError
+from engine.eventlog import EventLog, locating
 from engine.filelog import FileLog
-from engine.redislog import SCHEMES, open_url
+from engine.redislog import open_url
+from engine.urls import parse
 from replay.account import account_view, entry, timeline
 from replay.diff import diff, divergence_lines
 from replay.display import Units
@@ -33,6 +38,7 @@ from replay.explain import explain, story_lines
 from replay.findings import gather
 from replay.html import write as write_report
 from replay.markets import market_summaries
+from replay.output import OutputRefused, new_file, refuse_same
 from replay.rebuild import Progress, events_until, rebuild
 from replay.report import ReplayReport, as_json, replay_text, simulation_text, timeline_line
 from replay.rerun import Diverged, rerun_into, rerun_text
@@ -42,10 +48,21 @@ from replay.source import LogNotFound, journal_beside, open_journal, open_log
 from replay.tail import CLAIM_IDLE_MS, GROUP, Follower, tail
 from replay.verify import Invariants, invariants, verify
 from replay.whatif import BadChange, parse_change, whatif, whatif_lines
+from serve.server import BATCH, LEASE_MS, SNAPSHOT_EVERY, Server
+
+OK, FAILED, BAD_INPUT, OUTAGE, INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class UnknownAccount(PerpxError):
     """``--account`` names an account with no event in the log."""
+
+
+def _state_hash(text: str) -> str:
+    """A state hash as ``--expect-hash`` takes it: 64 hex digits (SHA-256), either case."""
+    digest = text.strip().lower()
+    if len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a state hash (64 hex digits)")
+    return digest
 
 
 def _at_least(minimum: int) -> Callable[[str], int]:
@@ -76,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         help="stop after this event and show every account, order and the liquidation queue",
     )
     replay.add_argument("--account", metavar="ID", type=int, help="show this account and its event timeline")
-    replay.add_argument("--expect-hash", metavar="HEX", help="fail unless the state hash equals this")
+    replay.add_argument(
+        "--expect-hash", metavar="HEX", type=_state_hash, help="fail unless the state hash equals this"
+    )
     replay.set_defaults(run=_replay)
 
     sim = commands.add_parser("simulate", parents=[common], help="run a seeded market simulation into a log")
@@ -88,11 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--steps", metavar="N", type=_at_least(1), help="simulated steps of 5 s each (default: 4,000; crash 60)"
     )
-    sim.add_argument("--out", metavar="PATH", default="perpx-sim.log", help="the log to write (overwritten)")
+    sim.add_argument("--out", metavar="PATH|URL", default="perpx-sim.log", help="the new log to write")
     sim.add_argument(
         "--journal",
         metavar="PATH|URL",
-        help="the input journal to write (overwritten; default: OUT.journal, or the stream NAME:journal)",
+        help="the new input journal to write (default: OUT.journal, or the stream NAME:journal)",
     )
     sim.set_defaults(run=_simulate)
 
@@ -109,8 +128,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--events", metavar="N", type=_at_least(1), help="exit after N events (default: follow on)")
     tail.set_defaults(run=_tail)
+    _serve_command(commands, common)
     _incident_commands(commands, common)
     return parser
+
+
+def _serve_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser("serve", parents=[common], help="run the engine on Redis streams, with a hot standby")
+    serve.add_argument("--commands", metavar="URL", required=True, help="the command stream gateways append to")
+    serve.add_argument("--out", metavar="URL", required=True, help="the event stream; its journal, snapshots and lease")
+    serve.add_argument("--standby", action="store_true", help="follow as a hot standby; take over if the lease lapses")
+    serve.add_argument(
+        "--batch", metavar="N", type=_at_least(1), default=BATCH, help="most commands per read, run as one group"
+    )
+    serve.add_argument(
+        "--lease", metavar="MS", type=_at_least(30), default=LEASE_MS, help="the lease's time to live: fail-over time"
+    )
+    serve.add_argument(
+        "--snapshot-every", metavar="N", type=_at_least(1), default=SNAPSHOT_EVERY, help="events between snapshots"
+    )
+    serve.add_argument("--name", default="", help="who holds the lease, for operators (default: HOST:PID)")
+    serve.set_defaults(run=_serve)
 
 
 def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -136,13 +174,17 @@ def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
     report = commands.add_parser("report", parents=[common], help="a self-contained HTML incident report of a log")
     report.add_argument("log", metavar="LOG", help="event log: a file path or a redis URL")
-    report.add_argument("-o", "--out", metavar="PATH", default="incident.html", help="the page to write")
-    report.add_argument("--expect-hash", metavar="HEX", help="refuse the log unless its state hash equals this")
+    report.add_argument(
+        "-o", "--out", metavar="PATH", default="incident.html", help="the page to write (default: incident.html)"
+    )
+    report.add_argument(
+        "--expect-hash", metavar="HEX", type=_state_hash, help="refuse the log unless its state hash equals this"
+    )
     report.set_defaults(run=_report)
 
     rerun = commands.add_parser("rerun", parents=[common], help="re-execute a journal into a new log")
     rerun.add_argument("journal", metavar="JOURNAL", help="an input journal: a file path or a redis URL")
-    rerun.add_argument("--out", metavar="PATH", required=True, help="the log to write (overwritten)")
+    rerun.add_argument("--out", metavar="PATH", required=True, help="the new log to write (not one that exists)")
     rerun.set_defaults(run=_rerun)
 
 
@@ -170,13 +212,10 @@ def _progress(quiet: bool, unit: str) -> Progress:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    logger = structlog.get_logger()
-    log = open_log(args.log)
+    log = _opened(args.log)
     try:
-        if isinstance(log, FileLog) and log.torn:
-            logger.warning("torn last frame ignored", offset=log.torn.offset, bytes=log.torn.dropped)
         until = args.until if args.at is None else args.at
-        logger.info("replaying", log=args.log, until=until)
+        structlog.get_logger().info("replaying", log=args.log, until=until)
         progress = KeepLast(_progress(args.quiet, "events"))
         checked: list[Invariants] = []  # at the last command boundary at or before ``until``
         state, last = rebuild(log, until, progress, snapshots_for(log), lambda s: checked.append(invariants(s)))
@@ -199,12 +238,12 @@ def _replay(args: argparse.Namespace) -> int:
     finally:
         log.close()
     print(as_json(report) if args.json else replay_text(report))
-    return 0 if report.verification.ok else 1
+    return OK if report.verification.ok else FAILED
 
 
-def _opened(target: str) -> EventLog:
-    """The log at ``target``, read-only, warning about a torn last frame."""
-    log = open_log(target)
+def _opened(target: str, opener: Callable[[str], Any] = open_log) -> Any:
+    """The log (or journal) at ``target``, read-only, warning about a torn last frame."""
+    log = opener(target)
     if isinstance(log, FileLog) and log.torn:
         structlog.get_logger().warning("torn last frame ignored", offset=log.torn.offset, bytes=log.torn.dropped)
     return log
@@ -214,13 +253,14 @@ def _explain(args: argparse.Namespace) -> int:
     log = _opened(args.log)
     try:
         structlog.get_logger().info("explaining", log=args.log, account=args.account)
-        story = explain(log.read(), args.account, args.log, log.last_seq(), _progress(args.quiet, "events"))
+        with locating(log):
+            story = explain(log.read(), args.account, args.log, log.last_seq(), _progress(args.quiet, "events"))
     finally:
         log.close()
     if not story.lines:
         raise UnknownAccount(f"account {args.account} has no event in {args.log}")
     print(as_json(story) if args.json else "\n".join(story_lines(story)))
-    return 0
+    return OK
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -228,15 +268,13 @@ def _diff(args: argparse.Namespace) -> int:
     try:
         log_b = _opened(args.log_b)
         try:
-            total = max(log_a.last_seq(), log_b.last_seq())
-            progress = _progress(args.quiet, "events")
-            found = diff(log_a.read(), log_b.read(), (args.log_a, args.log_b), total, progress)
+            found = diff(log_a, log_b, (args.log_a, args.log_b), _progress(args.quiet, "events"))
         finally:
             log_b.close()
     finally:
         log_a.close()
     print(as_json(found) if args.json else "\n".join(divergence_lines(found)))
-    return 0 if found.seq is None else 1
+    return OK if found.seq is None else FAILED
 
 
 def _whatif(args: argparse.Namespace) -> int:
@@ -245,97 +283,141 @@ def _whatif(args: argparse.Namespace) -> int:
         changes.append(parse_change(f"*.deleveraging={args.policy}"))
     if not changes:
         raise BadChange("nothing to change: give --set MARKET.PARAM=VALUE or --policy")
-    journal = open_journal(args.journal)
+    journal = _opened(args.journal, open_journal)
     try:
         structlog.get_logger().info("re-executing twice", journal=args.journal, changes=[str(c) for c in changes])
         result = whatif(journal, changes, _progress(args.quiet, "events"))
     finally:
         journal.close()
     print(as_json(result) if args.json else "\n".join(whatif_lines(result)))
-    return 0
+    return OK
 
 
 def _report(args: argparse.Namespace) -> int:
+    if parse(args.out).scheme != "file":
+        raise OutputRefused(f"the report is a page: -o names a file, not {args.out}")
+    refuse_same([("report", args.out)], [("log", args.log)])
     log = _opened(args.log)
     try:
-        findings = gather(log, args.log, args.expect_hash, _progress(args.quiet, "events"))
+        with locating(log):
+            findings = gather(log, args.log, args.expect_hash, _progress(args.quiet, "events"))
     finally:
         log.close()
-    written = write_report(findings, args.out)
-    structlog.get_logger().info("report written", path=args.out, csv=len(written) - 1, events=findings.incident.events)
-    return 0
+    page, *csvs = map(os.path.abspath, write_report(findings, args.out))
+    events = findings.incident.events
+    text = f"report written to {page} ({events} events), its {len(csvs)} tables as CSV beside it"
+    print(msgspec.json.encode({"report": page, "csv": csvs, "events": events}).decode() if args.json else text)
+    return OK
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    journal = open_journal(args.journal)
+    refuse_same([("log", args.out)], [("journal", args.journal)])
+    journal = _opened(args.journal, open_journal)
     try:
-        _overwrite(args.out, "log")
-        log = open_log(args.out, writable=True)
-        try:
+        with _new_output(args.out, "log", open_log) as log, _keeping(args.out, log):
             structlog.get_logger().info("re-executing", journal=args.journal, log=args.out)
             result = rerun_into(journal, log, args.out, _progress(args.quiet, "events"))
-        finally:
-            log.close()
     finally:
         journal.close()
     print(as_json(result) if args.json else rerun_text(result))
-    return 0
+    return OK
 
 
-def _overwrite(path: str, what: str) -> None:
-    if os.path.exists(path):
-        structlog.get_logger().warning(f"overwriting the existing {what}", path=path)
-        os.remove(path)
+@contextlib.contextmanager
+def _new_output(target: str, what: str, opener: Callable[[str, bool], Any]) -> Iterator[Any]:
+    """The new log or journal at ``target``, open for writing: a file under a temporary name until the
+    block succeeds (``replay.output``), a stream only if it is empty."""
+    if parse(target).scheme == "file":
+        with new_file(target, what) as temporary, contextlib.closing(opener(temporary, True)) as opened:
+            yield opened
+        return
+    with contextlib.closing(opener(target, True)) as opened:
+        if opened.last_seq():
+            held = f"{opened.source} already holds a {what} up to seq {opened.last_seq()}"
+            raise OutputRefused(f"{held}: name a new stream")
+        yield opened
+
+
+@contextlib.contextmanager
+def _keeping(target: str, log: EventLog) -> Iterator[None]:
+    """An outage while writing ``log`` (the new log ``target``) says what is durable: a file nothing
+    (it takes its name only when done), a stream every event up to the last acknowledged seq (the append
+    that failed may be in it too: its reply is what was lost)."""
+    try:
+        yield
+    except LogUnavailable as exc:
+        on_disk = parse(target).scheme == "file"
+        kept = f"{target} is not written" if on_disk else f"{log.source} holds every event up to seq {log.last_seq()}"
+        raise LogUnavailable(f"{exc.detail}; {kept}") from exc
 
 
 def _simulate(args: argparse.Namespace) -> int:
     logger = structlog.get_logger()
     journal_target = args.journal or journal_beside(args.out)
+    refuse_same([("log", args.out), ("journal", journal_target)])
     scenario = SCENARIOS[args.scenario]
     args.traders = args.traders or scenario.TRADERS
     args.steps = args.steps or scenario.STEPS
-    _overwrite(args.out, "log")
-    _overwrite(journal_target, "journal")
-    log = open_log(args.out, writable=True)
-    journal = open_journal(journal_target, writable=True)
-    try:
+    with (
+        _new_output(args.out, "log", open_log) as log,
+        _new_output(journal_target, "journal", open_journal) as journal,
+        _keeping(args.out, log),
+    ):
         logger.info("simulating", scenario=args.scenario, seed=args.seed, traders=args.traders, steps=args.steps)
         progress = _progress(args.quiet, "steps")
         summary = simulate(log, args.scenario, args.seed, args.traders, args.steps, progress, journal)
-    finally:
-        log.close()
-        journal.close()
     print(as_json(summary) if args.json else simulation_text(summary, args.out))
-    return 0 if summary.replay.ok else 1
+    return OK if summary.replay.ok else FAILED
 
 
 def _tail(args: argparse.Namespace) -> int:
-    if urlsplit(args.url).scheme not in SCHEMES:
+    if parse(args.url).scheme == "file":
         raise LogNotFound(f"perpx tail follows a Redis stream; {args.url} is not a Redis URL")
     log = open_url(args.url, writable=False)
     render = (lambda e: msgspec.json.encode(entry(e)).decode()) if args.json else lambda e: timeline_line(entry(e))
+    logger = structlog.get_logger()
     try:
         follower = Follower(log, args.group, args.consumer, args.claim_idle)
-        structlog.get_logger().info("following", stream=log.source, group=args.group, consumer=args.consumer)
-        tail(follower, lambda event: print(render(event), flush=True), args.events)
-    except KeyboardInterrupt:
-        pass
+        logger.info("following", stream=log.source, group=args.group, consumer=args.consumer)
+        tail(follower, lambda event: print(render(event), flush=True), args.events, warn=logger.warning)
     finally:
         log.close()
+    return OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    server = Server(
+        args.commands,
+        args.out,
+        batch=args.batch,
+        lease_ms=args.lease,
+        snapshot_every=args.snapshot_every,
+        name=args.name,
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
+    server.run(args.standby)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.json, args.quiet)
+    logger = structlog.get_logger()
     try:
         return args.run(args)
     except Diverged as exc:
-        structlog.get_logger().error("re-execution diverged", error=str(exc))
-        return 1
+        logger.error("re-execution diverged", error=str(exc))
+        return FAILED
     except BrokenPipeError:  # the reader left early (``perpx replay LOG | head``): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return OK
+    except LogUnavailable as exc:
+        logger.error("outage", error=str(exc))
+        return OUTAGE
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return INTERRUPTED
     except (PerpxError, OSError) as exc:
-        structlog.get_logger().error("bad input", error=str(exc))
-        return 2
+        logger.error("bad input", error=str(exc))
+        return BAD_INPUT

@@ -10,13 +10,13 @@ sets (``perpx rerun``), this is the first decision that came out differently.
 """
 
 import copy
-from collections.abc import Iterable
 from itertools import zip_longest
 from typing import Any
 
 import msgspec
 
 from engine.apply import apply
+from engine.eventlog import EventLog, locating
 from engine.state import ExchangeState
 from replay.account import Entry, entry
 from replay.display import Units
@@ -106,34 +106,38 @@ def compare(a: ExchangeState, b: ExchangeState) -> StateDiff:
 
 
 def diff(
-    events_a: Iterable[Any],
-    events_b: Iterable[Any],
-    names: tuple[str, str] = ("A", "B"),
-    total: int = 0,
-    progress: Progress = untracked,
+    log_a: EventLog, log_b: EventLog, names: tuple[str, str] = ("A", "B"), progress: Progress = untracked
 ) -> Divergence:
-    """Compare two event streams from genesis; ``names`` say where they came from."""
+    """Compare two logs from genesis; ``names`` say where they came from. An event that does not follow
+    or apply raises ``CorruptLog`` naming its log and where it sits (log A for one both logs hold)."""
     state_a = ExchangeState()
     equal = 0
-    pairs = iter(progress(zip_longest(events_a, events_b), total))
+    total = max(log_a.last_seq(), log_b.last_seq())
+    pairs = iter(progress(zip_longest(log_a.read(), log_b.read()), total))
     for a, b in pairs:
         if a != b:
             break
-        apply(state_a, a)
+        _apply(log_a, state_a, a)
         equal += 1
     else:
         return Divergence(*names, None, None, None, equal, None, None)
     state_b = copy.deepcopy(state_a)
-    for event, state in ((a, state_a), (b, state_b)):
+    sides = ((log_a, state_a), (log_b, state_b))
+    for event, (log, state) in zip((a, b), sides, strict=True):
         if event is not None:
-            apply(state, event)
+            _apply(log, state, event)
     after = compare(state_a, state_b)
-    for rest_a, rest_b in pairs:
-        for event, state in ((rest_a, state_a), (rest_b, state_b)):
+    for rest in pairs:
+        for event, (log, state) in zip(rest, sides, strict=True):
             if event is not None:
-                apply(state, event)
+                _apply(log, state, event)
     first = None if a is None else entry(a), None if b is None else entry(b)
     return Divergence(*names, (a or b).seq, *first, equal, after, compare(state_a, state_b))
+
+
+def _apply(log: EventLog, state: ExchangeState, event: Any) -> None:
+    with locating(log):
+        apply(state, event)
 
 
 def _event(e: Entry | None, other: Entry | None, units: Units) -> str:

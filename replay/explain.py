@@ -38,6 +38,7 @@ from engine.events import (
     MarginAdjusted,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderRested,
     PositionDeleveraged,
@@ -120,6 +121,7 @@ class Narrator:
             Deposited: self._deposited,
             Withdrawn: self._withdrawn,
             OrderAccepted: self._order_accepted,
+            OrderAmended: self._order_amended,
             OrderRested: self._order_rested,
             OrderCancelled: self._order_cancelled,
             CommandRejected: self._rejected,
@@ -201,6 +203,14 @@ class Narrator:
         what = self._qty_at(e.market, e.qty, e.price)
         placed = f", placed by trigger {e.trigger_id}" if e.trigger_id else ""
         return f"order {e.order_id} accepted: {e.side.name.lower()} {what} ({options}{placed}){rests}"
+
+    def _order_amended(self, e: OrderAmended) -> str:
+        place = "loses its place" if e.requeued else "keeps its place"
+        then = "" if e.rests else "; trades first"
+        return (
+            f"order {e.order_id} amended to {self._qty_at(e.market, e.size, e.price)},"
+            f" {self.units.size(e.market, e.qty)} open: {place}{then}"
+        )
 
     def _order_rested(self, e: OrderRested) -> str:
         order = self.state.orders[e.order_id]

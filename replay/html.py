@@ -28,6 +28,7 @@ from replay.display import Units, fixed, grouped, half_even
 from replay.exchange import health
 from replay.findings import Findings, Provenance
 from replay.incident import AccountImpact, Incident, Liquidation
+from replay.output import check_replaceable, replacing_file
 from replay.tables import Cell, Table
 
 AFFECTED = 10  # accounts in the "most affected" chart
@@ -553,12 +554,14 @@ def page(findings: Findings, name: str) -> tuple[str, list[tuple[str, str]]]:
 
 def write(findings: Findings, out: str) -> list[str]:
     """Write the page to ``out`` and its CSVs beside it (``incident.html``: ``incident.liquidations.csv``...);
-    the paths written."""
+    the paths written. None is written unless all may be (``replay.output``: never over a log, a journal
+    or what is not a regular file), and each takes its name only once written whole."""
     path = Path(out)
     html, csvs = page(findings, path.stem)
-    path.write_text(html, encoding="utf-8")
-    written = [str(path)]
-    for name, text in csvs:
-        (path.parent / name).write_text(text, encoding="utf-8")
-        written.append(str(path.parent / name))
-    return written
+    files = [(str(path), html), *((str(path.parent / name), text) for name, text in csvs)]
+    for target, _ in files:
+        check_replaceable(target, "report")
+    for target, text in files:
+        with replacing_file(target, "report") as temporary:
+            Path(temporary).write_text(text, encoding="utf-8")
+    return [target for target, _ in files]

@@ -26,7 +26,7 @@ from typing import Any
 from engine.engine import fold
 from engine.enums import CancelReason
 from engine.errors import PerpxError
-from engine.eventlog import EventLog
+from engine.eventlog import EventLog, locating
 from engine.events import (
     CommandRejected,
     Deposited,
@@ -34,6 +34,7 @@ from engine.events import (
     InsuranceFunded,
     MarketListed,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     PricesUpdated,
     Withdrawn,
@@ -59,10 +60,10 @@ def events_until(log: EventLog, seq: int) -> Iterable[Any]:
     return takewhile(lambda e: e.seq <= seq, log.read())
 
 
-# The events that only ever begin a command: each command type's first event (a user's cancel for CancelOrder
-# and CancelAll); liquidation, fills, rests and funding payments only follow one.
-FIRST_EVENTS = (MarketListed, Deposited, Withdrawn, InsuranceFunded, OrderAccepted, CommandRejected, PricesUpdated,
-                FundingSettled)  # fmt: skip
+# The events that only ever begin a command: each command type's first event (a user's cancel for CancelOrder,
+# CancelAll and an amend to a size already filled); liquidation, fills, rests and funding payments only follow one.
+FIRST_EVENTS = (MarketListed, Deposited, Withdrawn, InsuranceFunded, OrderAccepted, OrderAmended, CommandRejected,
+                PricesUpdated, FundingSettled)  # fmt: skip
 
 
 def starts_command(event: Any) -> bool:
@@ -93,17 +94,30 @@ def rebuild(
     boundary: Callable[[ExchangeState], Any] | None = None,
 ) -> tuple[ExchangeState, int]:
     """The state after event ``until`` (default: the last), and the log's last seq. ``boundary``, when
-    given, is called once with the state at the last command boundary at or before ``until``."""
+    given, is called once with the state at the last command boundary at or before ``until``. An event
+    that does not follow or apply raises ``CorruptLog`` naming where the log holds it."""
     last = log.last_seq()
     target = last if until is None else until
     if not 0 <= target <= last:
         raise BeyondLog(f"seq {target} is outside the log, which holds seqs 1 to {last}")
+    with locating(log):
+        return _fold_until(log, target, target == last, progress, snapshots, boundary), last
+
+
+def _fold_until(
+    log: EventLog,
+    target: int,
+    at_end: bool,
+    progress: Progress,
+    snapshots: SnapshotStore | None,
+    boundary: Callable[[ExchangeState], Any] | None,
+) -> ExchangeState:
     state, _, events = restore_latest(log, snapshots, target)  # a snapshot is taken between commands
-    if boundary is None or target == last:  # the log ends with a whole command: no need to look for its start
+    if boundary is None or at_end:  # the log ends with a whole command: no need to look for its start
         fold(progress(takewhile(lambda e: e.seq <= target, events), target - state.seq), state)
         if boundary is not None:
             boundary(state)
-        return state, last
+        return state
     upto = Upto(events, target)
     command: list[Any] = []  # the events of the command at hand, folded once the next one starts
     for event in progress(upto, target - state.seq):
@@ -115,4 +129,4 @@ def rebuild(
         fold(command, state)
         command = []
     boundary(state)
-    return fold(command, state), last
+    return fold(command, state)

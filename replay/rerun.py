@@ -10,7 +10,7 @@ changes the parameters on purpose and runs with ``strict=False``.
 """
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
 
@@ -19,7 +19,7 @@ import msgspec
 from engine.commands import Journaled
 from engine.engine import Engine
 from engine.errors import PerpxError
-from engine.eventlog import EventLog, check_continues
+from engine.eventlog import EventLog
 from engine.journal import Journal
 from replay.rebuild import Progress, untracked
 from replay.text import field_lines
@@ -27,26 +27,6 @@ from replay.text import field_lines
 
 class Diverged(PerpxError):
     """Re-executing a journal made other events than the run that wrote it."""
-
-
-class Discard:
-    """An event log that keeps nothing: for a re-execution whose caller consumes the events as they come."""
-
-    def __init__(self) -> None:
-        self._last_seq = 0
-
-    def append(self, events: Sequence[Any]) -> None:
-        check_continues(self._last_seq, events)
-        self._last_seq = events[-1].seq
-
-    def read(self, after: int = 0) -> Iterator[Any]:
-        return iter(())
-
-    def last_seq(self) -> int:
-        return self._last_seq
-
-    def close(self) -> None:
-        pass
 
 
 def rerun(

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from enum import Enum
 from functools import cache
 from typing import Any
 
@@ -37,17 +38,21 @@ def field_lines(fields: list[tuple[str, Any]], indent: str = "") -> list[str]:
 
 
 @cache
-def _defaults(kind: type) -> dict[str, Any]:
-    return {f.name: f.default for f in msgspec.structs.fields(kind) if f.default is not msgspec.NODEFAULT}
+def _unset(kind: type) -> dict[str, Any]:
+    """The fields of an event type whose default means "none": 0 or "" (not a mode, which is always named)."""
+    return {
+        f.name: f.default
+        for f in msgspec.structs.fields(kind)
+        if f.default in (0, "") and not isinstance(f.default, Enum) and f.default is not False
+    }
 
 
 def event_fields(event: Any) -> dict[str, Any]:
-    """An event's fields but ``seq`` and ``ts``, leaving out those still at their default: the fields
-    appended to an event type later (``trigger_id`` 0, an empty isolated ``market``) show only when they say
-    something."""
-    defaults = _defaults(type(event))
+    """An event's fields but ``seq`` and ``ts``, leaving out those appended to its type later that still say
+    "none" (``trigger_id`` 0, ``limit`` 0, an empty isolated ``market``): they show only when they say something."""
+    unset = _unset(type(event))
     return {
         name: value
         for name, value in msgspec.structs.asdict(event).items()
-        if name not in ("seq", "ts") and (name not in defaults or value != defaults[name])
+        if name not in ("seq", "ts") and (name not in unset or value != unset[name])
     }

@@ -22,12 +22,13 @@ import msgspec
 from engine.commands import Journaled, ListMarket
 from engine.engine import Engine
 from engine.errors import PerpxError
+from engine.eventlog import DiscardLog
 from engine.journal import Journal
 from engine.markets import Deleveraging, MarketSpec, spec_problem
 from replay.display import Units
 from replay.incident import Outcome, measure, outcome
 from replay.rebuild import Progress, untracked
-from replay.rerun import Discard, rerun
+from replay.rerun import rerun
 from replay.text import section
 
 PARAMS = tuple(name for name in MarketSpec.__struct_fields__ if name not in ("symbol", "mm_tiers", "display"))
@@ -103,7 +104,7 @@ class WhatIf(msgspec.Struct, frozen=True):
 
 
 def _events(batches: Iterable[list[Journaled]], strict: bool, patch: Callable[[Any], Any] | None) -> Iterator[Any]:
-    return chain.from_iterable(rerun(batches, Engine(Discard()), strict, patch))
+    return chain.from_iterable(rerun(batches, Engine(DiscardLog()), strict, patch))
 
 
 def whatif(journal: Journal, changes: list[Change], progress: Progress = untracked) -> WhatIf:

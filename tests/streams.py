@@ -2,7 +2,8 @@
 
 Two markets, eight accounts, and every command type with most order options
 (limit and market, every time in force, reduce-only, every self-trade mode).
-Some commands are meant to be rejected (cancels of orders that are gone,
+Cancels and amends name orders by order id or by client id. Some commands
+are meant to be rejected (cancels and amends of orders that are gone,
 withdrawals beyond the balance, reused client ids): rejections are events
 too. The index walks, and funding falls due often, so positions, fees and
 funding all move. The same seed always gives the same commands.
@@ -14,6 +15,7 @@ from typing import Any
 from conftest import BTC, btc_perp
 
 from engine import (
+    AmendOrder,
     CancelAll,
     CancelOrder,
     Deposit,
@@ -49,6 +51,7 @@ def command_stream(seed: int, n: int) -> list[Any]:
     rng = random.Random(seed)
     index = {BTC: 50_000, ETH: 3_000}
     ts, places = 1, 0
+    placed: list[PlaceOrder] = []
     commands = setup()
     for _ in range(n):
         ts += rng.randint(0, 5)
@@ -56,9 +59,12 @@ def command_stream(seed: int, n: int) -> list[Any]:
         draw = rng.random()
         if draw < 0.55:
             places += 1
-            commands.append(_order(rng, ts, account, market, index[market], places))
-        elif draw < 0.72:
+            placed.append(_order(rng, ts, account, market, index[market], places))
+            commands.append(placed[-1])
+        elif draw < 0.65:
             commands.append(CancelOrder(ts, account, rng.randint(max(1, places - 40), places + 1)))
+        elif draw < 0.72 and placed:
+            commands.append(_by_client_id(rng, ts, rng.choice(placed[-20:]), index))
         elif draw < 0.74:
             commands.append(CancelAll(ts, account, rng.choice((market, ""))))
         elif draw < 0.90:
@@ -71,6 +77,17 @@ def command_stream(seed: int, n: int) -> list[Any]:
         else:
             commands.append(Withdraw(ts, account, rng.randint(1, 10**9)))
     return commands
+
+
+def _by_client_id(rng: random.Random, ts: int, order: PlaceOrder, index: dict[str, int]) -> Any:
+    """A cancel (1 in 3) or an amend, by its owner and client id, of a recent order (it may be gone); the
+    amend to a price within 2 % of the index (or the same price) and/or a size of 1-3,000 (or the same)."""
+    if rng.random() < 0.33:
+        return CancelOrder(ts, order.account, client_id=order.client_id)
+    mark, tick = index[order.market], TICKS[order.market]
+    price = (mark + rng.randint(-mark // 50, mark // 50)) // tick * tick if rng.random() < 0.7 else 0
+    qty = rng.randint(1, 3_000) if rng.random() < 0.7 else 0
+    return AmendOrder(ts, order.account, client_id=order.client_id, price=price, qty=qty)
 
 
 def _order(rng: random.Random, ts: int, account: int, market: str, index: int, client_id: int) -> PlaceOrder:

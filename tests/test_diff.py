@@ -27,8 +27,7 @@ def bid_at_44400_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def compared(a: Path, b: Path) -> list[str]:
-    events_a, events_b = FileLog(a, writable=False).read(), FileLog(b, writable=False).read()
-    return divergence_lines(diff(events_a, events_b, ("a.log", "b.log")))
+    return divergence_lines(diff(FileLog(a, writable=False), FileLog(b, writable=False), ("a.log", "b.log")))
 
 
 def test_logs_that_part_at_one_order_show_it_and_what_it_led_to(adl_incident_log: Path, bid_at_44400_log: Path) -> None:
@@ -39,9 +38,9 @@ def test_logs_that_part_at_one_order_show_it_and_what_it_led_to(adl_incident_log
         "B  b.log",
         "first difference at seq 22, after 21 equal events",
         "  A: seq 22  ts 3603  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1 side=BUY price=43000"
-        " qty=20 tif=GTC reduce_only=False rests=True",
+        " qty=20 tif=GTC reduce_only=False rests=True stp=CANCEL_RESTING",
         "  B: seq 22  ts 3603  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1 side=BUY price=44400"
-        " qty=20 tif=GTC reduce_only=False rests=True",
+        " qty=20 tif=GTC reduce_only=False rests=True stp=CANCEL_RESTING",
         "state after seq 22: 1 field differs; accounts 1; markets BTC-PERP",
         "  field                       A                B",
         "  account 1 BTC-PERP order 5  BUY 20 at 43000  BUY 20 at 44400",
@@ -113,7 +112,7 @@ def test_a_diff_in_dollars_shows_every_unit_of_money(tmp_path: Path) -> None:
     lines = compared(a, written(commands, tmp_path / "b.log"))
     assert lines[3] == (
         "  A: seq 22  2023-11-14 23:13:23 UTC  OrderAccepted  order_id=5 account=1 market=BTC-PERP client_id=1"
-        " side=BUY price=$43,000 qty=0.020 BTC tif=GTC reduce_only=False rests=True"
+        " side=BUY price=$43,000 qty=0.020 BTC tif=GTC reduce_only=False rests=True stp=CANCEL_RESTING"
     )
     assert lines[7] == "  account 1 BTC-PERP order 5  BUY 0.020 BTC at $43,000  BUY 0.020 BTC at $44,400"
     assert lines[9:] == [

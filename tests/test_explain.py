@@ -9,6 +9,7 @@ from conftest import BTC, btc_perp
 from incidents import IN_DOLLARS, adl_incident, written
 
 from engine import (
+    AmendOrder,
     Deposit,
     Engine,
     FileLog,
@@ -180,6 +181,26 @@ def test_a_partial_close_through_the_book_pays_the_liquidation_fee(tmp_path: Pat
         "  seq 14  ts 4  paid liquidation fee 882 on 88200 closed in BTC-PERP, to the insurance fund",
         # 20,200 - 882 = 19,318 against 5 % x 8 x 44,000 = 17,600
         "  seq 15  ts 4  liquidation ended at stage PARTIAL_CLOSE: equity 19318, maintenance margin 17600",
+    ]
+
+
+def test_amends_say_whether_the_order_kept_its_place(tmp_path: Path) -> None:
+    """An amend down in size keeps its place; one across the book loses it and trades first."""
+    commands = [
+        ListMarket(1, btc_perp()),
+        SetIndexPrice(1, BTC, 50_000),
+        Deposit(1, 1, 10_000_000),
+        Deposit(1, 2, 10_000_000),
+        PlaceOrder(2, 1, BTC, 1, Side.BUY, 10, 49_990),
+        PlaceOrder(2, 2, BTC, 1, Side.SELL, 3, 50_010),
+        AmendOrder(3, 1, client_id=1, qty=6),
+        AmendOrder(4, 1, client_id=1, price=50_010),
+    ]
+    assert story(written(commands, tmp_path / "amend.log"), 1)[3:6] == [
+        "  seq 7  ts 3  order 1 amended to 6 BTC-PERP at 49990, 6 open: keeps its place",
+        "  seq 8  ts 4  order 1 amended to 6 BTC-PERP at 50010, 6 open: loses its place; trades first",
+        "  seq 9  ts 4  bought 3 BTC-PERP at 50010 from account 2 (taker, order 1); fee 76; realized pnl 0;"
+        " position +3",
     ]
 
 

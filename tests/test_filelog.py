@@ -4,6 +4,7 @@ File layout under test: 10 header bytes (``PERPXLOG`` + u16 version), then one
 frame per append: length (u32) | crc32 (u32) | msgpack payload.
 """
 
+import os
 import re
 import struct
 import zlib
@@ -11,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_cli import perpx
 
+from engine import Engine
 from engine.codec import SCHEMA_VERSION, encode, frame
 from engine.errors import CorruptLog, LogUnavailable, SequenceGap
 from engine.eventlog import MemoryLog
@@ -304,3 +307,140 @@ def test_empty_memory_log_reads_nothing() -> None:
     """An empty MemoryLog reads nothing after any seq and has last seq 0."""
     log = MemoryLog()
     assert (list(log.read()), list(log.read(3)), log.last_seq()) == ([], [], 0)
+
+
+# power loss: the disk never wrote the file's last blocks, which read as zeros from a block boundary on
+
+BLOCK = 4_096
+
+
+def power_loss(path: Path) -> bytes:
+    """Zero the file from the last block boundary to its end (its size stays: the metadata was written)."""
+    data = path.read_bytes()
+    cut = len(data) // BLOCK * BLOCK
+    return data[:cut] + bytes(len(data) - cut)
+
+
+@pytest.fixture
+def batched_synced_log(log_path: Path) -> Path:
+    """A log written with fsync in three batches of deposits: seqs 1-100, 101-200, 201-600.
+
+    An event is [tag, seq, ts, account, amount] in msgpack: 1 + 10 ("Deposited") + seq (1 byte to 127,
+    2 to 255, 3 after) + 1 + 1 + amount (100 x seq: 1 byte for 100, 2 for 200, 3 to 65,500) bytes, so
+    15, 16, then 17 (seqs 3-127), 18 (128-255) and 19 (256-600). A frame is 12 header bytes + 3 (array
+    header) + its events: 12 + 3 + 15 + 16 + 98 x 17 = 1,712; 12 + 3 + 27 x 17 + 73 x 18 = 1,791;
+    12 + 3 + 55 x 18 + 345 x 19 = 7,560. After the 10-byte file header the frames start at 10, 1,722
+    and 3,510, and the file ends at 11,070: the block boundary 8,192 falls inside the last payload."""
+    log = FileLog(log_path, fsync=True)
+    for first, last in ((1, 100), (101, 200), (201, 600)):
+        log.append(deposits(first, last))
+    log.close()
+    assert frame_offsets([deposits(1, 100), deposits(101, 200), []]) == [10, 1_722, 3_510]
+    assert log_path.stat().st_size == 11_070
+    return log_path
+
+
+def test_power_loss_in_the_last_frame_is_a_torn_tail(batched_synced_log: Path) -> None:
+    """The last frame zeroed from offset 8,192 to 11,070 (its first 4,682 bytes intact): recovery cuts
+    the 7,560 bytes from 3,510 off, reports them, keeps seqs 1 to 200 and appends after them."""
+    damaged = power_loss(batched_synced_log)
+    assert damaged[8_191] != 0 and damaged[8_192:] == bytes(2_878)
+    batched_synced_log.write_bytes(damaged)
+    log = FileLog(batched_synced_log)
+    assert (log.torn, log.last_seq()) == (TornTail(offset=3_510, dropped=7_560), 200)
+    assert batched_synced_log.stat().st_size == 3_510
+    log.append(deposits(201, 201))
+    log.close()
+    assert list(FileLog(batched_synced_log, writable=False).read()) == deposits(1, 201)
+
+
+def test_power_loss_recovers_an_engine_and_replay_warns(batched_synced_log: Path) -> None:
+    """perpx replay warns and verifies the 200 whole events; Engine.recover continues from seq 200."""
+    batched_synced_log.write_bytes(power_loss(batched_synced_log))
+    code, out, err = perpx("replay", str(batched_synced_log))
+    assert code == 0 and "torn last frame ignored" in err and "offset=3510" in err
+    assert "seq            200 of 200" in out
+    engine = Engine.recover(FileLog(batched_synced_log))
+    assert (engine.state.seq, engine.state.accounts[7].balance) == (200, 2_010_000)  # 100 x (1 + ... + 200)
+
+
+def test_zeros_inside_a_frame_followed_by_data_are_corruption(batched_synced_log: Path) -> None:
+    """The same block zeroed, but a byte after it still written: not a torn tail, corruption at 3,510."""
+    damaged = bytearray(power_loss(batched_synced_log))
+    damaged[-1] = 0x2A
+    batched_synced_log.write_bytes(bytes(damaged))
+    with pytest.raises(CorruptLog, match=r"corrupt record at offset 3510: checksum mismatch$"):
+        FileLog(batched_synced_log)
+    assert batched_synced_log.read_bytes() == bytes(damaged)
+
+
+def test_a_zeroed_middle_frame_is_corruption(batched_synced_log: Path) -> None:
+    """Zeros from inside the second frame (offset 2,000) to its end, with the third frame after it: corruption."""
+    data = batched_synced_log.read_bytes()
+    batched_synced_log.write_bytes(data[:2_000] + bytes(3_510 - 2_000) + data[3_510:])
+    with pytest.raises(CorruptLog, match=r"corrupt record at offset 1722: checksum mismatch$"):
+        FileLog(batched_synced_log, writable=False)
+
+
+def test_a_zeroed_header_of_the_last_frame_is_a_torn_tail(batched_synced_log: Path) -> None:
+    """Zeros from inside the last frame's header (offset 3,514, 4 bytes in) to the end: a torn tail."""
+    data = batched_synced_log.read_bytes()
+    batched_synced_log.write_bytes(data[:3_514] + bytes(len(data) - 3_514))
+    log = FileLog(batched_synced_log, writable=False)
+    assert (log.torn, log.last_seq()) == (TornTail(offset=3_510, dropped=7_560), 200)
+
+
+# a write that fails, and a cut that fails after it
+
+
+class FailingDisk:
+    """``os.write`` writes only half of the next frame and ``os.ftruncate`` fails ``cuts`` times."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, cuts: int) -> None:
+        self.cuts = cuts
+        write, truncate = os.write, os.ftruncate
+        monkeypatch.setattr(os, "write", lambda fd, data: write(fd, data[: len(data) // 2]))
+        self.restore_write = lambda: monkeypatch.setattr(os, "write", write)
+
+        def failing_truncate(fd: int, length: int) -> None:
+            if self.cuts:
+                self.cuts -= 1
+                raise OSError(5, "Input/output error")
+            truncate(fd, length)
+
+        monkeypatch.setattr(os, "ftruncate", failing_truncate)
+
+
+def test_a_short_write_whose_cut_fails_is_cut_before_the_next_append(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half a frame written (14 of seq 2's 12 + 1 + 16 = 29 bytes) and the truncate failing:
+    LogUnavailable; the next append cuts the half frame first, so the file holds the two whole appends."""
+    log = FileLog(log_path)
+    log.append(deposits(1, 1))
+    disk = FailingDisk(monkeypatch, cuts=1)
+    with pytest.raises(LogUnavailable, match=r"short write: 14 of 29 bytes: an append of 1 events not written$"):
+        log.append(deposits(2, 2))
+    disk.restore_write()
+    log.append(deposits(2, 3))
+    log.close()
+    reopened = FileLog(log_path, writable=False)
+    assert (list(reopened.read()), reopened.torn) == (deposits(1, 3), None)
+
+
+def test_appends_are_refused_while_the_cut_keeps_failing(log_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the half frame cannot be cut (the failed append's cut, then the next append's cut and its
+    second try fail), that append raises LogUnavailable and writes nothing; the one after goes in."""
+    log = FileLog(log_path)
+    log.append(deposits(1, 1))
+    disk = FailingDisk(monkeypatch, cuts=3)
+    with pytest.raises(LogUnavailable):
+        log.append(deposits(2, 2))
+    size = log_path.stat().st_size
+    disk.restore_write()
+    with pytest.raises(LogUnavailable, match="Input/output error"):
+        log.append(deposits(2, 2))
+    assert log_path.stat().st_size == size
+    log.append(deposits(2, 2))
+    log.close()
+    assert list(FileLog(log_path, writable=False).read()) == deposits(1, 2)

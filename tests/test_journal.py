@@ -20,14 +20,16 @@ from streams import command_stream
 from test_cli import perpx
 from test_docs_examples import python_blocks
 
-from engine import CancelAll, Deposit, Engine, FileLog, ListMarket, LogUnavailable, SetIndexPrice
+from engine import CancelAll, Deposit, Engine, FileLog, ListMarket, LogUnavailable, SetIndexPrice, snapshot
 from engine.codec import encode, frame
 from engine.commands import Journaled, Malformed
 from engine.errors import CorruptLog
 from engine.journal import FileJournal
 from engine.redisjournal import RedisJournal
-from engine.redislog import open_url, sibling_url
+from engine.redislog import open_url
+from engine.urls import beside
 from replay.rerun import Diverged, rerun
+from replay.snapshots import snapshots_for
 from replay.source import journal_beside, open_journal, open_log
 
 COMMANDS = command_stream(seed=5, n=500)
@@ -53,7 +55,7 @@ class Streams:
         self.url = url
 
     def target(self, name: str) -> str:
-        return sibling_url(self.url, f"-{name}")
+        return beside(self.url, f"-{name}")
 
     def contents(self, target: str) -> list[Any]:
         """Every entry's id and fields."""
@@ -202,6 +204,64 @@ def test_a_malformed_command_is_journaled_as_malformed(place: Place) -> None:
     assert rerun_into(place, journal_target, place.target("rerun.log")) == place.contents(log_target)
 
 
+def test_sources_are_journaled_and_the_last_journaled_is_the_cursor(place: Place) -> None:
+    """Commands read from a stream are journaled with their entry ids. CancelAll of account 7, which has
+    no orders (entry 2-0), makes no event, so it waits for the next append and the cursor stays at 1-2
+    until the deposit of entry 3-0 is journaled with it; a recovered engine's cursor is the journal's last."""
+    log_target, journal_target = place.target("events.log"), place.target("events.journal")
+    engine = Engine(open_log(log_target, writable=True), journal=open_journal(journal_target, writable=True))
+    setup = [ListMarket(1, btc_perp()), SetIndexPrice(1, BTC, 50_000), Deposit(1, 7, 100)]
+    engine.submit_many(setup, ["1-0", "1-1", "1-2"])
+    assert engine.cursor == "1-2"
+    assert engine.submit_many([CancelAll(1, 7)], ["2-0"]) == []
+    assert engine.cursor == "1-2"
+    engine.submit_many([Deposit(1, 8, 100)], ["3-0"])
+    assert engine.cursor == "3-0"
+    assert list(open_journal(journal_target).batches())[-1] == [
+        Journaled(4, CancelAll(1, 7), "2-0"),
+        Journaled(4, Deposit(1, 8, 100), "3-0"),
+    ]
+    engine.log.close()
+    recovered = Engine.recover(open_log(log_target, writable=True), journal=open_journal(journal_target, writable=True))
+    assert recovered.cursor == "3-0"
+
+
+def test_the_cursor_after_a_crash_is_before_the_commands_the_log_lost(place: Place) -> None:
+    """The engine dies appending the events of entries 2-0 and 2-1 (journaled just before): recovery
+    drops their journal entry, so the cursor is 1-1 and a restart reads them again, to run them once."""
+    log_target, journal_target = place.target("events.log"), place.target("events.journal")
+    log = DiesMidAppend(open_log(log_target, writable=True))
+    engine = Engine(log, journal=open_journal(journal_target, writable=True))
+    engine.submit_many([ListMarket(1, btc_perp()), SetIndexPrice(1, BTC, 50_000)], ["1-0", "1-1"])
+    log.dying = True
+    with pytest.raises(Crash):
+        engine.submit_many([Deposit(1, 7, 100), Deposit(1, 8, 100)], ["2-0", "2-1"])
+    recovered = Engine.recover(open_log(log_target, writable=True), journal=open_journal(journal_target, writable=True))
+    assert (recovered.cursor, recovered.state.seq) == ("1-1", 2)
+
+
+def test_a_snapshot_records_the_cursor(tmp_path: Path) -> None:
+    """The snapshot taken before the third group (seq 3 >= every 3) records cursor 2-0; recovered with a
+    journal that lost every entry, the engine still knows its cursor from the snapshot at the log's end."""
+    log = FileLog(tmp_path / "events.log")
+    snapshots = snapshots_for(log)
+    engine = Engine(log, snapshots=snapshots, snapshot_every=3, journal=FileJournal(tmp_path / "events.journal"))
+    engine.submit_many([ListMarket(1, btc_perp()), SetIndexPrice(1, BTC, 50_000)], ["1-0", "1-1"])
+    engine.submit_many([Deposit(1, 7, 100)], ["2-0"])
+    engine.submit_many([], [])  # takes the snapshot due at seq 3, and nothing else
+    assert snapshot.decode(snapshots.newest(3)[1], "test").cursor == "2-0"
+    recovered = Engine.recover(log, snapshots, journal=FileJournal(tmp_path / "empty.journal"))
+    assert (recovered.cursor, recovered.state.seq) == ("2-0", 3)
+
+
+def test_sources_need_a_journal() -> None:
+    """An engine without a journal has nowhere to keep sources: submit_many refuses them, taking nothing."""
+    engine = Engine()
+    with pytest.raises(ValueError, match="this engine has none"):
+        engine.submit_many([Deposit(1, 7, 100)], ["1-0"])
+    assert engine.state.seq == 0
+
+
 def test_rerun_with_other_parameters_stops_where_the_seqs_part(place: Place) -> None:
     """Re-executed with a BTC tick of 20, orders priced on odd multiples of 10 are rejected instead of
     resting or trading: the first append that starts at another seq than the journal says raises Diverged."""
@@ -261,6 +321,26 @@ def test_a_damaged_journal_names_its_offset(tmp_path: Path) -> None:
     code, _, err = perpx("whatif", str(path), "--policy", "socialized", "--quiet")
     assert code == 2
     assert f"{path}: corrupt record at offset 10: checksum mismatch" in err
+
+
+def test_a_journal_torn_by_a_power_loss_recovers_like_a_log(tmp_path: Path) -> None:
+    """The journal shares the log's framing: its last frame zeroed from a block boundary on is a torn
+    tail, cut off on a writable open. A deposit command is [tag, ts, account, amount]: 1 + 8 + 1 + 1 +
+    1 = 12 msgpack bytes, its journal entry [seq, command, source ""] 1 + 3 + 12 + 1 = 17 at seqs
+    256-655; frames of 100, 100 and 200 entries are 12 + 3 + 1,700 = 1,715, 1,715 and 3,415 bytes from
+    offsets 10, 1,725 and 3,440 to 6,855, so the boundary 4,096 falls inside the last."""
+    path = tmp_path / "events.journal"
+    journal = FileJournal(path, fsync=True)
+    for first, count in ((256, 100), (356, 100), (456, 200)):
+        journal.append([Journaled(seq, Deposit(1, 7, 100)) for seq in range(first, first + count)])
+    journal.close()
+    data = path.read_bytes()
+    assert len(data) == 6_855
+    path.write_bytes(data[:4_096] + bytes(6_855 - 4_096))  # the block from 4,096 never written
+    reopened = FileJournal(path)
+    assert reopened.torn is not None and (reopened.torn.offset, reopened.torn.dropped) == (3_440, 3_415)
+    assert [(batch[0].seq, len(batch)) for batch in reopened.batches()] == [(256, 100), (356, 100)]
+    assert path.stat().st_size == 3_440
 
 
 # the Redis journal's own layout

@@ -2,11 +2,15 @@
 
 Margin accounts are named by unit key, (account, market): "" for an account's cross account."""
 
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
 from conftest import BTC, btc_perp, funded, listed, place
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Engine, ListMarket, SetIndexPrice, Side
+from engine import Deposit, Engine, ListMarket, SetIndexPrice, Side, liquidation
 from engine.distressed import DistressIndex, DistressQueue, liquidatable, touched
 from engine.ranking import distress_key
 from engine.state import ExchangeState
@@ -104,3 +108,20 @@ def test_index_agrees_with_a_brute_force_scan(alice: int, bob: int, btc: int, et
     found = set(index.crossed(BTC)) | set(index.crossed(ETH))
     assert found == {(a.id, "") for a in state.accounts.values() if liquidatable(state, a)}
     assert index.check() == []
+
+
+def test_the_check_after_a_command_in_a_group_reads_only_its_own_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a group commit of 5 deposits (one event each), the liquidation check after each deposit reads
+    that deposit's one event, not the 1, 2, 3, 4 events of the deposits before it too (which made a group
+    of n commands cost n^2 / 2 event reads)."""
+    seen: list[list[int]] = []
+
+    def recording(events: Iterable[Any]) -> tuple[set[int], set[str]]:
+        events = list(events)
+        seen.append([e.seq for e in events])
+        return touched(events)
+
+    engine = listed()
+    monkeypatch.setattr(liquidation, "touched", recording)
+    engine.submit_many([Deposit(1, account, 100) for account in range(1, 6)])
+    assert seen == [[3], [4], [5], [6], [7]]  # seqs 1 and 2 listed the market and set its index

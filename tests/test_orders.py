@@ -33,9 +33,10 @@ GTC, IOC, FOK, POST_ONLY = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, Ti
 
 
 def accepted(seq: int, order_id: int, account: int, side: Side, price: int, qty: int, *, rests: bool,
-             tif: TimeInForce = GTC, reduce_only: bool = False, market: str = BTC) -> OrderAccepted:
+             tif: TimeInForce = GTC, reduce_only: bool = False, market: str = BTC,
+             stp: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING) -> OrderAccepted:
     """The OrderAccepted the ``place`` helper's order gets (its client id is its order id)."""
-    return OrderAccepted(seq, 1, order_id, account, market, order_id, side, price, qty, tif, reduce_only, rests)
+    return OrderAccepted(seq, 1, order_id, account, market, order_id, side, price, qty, tif, reduce_only, rests, stp)
 
 
 def trade(seq: int, price: int, qty: int, taker_side: Side, maker_order: int, taker_order: int, maker: int,
@@ -260,7 +261,7 @@ def test_fok_precheck_stops_at_own_order_when_incoming_would_be_cancelled(
     assert events == [rejected(seq + 1, ALICE, 91, RejectReason.FOK_NOT_FILLABLE)]
     events = place(alice_bob_rich, ALICE, BUY, 3, 50_020, tif=FOK, stp=stp)  # order 4: stops before her own
     assert events == [
-        accepted(seq + 2, 4, ALICE, BUY, 50_020, 3, rests=False, tif=FOK),
+        accepted(seq + 2, 4, ALICE, BUY, 50_020, 3, rests=False, tif=FOK, stp=stp),
         trade(seq + 3, 50_000, 3, BUY, 1, 4, BOB, ALICE, -30, 75, 0, 0, -3, 3),
     ]
     assert alice_bob_rich.state.orders[2].qty == 2
@@ -455,7 +456,7 @@ def test_self_trade_cancel_incoming(alice_ask_2_before_bob_ask_3: Engine) -> Non
     seq = engine.state.seq
     events = place(engine, ALICE, BUY, 4, 50_000, stp=SelfTradePrevention.CANCEL_INCOMING)  # order 3
     assert events == [
-        accepted(seq + 1, 3, ALICE, BUY, 50_000, 4, rests=False),
+        accepted(seq + 1, 3, ALICE, BUY, 50_000, 4, rests=False, stp=SelfTradePrevention.CANCEL_INCOMING),
         cancelled(seq + 2, 3, ALICE, 4, CancelReason.SELF_TRADE),
     ]
     assert sorted(engine.state.orders) == [1, 2]
@@ -468,7 +469,7 @@ def test_self_trade_cancel_both(alice_ask_2_before_bob_ask_3: Engine) -> None:
     seq = engine.state.seq
     events = place(engine, ALICE, BUY, 4, 50_000, stp=SelfTradePrevention.CANCEL_BOTH)  # order 3
     assert events == [
-        accepted(seq + 1, 3, ALICE, BUY, 50_000, 4, rests=False),
+        accepted(seq + 1, 3, ALICE, BUY, 50_000, 4, rests=False, stp=SelfTradePrevention.CANCEL_BOTH),
         cancelled(seq + 2, 1, ALICE, 2, CancelReason.SELF_TRADE),
         cancelled(seq + 3, 3, ALICE, 4, CancelReason.SELF_TRADE),
     ]

@@ -2,16 +2,17 @@
 
 Hypothesis draws streams over four funded accounts (and a fifth that starts
 with no money), two markets and every command: orders of every type, time in
-force, self-trade mode and reduce-only flag (some invalid on purpose), cancels,
-deposits, withdrawals, index moves and funding ticks, trigger orders of every
-kind and price source (position TP/SLs among them) and their cancels, leverage
-changes, margin-mode changes and isolated margin moves, with time moving
-forward (and now and then a command stamped in the past). After every command
-the whole-state invariants hold, the trigger and distress indexes equal ones
-built afresh, nobody is left below maintenance, a rejection changes nothing
-but the seq, no fill of a reduce-only order grows a position, and a FOK order
-is accepted exactly when its IOC twin, run on a copy of the engine, would fill
-it completely. At the end, replay equals live.
+force, self-trade mode and reduce-only flag (some invalid on purpose), cancels
+and amends (by order id or client id), deposits, withdrawals, index moves and
+funding ticks, trigger orders of every kind and price source (position TP/SLs
+among them) and their cancels, leverage changes, margin-mode changes and
+isolated margin moves, with time moving forward (and now and then a command
+stamped in the past). After every command the whole-state invariants hold, the
+trigger and distress indexes equal ones built afresh, nobody is left below
+maintenance, a rejection changes nothing but the seq, no fill of a reduce-only
+order grows a position, and a FOK order is accepted exactly when its IOC twin,
+run on a copy of the engine, would fill it completely. At the end, replay
+equals live.
 """
 
 import tempfile
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from engine import (
     AdjustMargin,
+    AmendOrder,
     CancelAll,
     CancelOrder,
     CancelTrigger,
@@ -136,10 +138,30 @@ def place_trigger(draw: st.DrawFn) -> PlaceTrigger:
     )  # fmt: skip
 
 
+@st.composite
+def amend_order(draw: st.DrawFn) -> AmendOrder:
+    """An amend of an order named by order id or client id (now and then both or neither), to a price near
+    either market's base (0: unchanged) and a size of up to 8 lots (0: unchanged)."""
+    order_id, client_id = draw(st.sampled_from([(1, 0), (0, 1), (0, 1), (1, 1), (0, 0)]))
+    spec = SPECS[draw(MARKET)]
+    price = draw(st.sampled_from([0, BASE[spec.symbol] + draw(st.integers(-6, 6)) * spec.tick_size]))
+    return AmendOrder(
+        0,
+        draw(SOMEONE),
+        order_id * draw(st.integers(1, 40)),
+        client_id * draw(st.integers(1, 40)),
+        price,
+        draw(st.integers(0, 8)) * spec.lot_size,
+    )
+
+
 ORDER = place_order()
 TRIGGER = place_trigger()
 OTHERS = (
     st.builds(CancelOrder, st.just(0), SOMEONE, st.integers(1, 40)),
+    st.builds(CancelOrder, st.just(0), SOMEONE, st.just(0), st.integers(1, 40)),
+    amend_order(),
+    amend_order(),
     st.builds(CancelAll, st.just(0), SOMEONE, st.sampled_from(["", BTC, ETH])),
     st.builds(Deposit, st.just(0), SOMEONE, st.integers(-10, 200_000)),
     st.builds(Withdraw, st.just(0), SOMEONE, st.integers(0, 20_000)),
@@ -158,8 +180,8 @@ COMMANDS = [ORDER] * 12 + [*OTHERS, TRIGGER, TRIGGER]
 
 @st.composite
 def stamped_command(draw: st.DrawFn, ts: int) -> Any:
-    """One command at ``ts``: 3 in 5 an order, else a cancel, deposit, withdrawal, index price, funding tick,
-    trigger (3 in 25) or trigger cancel, leverage or margin-mode change or isolated margin move."""
+    """One command at ``ts``: 3 in 5 an order, else a cancel, amend, deposit, withdrawal, index price, funding
+    tick, trigger (3 in 27) or trigger cancel, leverage or margin-mode change or isolated margin move."""
     command = draw(st.sampled_from(COMMANDS).flatmap(lambda kind: kind))
     return msgspec.structs.replace(command, ts=ts)
 

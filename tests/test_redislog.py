@@ -5,6 +5,7 @@ The failure tests run against a redis-server of their own (``redis_server``),
 which they pause, kill and restart; nothing is mocked.
 """
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,10 +17,14 @@ from redisserver import RedisServer
 from test_cli import perpx, perpx_json
 from test_docs_examples import python_blocks
 from test_eventlog_contract import deposits, seqs
+from test_exit_codes import PERPX, ROOT
 
-from engine import CorruptLog, LogUnavailable
+from engine import CorruptLog, Deposit, LogUnavailable
 from engine.codec import encode
+from engine.commands import Journaled
+from engine.errors import Fenced
 from engine.events import Deposited
+from engine.redisjournal import RedisJournal
 from engine.redislog import RedisLog, open_url
 from replay.source import LogNotFound, open_log
 from replay.tail import Follower, tail
@@ -108,7 +113,7 @@ def test_gap_between_entries_is_named(stream_url: str) -> None:
     log = open_url(stream_url)
     log.client.xadd(stream_of(stream_url), {b"events": encode(deposits(1, 1))}, id=b"1-1")
     log.client.xadd(stream_of(stream_url), {b"events": encode(deposits(3, 1))}, id=b"3-1")
-    with pytest.raises(CorruptLog, match="seqs 2 to 2 are missing") as caught:
+    with pytest.raises(CorruptLog, match="seq 2 is missing") as caught:
         list(log.read())
     assert caught.value.where == "entry 3-1"
 
@@ -163,13 +168,13 @@ def test_lost_acknowledgement_does_not_duplicate(redis_server: RedisServer) -> N
 
 
 def test_unreachable_redis_raises_then_the_same_batch_resumes(redis_server: RedisServer) -> None:
-    """With Redis down, append retries for retry_for seconds and raises LogUnavailable naming the
-    pending count; once Redis is back, appending the same batch writes it exactly once."""
+    """With Redis down, append retries for retry_for seconds and raises LogUnavailable saying what was
+    not acknowledged; once Redis is back, appending the same batch writes it exactly once."""
     log = server_log(redis_server, retry_for=0.2)
     log.append(deposits(1, 2))
     redis_server.kill()
     started = time.monotonic()
-    with pytest.raises(LogUnavailable, match=r"\(3 events waiting\)"):
+    with pytest.raises(LogUnavailable, match=r": an append of 3 events not acknowledged$"):
         log.append(deposits(3, 3))
     assert 0.1 < time.monotonic() - started < 1  # backoff 10, 20, 40, 80 ms: the next 160 ms would pass 0.2 s
     redis_server.start()
@@ -196,6 +201,39 @@ def test_redis_that_lost_acknowledged_writes_is_detected(redis_server: RedisServ
     redis_server.start()
     with pytest.raises(CorruptLog, match="ends at seq 0, but seq 3 was acknowledged"):
         log.append(deposits(4, 1))
+
+
+# fencing: a writer whose lease is gone writes nothing
+
+
+@pytest.mark.parametrize("now", ["another's", "nobody's"])
+def test_an_append_is_refused_once_the_lease_is_not_the_writers(stream_url: str, now: str) -> None:
+    """A log fenced by the lease key L appends while L holds its token "a"; once L holds "b" (another
+    process took over) or nothing (it lapsed), the append raises Fenced and the stream keeps seqs 1-2."""
+    lease = f"{stream_of(stream_url)}:lease"
+    log = open_url(stream_url, fence=(lease, "a"))
+    log.client.set(lease, "a")
+    log.append(deposits(1, 2))
+    if now == "another's":
+        log.client.set(lease, "b")
+    else:
+        log.client.delete(lease)
+    with pytest.raises(Fenced, match=f"the lease {lease} is no longer this writer's"):
+        log.append(deposits(3, 1))
+    assert open_url(stream_url, writable=False).last_seq() == 2
+
+
+def test_a_journal_discard_is_fenced_too(stream_url: str) -> None:
+    """A stale writer's recovery cannot drop journal entries: with the lease another's, discard_after
+    raises Fenced and the entry 2-1 stays."""
+    lease = f"{stream_of(stream_url)}:lease"
+    journal = open_url(stream_url, kind=RedisJournal, fence=(lease, "a"))
+    journal.client.set(lease, "a")
+    journal.append([Journaled(1, Deposit(1, 1, 1)), Journaled(2, Deposit(1, 1, 2))])
+    journal.client.set(lease, "b")
+    with pytest.raises(Fenced):
+        journal.discard_after(0)
+    assert [i for i, _ in journal.client.xrange(journal.stream)] == [b"1-2"]
 
 
 # perpx tail: a consumer group member
@@ -281,3 +319,44 @@ def test_tail_rides_out_a_short_redis_restart(redis_server: RedisServer) -> None
     open_url(url).append(deposits(2, 2))
     tail(follower, lambda e: shown.append(e.seq), events=2)
     assert shown == [2, 3]
+
+
+def test_tail_waits_out_an_outage_longer_than_its_retries_without_gap_or_repeat(redis_server: RedisServer) -> None:
+    """Redis dies just as seq 2 is shown (before its entry is acknowledged) and is back 0.6 s later,
+    past the follower's 0.1 s of retries: tail says so and waits; once Redis is back it acknowledges
+    entry 2 without showing it again and goes on with 3 and 4. Each seq is shown once, in order."""
+    url = f"{redis_server.url}?stream=events"
+    open_url(url, per_entry=1).append(deposits(1, 4))  # entries 1-1 to 4-1
+    follower = Follower(open_url(url, writable=False, retry_for=0.1), "group", "one")
+    shown: list[int] = []
+    warnings: list[str] = []
+
+    def show(event: Any) -> None:
+        shown.append(event.seq)
+        if event.seq == 2:
+            redis_server.kill()
+            threading.Timer(0.6, redis_server.start).start()
+
+    assert tail(follower, show, events=4, warn=warnings.append) == 4
+    assert shown == [1, 2, 3, 4]
+    assert warnings and all("polling again in" in w for w in warnings)
+    assert follower.log.client.xpending("events", "group")["pending"] == 0
+
+
+def test_perpx_tail_says_on_stderr_that_it_waits_and_picks_up_where_it_stopped(redis_server: RedisServer) -> None:
+    """perpx tail (retry_for=0.1 in its URL) across a 0.5 s outage: stderr says it polls again, and
+    stdout holds seqs 1 to 3 once each, the third appended after Redis came back."""
+    url = f"{redis_server.url}?stream=events&retry_for=0.1"
+    open_url(url).append(deposits(1, 2))
+    process = subprocess.Popen(
+        [*PERPX, "tail", url, "--events", "3"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and "seq 2" in process.stdout.readline() + process.stdout.readline()
+    redis_server.kill()
+    time.sleep(0.5)
+    redis_server.start()
+    open_url(url).append(deposits(3, 1))
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert [line.split()[1] for line in out.splitlines()] == ["3"]  # 1 and 2 were read above
+    assert "polling again in 0.5 s" in err and "Traceback" not in err

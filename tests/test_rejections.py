@@ -20,6 +20,7 @@ from conftest import BTC, btc_perp, canonical_except_seq, funded, listed, place
 
 from engine import (
     AdjustMargin,
+    AmendOrder,
     CancelAll,
     CancelOrder,
     CancelTrigger,
@@ -285,6 +286,135 @@ def cancel_of_someone_elses_order(desk: Engine) -> Any:
     return CancelOrder(TS, ALICE, 1)
 
 
+@rejects(R.INVALID_CLIENT_ID, ALICE)
+def client_id_zero(desk: Engine) -> Any:
+    """Client ids are positive: 0 means "none given" in a cancel or an amend."""
+    return order(client_id=0)
+
+
+@rejects(R.CLIENT_ID_TOO_LOW, BOB, 2)
+def client_id_below_the_kept_hundred(desk: Engine) -> Any:
+    """Bob used client ids 1 and 2, then 3 to 102 (IOC bids that cross nothing): he keeps 3 to 102,
+    so 2 is at or below the smallest kept and refused, though no kept id equals it."""
+    desk.submit_many(order(account=BOB, client_id=i, price=45_000, tif=TimeInForce.IOC) for i in range(3, 103))
+    assert desk.state.accounts[BOB].client_ids == list(range(3, 103))
+    return order(account=BOB, client_id=2)
+
+
+@rejects(R.UNKNOWN_ORDER, ALICE, 1)
+def cancel_by_a_client_id_of_someone_else(desk: Engine) -> Any:
+    """Alice cancelling her client id 1: only Bob has an order with client id 1."""
+    return CancelOrder(TS, ALICE, client_id=1)
+
+
+@rejects(R.INVALID_ORDER_REF, BOB)
+def cancel_naming_no_order(desk: Engine) -> Any:
+    """A cancel with neither an order id nor a client id."""
+    return CancelOrder(TS, BOB)
+
+
+@rejects(R.INVALID_ORDER_REF, BOB, 2)
+def cancel_naming_two_orders(desk: Engine) -> Any:
+    """A cancel naming order 1 and client id 2, another order: which one is meant is not for the engine to guess."""
+    return CancelOrder(TS, BOB, 1, client_id=2)
+
+
+@rejects(R.UNKNOWN_ORDER, BOB, 42)
+def amend_of_an_order_never_made(desk: Engine) -> Any:
+    """Amending order 42, which does not exist."""
+    return AmendOrder(TS, BOB, 42, qty=5)
+
+
+@rejects(R.NOT_YOUR_ORDER, ALICE, 1)
+def amend_of_someone_elses_order(desk: Engine) -> Any:
+    """Alice amending Bob's order 1."""
+    return AmendOrder(TS, ALICE, 1, price=50_100)
+
+
+@rejects(R.NOTHING_TO_AMEND, BOB, 1)
+def amend_to_what_the_order_is(desk: Engine) -> Any:
+    """Bob's ask (client id 1) is 10 at 50,000 already."""
+    return AmendOrder(TS, BOB, client_id=1, price=50_000, qty=10)
+
+
+@rejects(R.NOTHING_TO_AMEND, BOB, 1)
+def amend_with_no_change(desk: Engine) -> Any:
+    """Neither a price nor a size."""
+    return AmendOrder(TS, BOB, 1)
+
+
+@rejects(R.INVALID_PRICE, BOB, 1)
+def amend_to_a_negative_price(desk: Engine) -> Any:
+    return AmendOrder(TS, BOB, 1, price=-50_000)
+
+
+@rejects(R.INVALID_QTY, BOB, 1)
+def amend_to_a_negative_size(desk: Engine) -> Any:
+    return AmendOrder(TS, BOB, 1, qty=-5)
+
+
+@rejects(R.QTY_NOT_ON_LOT, BOB, 1)
+def amend_off_the_lot(desk: Engine) -> Any:
+    """12 on a lot of 5."""
+    return AmendOrder(TS, BOB, 1, qty=12)
+
+
+@rejects(R.QTY_BELOW_MIN, BOB, 1)
+def amend_below_the_minimum(desk: Engine) -> Any:
+    """Down to 5, below the minimum of 10 (nothing has filled, so it is no cancel)."""
+    return AmendOrder(TS, BOB, 1, qty=5)
+
+
+@rejects(R.QTY_ABOVE_MAX, BOB, 1)
+def amend_above_the_maximum(desk: Engine) -> Any:
+    """Up to 1,005, above the maximum of 1,000."""
+    return AmendOrder(TS, BOB, 1, qty=1_005)
+
+
+@rejects(R.PRICE_NOT_ON_TICK, BOB, 1)
+def amend_off_the_tick(desk: Engine) -> Any:
+    return AmendOrder(TS, BOB, 1, price=50_005)
+
+
+@rejects(R.PRICE_OUTSIDE_BAND, BOB, 1)
+def amend_beyond_the_band(desk: Engine) -> Any:
+    """One tick above the band top 55,000."""
+    return AmendOrder(TS, BOB, 1, price=55_010)
+
+
+@rejects(R.PRICE_OUTSIDE_BAND, BOB, 1)
+def amend_of_size_up_after_the_band_moved(desk: Engine) -> Any:
+    """Bob's ask 10 at 50,000 rests while the index falls to 40,000: the mark is 40,000 x 1.05 = 42,000 (the
+    book's 49,000 is beyond the mark band), the price band [37,800, 46,200]. A larger size loses its place
+    and is checked again like a new order, at a price now outside the band."""
+    desk.submit(SetIndexPrice(TS, BTC, 40_000))
+    assert desk.state.markets[BTC].mark == 42_000
+    return AmendOrder(TS, BOB, 1, qty=15)
+
+
+@rejects(R.INSUFFICIENT_MARGIN, ALICE, 3)
+def amend_up_beyond_equity(desk: Engine) -> Any:
+    """Alice's bid 10 at 49,500 (order 3) needs IM 50,000 of her 100,000; 25 would need 125,000."""
+    desk.submit(order())
+    return AmendOrder(TS, ALICE, 3, qty=25)
+
+
+@rejects(R.POST_ONLY_WOULD_CROSS, ALICE, 7)
+def amend_of_post_only_to_cross(desk: Engine) -> Any:
+    """Alice's post-only bid moved up to Bob's ask at 50,000 would take liquidity."""
+    desk.submit(order(tif=TimeInForce.POST_ONLY))
+    return AmendOrder(TS, ALICE, client_id=7, price=50_000)
+
+
+@rejects(R.REDUCE_ONLY_WOULD_INCREASE, ALICE, 9)
+def amend_of_reduce_only_beyond_the_position(desk: Engine) -> Any:
+    """Alice bought 10 of Bob's ask; her reduce-only ask 10 (client id 9) may not grow to 15."""
+    desk.submit(order(price=50_000, client_id=8, tif=TimeInForce.IOC))
+    desk.submit(order(side=SELL, price=50_500, client_id=9, reduce_only=True))
+    assert desk.state.accounts[ALICE].positions[BTC].size == 10
+    return AmendOrder(TS, ALICE, client_id=9, qty=15)
+
+
 @rejects(R.REDUCE_ONLY_WOULD_INCREASE, ALICE, 7)
 def reduce_only_without_a_position(desk: Engine) -> Any:
     """A reduce-only order from an account with no position to reduce."""
@@ -432,6 +562,20 @@ def order_past_the_open_interest_cap(desk: Engine) -> Any:
     return order(market="XRP-PERP", qty=10, price=990)
 
 
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 9, limit=20)
+def amend_whose_worst_case_passes_the_position_limit(desk: Engine) -> Any:
+    """Alice's bid of 15 (client id 9) in SOL-PERP may not grow to 25 against a limit of 20."""
+    sol_with_position_limit_20(desk)
+    place(desk, ALICE, BUY, 15, 990, market="SOL-PERP", client_id=9)
+    return AmendOrder(TS, ALICE, client_id=9, qty=25)
+
+
+@rejects(R.PRICE_ABOVE_MAX, BOB, 1)
+def amend_above_max_price(desk: Engine) -> Any:
+    """Bob's ask moved one tick above max_price 2^28, rounded down to the tick of 10."""
+    return AmendOrder(TS, BOB, 1, price=268_435_460)
+
+
 @rejects(R.INSUFFICIENT_BALANCE, ALICE)
 def withdrawal_beyond_balance(desk: Engine) -> Any:
     """Withdrawing one unit more than the balance."""
@@ -551,6 +695,12 @@ def order_from_the_past(desk: Engine) -> Any:
 def cancel_from_the_past(desk: Engine) -> Any:
     """A cancel stamped in the past is refused for its time before its order is even looked up."""
     return CancelOrder(TS - 1, ALICE, 1)
+
+
+@rejects(R.TIMESTAMP_REGRESSED, BOB, 1)
+def amend_from_the_past(desk: Engine) -> Any:
+    """An otherwise sound amend stamped before the clock."""
+    return AmendOrder(TS - 1, BOB, 1, qty=5)
 
 
 # A malformed command (only a hand-built one can be: msgspec does not check types on construction)

@@ -10,6 +10,7 @@ from conftest import funded, listed, place
 from engine import Engine, FileLog, SettleFunding, Side
 from engine.state import ExchangeState
 from engine.statehash import state_hash
+from engine.urls import BadTarget
 from replay.account import average_entry
 from replay.rebuild import BeyondLog, rebuild
 from replay.simulate import TradingSession
@@ -118,15 +119,15 @@ def test_open_log_accepts_a_path_or_a_file_url(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("target", "message"),
+    ("target", "error", "message"),
     [
-        ("ftp://host/x.log", "unknown log scheme ftp:// in ftp://host/x.log"),
-        ("/no/such/dir/x.log", "no event log at /no/such/dir/x.log"),
+        ("ftp://host/x.log", BadTarget, "unknown log scheme ftp:// in ftp://host/x.log"),
+        ("/no/such/dir/x.log", LogNotFound, "no event log at /no/such/dir/x.log"),
     ],
 )
-def test_open_log_refuses_what_it_cannot_open(target: str, message: str) -> None:
-    """An unknown scheme and a missing file both raise LogNotFound, saying which."""
-    with pytest.raises(LogNotFound, match=message):
+def test_open_log_refuses_what_it_cannot_open(target: str, error: type[Exception], message: str) -> None:
+    """An unknown scheme is a bad target and a missing file no log, each saying which."""
+    with pytest.raises(error, match=message):
         open_log(target)
 
 

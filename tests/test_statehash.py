@@ -69,7 +69,7 @@ def test_hash_ignores_every_dict_order(busy_events: list[Any]) -> None:
     for account in twin.accounts.values():
         account.positions = _reversed(account.positions)
         account.orders = _reversed(account.orders)
-        account.client_ids = set(sorted(account.client_ids, reverse=True))
+        account.client_orders = _reversed(account.client_orders)
     assert list(twin.accounts) != list(state.accounts)
     assert list(twin.accounts[1].orders) != list(state.accounts[1].orders)
     assert state_hash(twin) == state_hash(state)
@@ -114,7 +114,11 @@ def test_every_scalar_field_is_hashed(busy_events: list[Any]) -> None:
 
 
 def _add_client_id(state: ExchangeState) -> None:
-    state.accounts[3].client_ids.add(99)
+    state.accounts[3].client_ids.append(99)
+
+
+def _reorder_client_ids(state: ExchangeState) -> None:
+    state.accounts[1].client_ids.reverse()  # 1, 2, 6 (order 5 was account 2's)
 
 
 def _forget_resting_order(state: ExchangeState) -> None:
@@ -138,13 +142,14 @@ def _move_order_between_sides(state: ExchangeState) -> None:
     book = state.markets[BTC].book
     order: Order = book.asks[50_010].orders[0]  # order 4, alone at 50,010; the best ask is then 50,020
     book.remove(order)
-    book.add(Order(order.id, order.account, order.market, Side.BUY, 50_010, 8, order.client_id, False))
+    book.add(msgspec.structs.replace(order, side=Side.BUY))
 
 
 @pytest.mark.parametrize(
     "mutate",
     [
         _add_client_id,
+        _reorder_client_ids,
         _forget_resting_order,
         _swap_queue_priority,
         _drop_position,
