@@ -36,6 +36,7 @@ from engine.events import (
     LiquidationStarted,
     MarginAdjusted,
     MarginModeSet,
+    MarginReleased,
     MarketListed,
     OrderAccepted,
     OrderAmended,
@@ -339,6 +340,12 @@ def _margin_adjusted(state: ExchangeState, e: MarginAdjusted) -> None:
     account.isolated[e.market].balance += e.amount
 
 
+def _margin_released(state: ExchangeState, e: MarginReleased) -> None:
+    account = state.accounts[e.account]
+    account.balance += e.amount
+    account.isolated[e.market].balance -= e.amount
+
+
 def _recorded(state: ExchangeState, e: Any) -> None:
     """An audit or notice event: it records a decision, the events around it carry the changes."""
 
@@ -375,6 +382,7 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     LeverageSet: _leverage_set,
     MarginModeSet: _margin_mode_set,
     MarginAdjusted: _margin_adjusted,
+    MarginReleased: _margin_released,
 }
 
 

@@ -374,7 +374,16 @@ class MarginModeSet(Event):
 
 
 class MarginAdjusted(Event):
-    """``amount`` moved from the account's balance into its isolated margin in ``market`` (negative: back)."""
+    """``amount`` moved from the account's balance into its isolated margin in ``market`` (negative: back), as
+    an ``AdjustMargin`` asked."""
+
+    account: int
+    market: str
+    amount: int
+
+
+class MarginReleased(Event):
+    """A flat isolated position's margin, ``amount``, went back to the account's balance."""
 
     account: int
     market: str
@@ -413,4 +422,5 @@ AnyEvent = (
     | LeverageSet
     | MarginModeSet
     | MarginAdjusted
+    | MarginReleased
 )

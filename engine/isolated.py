@@ -24,7 +24,7 @@ How money moves
       margin: every such event names the account and the market, and
       ``ExchangeState.unit`` finds the margin account.
     - Closing: once the position is flat, a positive margin goes back to the
-      balance (``MarginAdjusted`` with a negative amount), after the fills of
+      balance (``MarginReleased``), after the fills of
       an order, or at the end of a liquidation (so the liquidation fee is
       charged to the margin first). A reduce keeps the margin where it is.
     - ``AdjustMargin``: add (from the balance: at most the balance, and the
@@ -38,7 +38,7 @@ from typing import Any
 
 from engine import risk
 from engine.commands import AdjustMargin, SetMarginMode
-from engine.events import MarginAdjusted, MarginModeSet
+from engine.events import MarginAdjusted, MarginModeSet, MarginReleased
 from engine.margin import isolated_growth
 from engine.reasons import RejectReason as R
 from engine.state import ExchangeState, Isolated, Margined, Position
@@ -113,4 +113,4 @@ class IsolatedMargin:
         liquidator, which settles it down the waterfall."""
         pos = account.positions.get(account.market)
         if account.market and account.balance > 0 and (pos is None or not pos.size):
-            self._emit(MarginAdjusted(self.state.seq + 1, ts, account.id, account.market, -account.balance))
+            self._emit(MarginReleased(self.state.seq + 1, ts, account.id, account.market, account.balance))

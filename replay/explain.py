@@ -36,6 +36,7 @@ from engine.events import (
     LiquidationFilled,
     LiquidationStarted,
     MarginAdjusted,
+    MarginReleased,
     MarketListed,
     OrderAccepted,
     OrderAmended,
@@ -142,6 +143,7 @@ class Narrator:
             TriggerRejected: self._trigger_rejected,
             TriggerCancelled: self._trigger_cancelled,
             MarginAdjusted: self._margin_adjusted,
+            MarginReleased: self._margin_released,
         }
 
     def add(self, event: Any) -> None:
@@ -267,6 +269,10 @@ class Narrator:
 
     def _trigger_cancelled(self, e: TriggerCancelled) -> str:
         return f"trigger {e.trigger_id} cancelled ({e.reason.name.lower().replace('_', ' ')})"
+
+    def _margin_released(self, e: MarginReleased) -> str:
+        money = self.units.money(e.amount)
+        return f"its flat {e.market} position's isolated margin, {money}, came back; balance {self._balance()}"
 
     def _margin_adjusted(self, e: MarginAdjusted) -> str:
         money = self.units.money

@@ -250,5 +250,5 @@ def test_a_stop_and_an_isolated_position_are_told(tmp_path: Path) -> None:
         "  seq 14  ts 2  order 4 accepted: sell 10 BTC-PERP at 42300 (IOC, reduce-only, placed by trigger 1)",
         "  seq 15  ts 2  sold 10 BTC-PERP at 46000 to account 3 (taker, order 4); fee 230; realized pnl -40000;"
         " position 0 (flat)",
-        "  seq 16  ts 2  moved 9520 out of its isolated BTC-PERP margin; balance 959520",
+        "  seq 16  ts 2  its flat BTC-PERP position's isolated margin, 9520, came back; balance 959520",
     ]

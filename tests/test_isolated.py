@@ -34,7 +34,7 @@ from engine.events import (
     LiquidationEnded,
     LiquidationFeeCharged,
     LiquidationStarted,
-    MarginAdjusted,
+    MarginReleased,
     OrderCancelled,
     PositionDeleveraged,
 )
@@ -104,7 +104,7 @@ def test_it_is_liquidated_alone_its_fee_from_its_margin_and_what_is_left_goes_ho
     assert [e.amount for e in events if type(e) is LiquidationFeeCharged] == [920, 3_680]
     ended = next(e for e in events if type(e) is LiquidationEnded)
     assert (ended.market, ended.equity, ended.maintenance) == (BTC, 5_150, 0)
-    assert events[-1] == MarginAdjusted(events[-1].seq, 2, ALICE, BTC, -5_150)
+    assert events[-1] == MarginReleased(events[-1].seq, 2, ALICE, BTC, 5_150)
     assert margins(engine) == (955_150, 0)
     assert engine.state.insurance_fund == 4_600
     assert check(engine.state) == []
@@ -185,7 +185,7 @@ def test_the_margin_mode_changes_only_with_nothing_open_and_a_closed_position_re
     assert engine.submit(SetMarginMode(1, ALICE, BTC, False))[0].reason == RejectReason.MARGIN_MODE_IN_USE
     place(engine, BOB, BUY, 10, 50_000)
     events = place(engine, ALICE, SELL, 10, 50_000, tif=IOC)
-    assert events[-1] == MarginAdjusted(events[-1].seq, 1, ALICE, BTC, -49_500)
+    assert events[-1] == MarginReleased(events[-1].seq, 1, ALICE, BTC, 49_500)
     engine.submit(SetMarginMode(1, ALICE, BTC, False))
     assert engine.state.accounts[ALICE].isolated == {}
     assert engine.state.accounts[ALICE].balance == 999_500

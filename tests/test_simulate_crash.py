@@ -1,4 +1,4 @@
-"""``perpx simulate --scenario crash``: leveraged pairs, a 5-step fall, and the liquidation summary."""
+"""``perpx simulate --scenario crash``: leveraged pairs, stop-losses, a 5-step fall, and the summary."""
 
 import io
 import re
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine import FileLog
+from engine.enums import PriceSource
 from engine.events import (
     DeleveragingRound,
     InsuranceFundPaid,
@@ -17,10 +18,13 @@ from engine.events import (
     LiquidationStarted,
     PositionDeleveraged,
     SocializedLossCharged,
+    TradeExecuted,
+    TriggerFired,
+    TriggerPlaced,
 )
 from engine.markets import Deleveraging
 from replay.cli import main
-from replay.rebuild import rebuild
+from replay.rebuild import rebuild, starts_command
 from replay.simulate import Crash, SimulationSummary, simulate
 
 SEED, TRADERS, STEPS = 0, 200, 60  # 100 pairs, 10 makers; the fall is at steps 30 to 34
@@ -122,3 +126,28 @@ def test_perpx_simulate_crash_prints_the_liquidation_summary(tmp_path: Path) -> 
     assert re.fullmatch(closed, lines["closed in book"])
     assert re.fullmatch(r"  BTC-PERP +[\d,]+\.\d{3} BTC, \$[\d,]+\.\d\d", lines["BTC-PERP"])
     assert "ADL took" in lines["deficit"] and "socialized loss" in lines["deficit"]
+
+
+def test_stops_cascade_within_a_command_and_the_summary_counts_them(crashed: tuple[Path, SimulationSummary]) -> None:
+    """The fall's first step fires mark stops whose sells push the last trade through last-trade stops, in the
+    same command: a command's TriggerFired events include LAST ones that follow fills of triggered orders. The
+    summary's trigger and isolated figures equal the same counts over the log."""
+    path, summary = crashed
+    events = events_of(path)
+    commands: list[list] = [[]]
+    for e in events:
+        if starts_command(e):
+            commands.append([])
+        commands[-1].append(e)
+    cascades = [c for c in commands if [type(e) for e in c].count(TriggerFired) > 1]
+    assert cascades
+    deepest = max(cascades, key=lambda c: [type(e) for e in c].count(TriggerFired))
+    sources = [e.source for e in deepest if type(e) is TriggerFired]
+    assert sources[0] == PriceSource.MARK and PriceSource.LAST in sources
+    first_last = next(i for i, e in enumerate(deepest) if type(e) is TriggerFired and e.source == PriceSource.LAST)
+    assert any(type(e) is TradeExecuted for e in deepest[:first_last])  # fills of fired stops crossed it
+    assert summary.triggers.most_in_one_command == sum(type(e) is TriggerFired for e in deepest)
+    assert summary.triggers.placed == sum(type(e) is TriggerPlaced for e in events)
+    assert sum(summary.triggers.fired.values()) == sum(type(e) is TriggerFired for e in events)
+    isolated = [e for e in events if type(e) is LiquidationStarted and e.market]
+    assert summary.margins.isolated_liquidations == len(isolated) > 0
