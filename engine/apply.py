@@ -52,7 +52,7 @@ from engine.events import (
     TriggerRejected,
     Withdrawn,
 )
-from engine.limits import longs_added
+from engine.limits import longs_moved
 from engine.state import Account, ExchangeState, Isolated, Margined, Market, Position, Trigger
 
 BUY = Side.BUY  # a module constant: looking up an enum member on its class costs ~130 ns on Python 3.11
@@ -202,7 +202,10 @@ def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
     taker.qty -= qty
     if not taker.qty:
         del orders[taker.id]
-    market.open_interest += longs_added(e.taker_position, side * qty) + longs_added(e.maker_position, -side * qty)
+    if side == BUY:
+        market.open_interest += longs_moved(e.taker_position, e.maker_position, qty)
+    else:
+        market.open_interest += longs_moved(e.maker_position, e.taker_position, qty)
     market.last_price = e.price
     account = state.accounts[e.taker_account]
     if account.isolated:
@@ -270,7 +273,8 @@ def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
     account = state.unit(e.account, e.market)
     _settle(state, account, account.positions[e.market], e.market, e.side * e.qty, value, e.pnl, 0)
     state.fee_pool += e.maker_fee
-    market.open_interest += longs_added(e.position, e.side * e.qty) + longs_added(e.maker_position, -e.side * e.qty)
+    buyer, seller = (e.position, e.maker_position) if e.side == BUY else (e.maker_position, e.position)
+    market.open_interest += longs_moved(buyer, seller, e.qty)
     market.last_price = e.price
 
 
@@ -298,7 +302,8 @@ def _position_deleveraged(state: ExchangeState, e: PositionDeleveraged) -> None:
     _settle(state, account, account.positions[symbol], symbol, qty, value, e.pnl, 0)
     other = state.unit(e.counterparty_account, symbol)
     _settle(state, other, other.positions[symbol], symbol, -qty, -value, e.counterparty_pnl, 0)
-    state.markets[symbol].open_interest += longs_added(e.position, qty) + longs_added(e.counterparty_position, -qty)
+    buyer, seller = (e.position, e.counterparty_position) if qty > 0 else (e.counterparty_position, e.position)
+    state.markets[symbol].open_interest += longs_moved(buyer, seller, e.qty)
 
 
 def _bad_debt_written_off(state: ExchangeState, e: BadDebtWrittenOff) -> None:

@@ -305,7 +305,8 @@ class Dispatcher:
         """After a margin account's position moved: cancel its reduce-only orders there that would no longer
         reduce, and return a flat isolated position's margin."""
         self._enforce_reduce_only(ts, account, market)
-        self.isolated.release(ts, account)
+        if account.market:
+            self.isolated.release(ts, account)
 
     def _order_price(self, c: PlaceOrder, market: Market) -> tuple[int, R | None]:
         """The order's limit price (a market order's is the band edge), or why it has none."""
@@ -357,9 +358,10 @@ class Dispatcher:
         worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else more
         if worst > position_limit(spec):
             return R.POSITION_ABOVE_MAX, position_limit(spec)
-        breach = self._cap_problem(market, account, pos, side, more, worst)
-        if breach is not None:
-            return breach
+        if spec.leverage_tiers or spec.max_open_interest:
+            breach = self._cap_problem(market, account, pos, side, more, worst)
+            if breach is not None:
+                return breach
         required = risk.initial_requirement(self.state, account, symbol, bids, asks)
         if risk.equity(self.state, account) < required:
             return R.INSUFFICIENT_MARGIN, 0

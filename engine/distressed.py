@@ -154,18 +154,21 @@ class DistressIndex:
             self.refresh(account_id)
         self._flush()
 
-    def refresh(self, account_id: int) -> list[tuple[Unit, bool]]:
-        """File each of the account's margin accounts afresh from its current state; which are liquidatable
-        at the current marks? (Each unit key with its verdict, the cross account first.)
+    def refresh(self, account_id: int) -> list[Unit]:
+        """File each of the account's margin accounts afresh from its current state; return those that are
+        liquidatable at the current marks (usually none), the cross account first.
 
         The new keys only reach the sorted lists at the next ``crossed``, so an
         account that trades many times between two price ticks is re-sorted once.
         """
         account = self.state.accounts[account_id]
-        verdicts = [((account_id, ""), self._refresh(account, (account_id, "")))]
+        cross = (account_id, "")
+        found = [cross] if self._refresh(account, cross) else []
         for symbol, unit in account.isolated.items():
-            verdicts.append(((account_id, symbol), self._refresh(unit, (account_id, symbol))))
-        return verdicts
+            key = (account_id, symbol)
+            if self._refresh(unit, key):
+                found.append(key)
+        return found
 
     def _refresh(self, account: Margined, unit: Unit) -> bool:
         state = self.state

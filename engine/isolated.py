@@ -41,7 +41,7 @@ from engine.commands import AdjustMargin, SetMarginMode
 from engine.events import MarginAdjusted, MarginModeSet, MarginReleased
 from engine.margin import isolated_growth
 from engine.reasons import RejectReason as R
-from engine.state import ExchangeState, Isolated, Margined, Position
+from engine.state import ExchangeState, Isolated, Position
 
 
 def grow(state: ExchangeState, unit: Isolated, pos: Position, before: int) -> None:
@@ -108,9 +108,9 @@ class IsolatedMargin:
             return R.INSUFFICIENT_MARGIN
         return None
 
-    def release(self, ts: int, account: Margined) -> None:
+    def release(self, ts: int, account: Isolated) -> None:
         """Return a flat isolated position's margin to its owner's balance; a negative one stays for the
         liquidator, which settles it down the waterfall."""
         pos = account.positions.get(account.market)
-        if account.market and account.balance > 0 and (pos is None or not pos.size):
+        if account.balance > 0 and (pos is None or not pos.size):
             self._emit(MarginReleased(self.state.seq + 1, ts, account.id, account.market, account.balance))

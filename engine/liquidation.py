@@ -163,11 +163,10 @@ class Liquidator:
         """Liquidate, until none is left, every margin account that the events from ``start`` on (of a
         command's events so far, to which this appends) left liquidatable."""
         index = self.index
-        accounts, markets = touched(islice(events, start, None))
+        accounts, markets = touched(islice(events, start, None) if start else events)
         for account_id in accounts:
-            for unit, distressed in index.refresh(account_id):
-                if distressed:
-                    self._enqueue(unit)
+            for unit in index.refresh(account_id):
+                self._enqueue(unit)
         for symbol in markets:
             for unit in index.crossed(symbol):
                 self._enqueue(unit)
@@ -183,11 +182,13 @@ class Liquidator:
             start = len(events)
             self._liquidate(ts, unit)
             for other in touched(events[start:])[0]:
-                for margined, distressed in index.refresh(other):
-                    if distressed and margined != unit:
-                        self._enqueue(margined)
+                distressed = index.refresh(other)
+                for margined in self.state.accounts[other].units():
+                    key = (other, margined.market)
+                    if key in distressed and key != unit:
+                        self._enqueue(key)
                     else:
-                        queue.discard(margined)
+                        queue.discard(key)
         self._adl.clear()
         self._stale.clear()
 
