@@ -52,9 +52,9 @@ def run_each(engine: Engine, commands: list[Any]) -> None:
         submit(command)
 
 
-def run_grouped(engine: Engine, commands: list[Any]) -> None:
-    for start in range(0, len(commands), GROUP):
-        engine.submit_many(commands[start : start + GROUP])
+def run_grouped(engine: Engine, commands: list[Any], size: int = GROUP) -> None:
+    for start in range(0, len(commands), size):
+        engine.submit_many(commands[start : start + size])
 
 
 @pytest.mark.benchmark(group="engine")
@@ -78,4 +78,13 @@ def test_engine_file_log_group_commit(benchmark: Any, rate: Any, workload: Workl
     """Engine.submit_many in groups of GROUP commands, FileLog (one write per group, no fsync)."""
     benchmark.name = f"engine, file log, submit_many({GROUP:,}): {workload.name}"
     benchmark.pedantic(run_grouped, setup=on_file_logs(workload, tmp_path), teardown=close_log, rounds=ROUNDS)
+    rate(benchmark, len(workload.commands))
+
+
+@pytest.mark.benchmark(group="submit_many")
+@pytest.mark.parametrize("size", [1, 10, 100, 1_000])
+def test_engine_memory_log_group_commit(benchmark: Any, rate: Any, workload: Workload, size: int) -> None:
+    """Engine.submit_many in groups of ``size`` commands, MemoryLog: a command costs the same in any group."""
+    benchmark.name = f"engine, memory log, submit_many({size:,}): {workload.name}"
+    benchmark.pedantic(run_grouped, setup=lambda: ((ready(workload), workload.commands, size), {}), rounds=ROUNDS)
     rate(benchmark, len(workload.commands))

@@ -23,7 +23,8 @@ How the generator knows what rests
     cancelled but by its owner: the takers never meet their own orders and
     every account holds far more collateral than it needs. So matching here
     is plain price-time priority, which is what the book-only benchmark
-    replays.
+    replays. Last, it checks that its engine's state is the fold of the
+    events it made, as every test workload does.
 """
 
 import random
@@ -33,10 +34,11 @@ from typing import Any
 
 import msgspec
 
-from engine import CancelOrder, Deposit, Engine, ListMarket, MarketSpec, PlaceOrder, SetIndexPrice, Side
+from engine import CancelOrder, Deposit, Engine, ListMarket, MarketSpec, PlaceOrder, SetIndexPrice, Side, fold
 from engine.book import Book
 from engine.enums import CancelReason
 from engine.events import CommandRejected, OrderCancelled, TradeExecuted
+from engine.statehash import state_hash
 
 SYMBOL = "BENCH-PERP"
 MID = 50_000
@@ -112,6 +114,8 @@ class _Generator:
                 command, levels = self.passive(ts), 0
             commands.append(command)
             self.submit(command, levels)
+        if state_hash(fold(self.engine.log.read())) != self.engine.state_hash():
+            raise AssertionError("the generator's engine state is not the fold of its events")
         return Workload(f"1 market, {n:,} commands, {self.accounts:,} accounts", setup, commands)
 
     def submit(self, command: Any, levels: int = 0) -> None:

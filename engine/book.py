@@ -131,12 +131,14 @@ class BookIntegrityError(AssertionError):
 
 
 class Book:
-    __slots__ = ("_sides", "asks", "bids")
+    """The two sides; a side is picked with ``side is BUY`` (Side members are singletons; indexing a tuple
+    with an IntEnum, or comparing one with ``==``, takes the interpreter's slow path)."""
+
+    __slots__ = ("asks", "bids")
 
     def __init__(self) -> None:
         self.bids = BookSide(BUY)
         self.asks = BookSide(SELL)
-        self._sides = (None, self.bids, self.asks)  # indexed by Side: [1] is BUY, [-1] is SELL
 
     def best_bid(self) -> int | None:
         best = self.bids.best
@@ -148,20 +150,20 @@ class Book:
 
     def best_level(self, side: Side) -> Level | None:
         """The best level of the resting ``side`` of the book."""
-        return self._sides[side].best
+        return (self.bids if side is BUY else self.asks).best
 
     def head(self, side: Side, limit: int) -> Order | None:
         """The next order an incoming order limited at ``limit`` meets on the resting ``side``:
         the oldest order of the best level, if that level is a bid at or above ``limit`` (an ask
         at or below it). Matching fills or removes it and asks again; this is price-time priority."""
-        book_side = self._sides[side]
+        book_side = self.bids if side is BUY else self.asks
         best = book_side.best
         if best is not None and book_side.sign * (best.price - limit) >= 0:
             return best.orders[0]
         return None
 
     def add(self, order: Order) -> None:
-        book_side = self._sides[order.side]
+        book_side = self.bids if order.side is BUY else self.asks
         level = book_side.get(order.price)
         if level is None:
             level = book_side.open(order.price)
@@ -171,7 +173,7 @@ class Book:
 
     def remove(self, order: Order) -> None:
         """Take a resting order out, whatever its place in the queue."""
-        book_side = self._sides[order.side]
+        book_side = self.bids if order.side is BUY else self.asks
         level = book_side[order.price]
         level.qty -= order.qty
         order.qty = 0
@@ -179,7 +181,7 @@ class Book:
 
     def fill(self, order: Order, qty: int) -> None:
         """Reduce a resting order by a fill of ``qty``."""
-        book_side = self._sides[order.side]
+        book_side = self.bids if order.side is BUY else self.asks
         level = book_side[order.price]
         level.qty -= qty
         order.qty -= qty
@@ -188,7 +190,7 @@ class Book:
 
     def levels(self, side: Side) -> Iterator[tuple[int, Level]]:
         """Levels of the resting ``side``, best first."""
-        book_side = self._sides[side]
+        book_side = self.bids if side is BUY else self.asks
         for rank in reversed(book_side.ranks):
             price = book_side.sign * rank
             yield price, book_side[price]
@@ -201,7 +203,7 @@ class Book:
     def check(self, tick_size: int = 1) -> None:
         """Assert every invariant of the book; used by tests after each step."""
         for side in (BUY, SELL):
-            book_side = self._sides[side]
+            book_side = self.bids if side is BUY else self.asks
             ranks = book_side.ranks
             if ranks != sorted(side * price for price in book_side):
                 raise BookIntegrityError(f"{side.name} price index differs from its levels")

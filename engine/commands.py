@@ -84,9 +84,46 @@ class SettleFunding(Command):
 
 
 class FundInsurance(Command):
-    """The operator pays money into the insurance fund (as OKX did in 2018 before clawing back the rest)."""
+    """The operator pays money into an insurance fund (as OKX did in 2018 before clawing back the rest)."""
 
     amount: int
+    fund: str = ""  # "" the shared fund, else a market's symbol: its own fund
+
+
+class TransferFunds(Command):
+    """The operator moves money from one insurance fund to another (only its own part of a staked one)."""
+
+    source: str
+    target: str
+    amount: int
+
+
+class SetFundCooldown(Command):
+    """How long, in ts units, an unstake request from ``fund`` waits before it may complete."""
+
+    fund: str
+    cooldown: int
+
+
+class Stake(Command):
+    """Move ``amount`` of the account's balance into ``fund`` for shares: it shares the fund's gains and losses."""
+
+    account: int
+    fund: str
+    amount: int
+
+
+class RequestUnstake(Command):
+    account: int
+    fund: str
+    shares: int
+
+
+class CompleteUnstake(Command):
+    """Redeem the account's pending request, once its cooldown is over."""
+
+    account: int
+    fund: str
 
 
 class PlaceTrigger(Command):
@@ -156,6 +193,11 @@ AnyCommand = (
     | SetIndexPrice
     | SettleFunding
     | FundInsurance
+    | TransferFunds
+    | SetFundCooldown
+    | Stake
+    | RequestUnstake
+    | CompleteUnstake
     | Malformed
     | PlaceTrigger
     | CancelTrigger

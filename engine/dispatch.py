@@ -3,8 +3,36 @@
 Each handler validates its command against the state, rejecting with one
 specific reason, and otherwise emits events. ``emit`` applies each event
 through ``engine.apply`` as it is made, so a sweep of the book sees the book as
-the previous fill left it, and state still changes in exactly one place.
-Replay runs the same ``apply`` over the recorded events.
+the previous fill left it. Replay runs the same ``apply`` over the recorded
+events.
+
+The hot path
+    Orders, fills and cancels are most of what an exchange does, and building
+    an event only to look up again, in ``apply``, the book, orders, accounts
+    and positions the decision already holds cost a quarter of a command. So
+    such an event is recorded (``_record``: onto the command's events, with
+    the seq and clock kept here), then its own change in ``engine.apply``
+    (``accept``, ``rest``, ``cancel``, ``trade``) is made with the objects in
+    hand (``_on_accepted`` and the like). Every other event goes through
+    ``emit``. ``Dispatcher(state, direct=False)`` is the reference the tests
+    run the same commands through, event for event and hash for hash: there
+    ``_record`` is ``emit``, which applies the event through ``apply``, and the
+    ``_on_*`` changes do nothing more.
+
+After the command
+    Triggers its price moves crossed fire (``engine.triggers``), then
+    whoever it left liquidatable is liquidated (``engine.liquidation``), and
+    again while either finds anything: a triggered order can push an account
+    under, a liquidation's fills can cross a trigger. A command skips the
+    trigger check when no trigger rests.
+
+The liquidation check
+    The liquidator re-checks the accounts whose money or positions the
+    command (its fired triggers' orders included) moved and the markets whose
+    mark it set. The dispatcher notes them as it goes (a fill names its two
+    accounts; any other event the accounts it names, an isolated margin's
+    move its owner), so nothing re-reads the command's events, and a command
+    that moved nobody's money (an order that rests, a cancel) skips the check.
 
 Order rules
     - Self-trade prevention: when an incoming order meets a resting order of
@@ -40,12 +68,6 @@ Order rules
       margin account (``engine.isolated``): its position, its resting orders,
       its reduce-only rules; the margin it grows with is reserved from, and
       then moved out of, the account's cross equity.
-
-After the command
-    Triggers its price moves crossed fire (``engine.triggers``), then
-    whoever it left liquidatable is liquidated (``engine.liquidation``), and
-    again while either finds anything: a triggered order can push an account
-    under, a liquidation's fills can cross a trigger.
 """
 
 from collections.abc import Callable
@@ -54,8 +76,8 @@ from typing import Any
 
 import msgspec
 
-from engine import risk
-from engine.apply import apply
+from engine import funds, risk
+from engine.apply import accept, apply, cancel, rest, trade
 from engine.book import Order
 from engine.clientids import client_id_problem
 from engine.commands import (
@@ -77,6 +99,7 @@ from engine.commands import (
     SettleFunding,
     Withdraw,
 )
+from engine.distressed import note
 from engine.enums import CancelReason, OrderType, SelfTradePrevention, Side, TimeInForce
 from engine.events import (
     CommandRejected,
@@ -119,6 +142,8 @@ from engine.units import MAX_MONEY
 _encode, _typed = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(AnyCommand).decode
 
 # Enum members used on every order, as module constants: looking one up on its class costs ~130 ns on Python 3.11.
+# A decoded command holds members (singletons), so the hot paths compare them with ``is``: ``==`` on an IntEnum
+# is not specialised.
 BUY, SELL = Side.BUY, Side.SELL
 IOC, FOK, POST_ONLY = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.POST_ONLY
 MARKET = OrderType.MARKET
@@ -127,15 +152,25 @@ _RESTING_TIFS = (TimeInForce.GTC, POST_ONLY)
 _price_band = lru_cache(maxsize=256)(price_band)
 
 
+def _applied(state: ExchangeState, event: Any, *objects: Any) -> None:
+    """A hot event's change in the reference dispatcher: none, since recording the event applied it."""
+
+
 def _reducible(size: int, side: Side) -> int:
     """How much an order on ``side`` can trade against a position of ``size`` while it only reduces it."""
     return abs(size) if size * side < 0 else 0
 
 
 class Dispatcher:
-    def __init__(self, state: ExchangeState) -> None:
+    def __init__(self, state: ExchangeState, direct: bool = True) -> None:
+        """``direct``: the hot events change state directly (see the module notes); else through ``apply``."""
         self.state = state
         self._out: list[Any] = []
+        self._touched: set[int] = set()  # accounts whose money or positions the command moved
+        self._marked: set[str] = set()  # markets whose mark it set
+        self._record = self._record_direct if direct else self._emit
+        changes = (accept, rest, cancel, trade) if direct else (_applied,) * 4
+        self._on_accepted, self._on_rested, self._on_cancelled, self._on_traded = changes
         self.triggers = Triggers(state, self._emit, self._reject, self._place_order)
         self.isolated = IsolatedMargin(state, self._emit, self._reject)
         self.leverage = Leverage(state, self._emit, self._reject)
@@ -157,46 +192,67 @@ class Dispatcher:
             SetMarginMode: self.isolated.set_mode,
             AdjustMargin: self.isolated.adjust,
         }
+        self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
         self.liquidator = Liquidator(state, self._emit, self._after_fills)
+        self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
 
     def handle(self, command: Any, out: list[Any]) -> Any:
         """Decide and apply one command, then fire the triggers and liquidate whoever it left
         liquidatable (``_aftermath``); return the command as handled (``Malformed`` for an input that
         is not well typed). Each event goes onto ``out`` as it is applied, so the caller holds
-        every applied event even if the command raises. The trigger and liquidation checks read this
-        command's events only, not those of the commands before it in ``out`` (a group commit's)."""
-        self._out = own = []
+        every applied event even if the command raises. Nothing reads the events ``out`` held
+        before (``submit_many`` passes one list for a whole batch): the liquidation check takes the
+        accounts and markets the command noted, and the triggers and fee sharing read the command's
+        own events."""
+        self._out = out
+        start = len(out)
         try:
             command = _typed(_encode(command))
         except (msgspec.MsgspecError, TypeError, OverflowError):
             command = Malformed(self.state.ts, type(command).__name__)
-        try:
-            if command.ts < self.state.ts:
-                self._reject(command, R.TIMESTAMP_REGRESSED)
-            else:
-                since = self.state.ts
-                self._handlers[type(command)](command)
-                self._aftermath(command.ts, own)
-                self.liquidator.publish_lights(since)
-        finally:
-            out += own
+        if command.ts < self.state.ts:
+            self._reject(command, R.TIMESTAMP_REGRESSED)
+        else:
+            since = self.state.ts
+            self._handlers[type(command)](command)
+            self._aftermath(command.ts, out, start)
+            if self._fee_sharing:
+                for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
+                    self._emit(event)
+            self.liquidator.publish_lights(since)
+            self._touched.clear()  # and what the events after the check noted: the next command starts afresh
+            self._marked.clear()
         return command
 
-    def _aftermath(self, ts: int, out: list[Any]) -> None:
-        """Fire the triggers the command's events crossed, liquidate whom they left liquidatable, and go
-        on while either adds events: each reads only the events it has not read yet."""
-        fired = liquidated = 0
+    def _aftermath(self, ts: int, out: list[Any], start: int) -> None:
+        """Fire the triggers the events of ``out`` from ``start`` crossed, liquidate whom the command left
+        liquidatable, and go on while the liquidations add events (their fills may cross triggers) and the
+        triggers they fire move anyone: each reads only what it has not read yet."""
+        touched, marked = self._touched, self._marked
         while True:
-            self.triggers.run(ts, out, fired)
-            fired = len(out)
-            self.liquidator.run(ts, out, liquidated)
-            liquidated = len(out)
-            if fired == liquidated:
+            if self.state.triggers:
+                self.triggers.run(ts, out, start)
+            if not (touched or marked):
+                return
+            start = len(out)
+            self.liquidator.run(ts, touched, marked, out)
+            touched.clear()
+            marked.clear()
+            if len(out) == start:
                 return
 
     def _emit(self, event: Any) -> None:
+        """Record ``event``, apply it, and note what it moved for the liquidation check."""
         self._out.append(event)
         apply(self.state, event)
+        note(event, self._touched, self._marked)
+
+    def _record_direct(self, event: Any) -> None:
+        """Record a hot event whose change the caller makes next: what ``apply`` does besides the change."""
+        self._out.append(event)
+        state = self.state
+        state.seq = event.seq
+        state.ts = event.ts
 
     def _reject(self, command: Any, reason: R, limit: int = 0) -> None:
         """Record the rejection, echoing the command's client id, else its order id, else its trigger id (0
@@ -214,6 +270,7 @@ class Dispatcher:
         if spec_problem(c.spec):
             return self._reject(c, R.INVALID_MARKET_SPEC)
         self._emit(MarketListed(self.state.seq + 1, c.ts, c.spec))
+        self._fee_sharing = self._fee_sharing or c.spec.fund_fee_bps > 0
 
     def _deposit(self, c: Deposit) -> None:
         if c.account <= 0:
@@ -240,15 +297,28 @@ class Dispatcher:
             return self._reject(c, R.INVALID_AMOUNT)
         if c.amount > account.balance:
             return self._reject(c, R.INSUFFICIENT_BALANCE)
-        if risk.equity(state, account) - c.amount < risk.initial_requirement(state, account):
+        equity, required = risk.initial_margin(state, account)
+        if equity - c.amount < required:
             return self._reject(c, R.INSUFFICIENT_MARGIN)
         self._emit(Withdrawn(state.seq + 1, c.ts, c.account, c.amount))
 
     def _fund_insurance(self, c: FundInsurance) -> None:
+        if not funds.known(self.state, c.fund):
+            return self._reject(c, R.UNKNOWN_FUND)
         reason = self._money_in_problem(c.amount)
         if reason is not None:
             return self._reject(c, reason)
-        self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount))
+        shares = funds.house_mint(self.state, c.fund, c.amount)
+        if funds.pool(self.state, c.fund).shares + shares > MAX_MONEY:
+            return self._reject(c, R.AMOUNT_TOO_LARGE)
+        self._emit(InsuranceFunded(self.state.seq + 1, c.ts, c.amount, c.fund, shares))
+
+    def _fund_command(self, c: Any) -> None:
+        """Stakes, unstakes, transfers and cooldowns: decided by ``engine.funds``, one event or a rejection."""
+        decided = funds.decide(self.state, c)
+        if isinstance(decided, R):
+            return self._reject(c, decided)
+        self._emit(decided)
 
     def _malformed(self, c: Malformed) -> None:
         """Named after the input's own type: its account and ids are not to be trusted."""
@@ -261,34 +331,38 @@ class Dispatcher:
         whose refusal is a ``TriggerRejected`` and whose client id is the trigger's own."""
         state = self.state
         market = state.markets.get(c.market)
+        if market is None:
+            return self._reject(c, R.UNKNOWN_MARKET)
         account = state.accounts.get(c.account)
-        if market is None or account is None:  # a trigger's market and account exist: only a PlaceOrder's may not
-            return self._reject(c, R.UNKNOWN_MARKET if market is None else R.UNKNOWN_ACCOUNT)
+        if account is None:
+            return self._reject(c, R.UNKNOWN_ACCOUNT)
         unit = account.isolated.get(c.market, account) if account.isolated else account
         price, reason = self._order_price(c, market)
         problem = (reason, 0) if reason is not None else self._order_problem(c, market, account, unit, trigger)
         if problem is not None:
             return self._refuse(c, trigger, *problem)
-        crosses = market.book.head(SELL if c.side == BUY else BUY, price) is not None
-        if c.tif == POST_ONLY and crosses:
-            return self._reject(c, R.POST_ONLY_WOULD_CROSS)
-        if c.tif == FOK and self._fillable(c, market, price) < c.qty:
-            return self._reject(c, R.FOK_NOT_FILLABLE)
+        crosses = market.book.head(SELL if c.side is BUY else BUY, price) is not None
+        if c.tif is POST_ONLY and crosses:
+            return self._refuse(c, trigger, R.POST_ONLY_WOULD_CROSS, 0)
+        if c.tif is FOK and self._fillable(c, market, price) < c.qty:
+            return self._refuse(c, trigger, R.FOK_NOT_FILLABLE, 0)
         order_id = state.next_order_id
         rests = not crosses and c.tif in _RESTING_TIFS
-        self._emit(
-            OrderAccepted(
-                state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
-                c.side, price, c.qty, c.tif, c.reduce_only, rests, c.stp, trigger,
-            )
-        )
+        accepted = OrderAccepted(
+            state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
+            c.side, price, c.qty, c.tif, c.reduce_only, rests, c.stp, trigger,
+        )  # fmt: skip
+        self._record(accepted)
+        self._on_accepted(state, accepted, account)
         if rests:
             return self._enforce_reduce_only(c.ts, unit, c.market) if c.reduce_only else None
         order = state.orders[order_id]
-        touched = self._match(c, market, order, price) if crosses else []
+        touched = self._match(c, market, order, unit, price) if crosses else []
         if order.qty:
             if c.tif in _RESTING_TIFS:
-                self._emit(OrderRested(state.seq + 1, c.ts, order_id))
+                rested = OrderRested(state.seq + 1, c.ts, order_id)
+                self._record(rested)
+                self._on_rested(state, rested, account, order)
             else:
                 self._cancel(c.ts, order, CancelReason.UNFILLED)
         touched.append(unit)
@@ -314,10 +388,10 @@ class Dispatcher:
             return 0, R.NO_MARK_PRICE
         spec = market.spec
         lo, hi = _price_band(market.mark, spec.price_band_bps, spec.tick_size)
-        if c.order_type == MARKET:
+        if c.order_type is MARKET:
             if c.price or c.tif not in (IOC, FOK):
                 return 0, R.INVALID_ORDER_TYPE
-            return (hi if c.side == BUY else lo), None
+            return (hi if c.side is BUY else lo), None
         reason = price_problem(spec, c.price)
         if reason is not None:
             return 0, reason
@@ -351,7 +425,7 @@ class Dispatcher:
         (held in ``unit``, its margin account there) past its position limit, past what its leverage tier
         or the market's open interest allows, or its equity below the initial margin? With the value of
         the limit it passes."""
-        bids, asks = (more, 0) if side == BUY else (0, more)
+        bids, asks = (more, 0) if side is BUY else (0, more)
         spec = market.spec
         symbol = spec.symbol
         pos = unit.positions.get(symbol)
@@ -362,8 +436,8 @@ class Dispatcher:
             breach = self._cap_problem(market, account, pos, side, more, worst)
             if breach is not None:
                 return breach
-        required = risk.initial_requirement(self.state, account, symbol, bids, asks)
-        if risk.equity(self.state, account) < required:
+        equity, required = risk.initial_margin(self.state, account, symbol, bids, asks)
+        if equity < required:
             return R.INSUFFICIENT_MARGIN, 0
         return None
 
@@ -386,58 +460,64 @@ class Dispatcher:
     def _reduce_only_open(account: Margined, market: str, side: Side) -> int:
         return sum(o.qty for o in account.orders.values() if o.reduce_only and o.market == market and o.side == side)
 
-    def _match(self, c: PlaceOrder, market: Market, order: Order, limit: int) -> list[Margined]:
-        """Trade ``order`` against the book up to ``limit``: a buy's highest price, a sell's lowest. Returns the
-        makers' margin accounts it traded with."""
+    def _match(self, c: PlaceOrder, market: Market, order: Order, taker: Margined, limit: int) -> list[Margined]:
+        """Trade ``order``, whose margin account there is ``taker``, against the book up to ``limit``: a buy's
+        highest price, a sell's lowest. Returns the makers' margin accounts it traded with, in order.
+        Everything a fill reads more than once is a local: this loop is the matching engine's innermost."""
         state = self.state
         accounts = state.accounts
         book = market.book
         spec = market.spec
-        multiplier = spec.multiplier
+        multiplier, mark, ts, symbol = spec.multiplier, market.mark, c.ts, c.market
         side = order.side
-        resting = SELL if side == BUY else BUY
-        taker = state.unit(order.account, c.market)
+        resting, sign = (SELL, 1) if side is BUY else (BUY, -1)
+        record, on_traded = self._record, self._on_traded
         touched: list[Margined] = []
         while order.qty:
             maker = book.head(resting, limit)
             if maker is None:
                 break
             price = maker.price
-            if maker.account == order.account:
-                if c.stp != SelfTradePrevention.CANCEL_INCOMING:
-                    self._cancel(c.ts, maker, CancelReason.SELF_TRADE)
-                if c.stp != SelfTradePrevention.CANCEL_RESTING:
-                    self._cancel(c.ts, order, CancelReason.SELF_TRADE)
+            if maker.account == taker.id:
+                if c.stp is not SelfTradePrevention.CANCEL_INCOMING:
+                    self._cancel(ts, maker, CancelReason.SELF_TRADE)
+                if c.stp is not SelfTradePrevention.CANCEL_RESTING:
+                    self._cancel(ts, order, CancelReason.SELF_TRADE)
                 continue
             maker_account = accounts[maker.account]
             if maker_account.isolated:
-                maker_account = maker_account.isolated.get(c.market, maker_account)
-            maker_pos = maker_account.positions[c.market]
+                maker_account = maker_account.isolated.get(symbol, maker_account)
+            maker_pos = maker_account.positions[symbol]
             qty = min(order.qty, maker.qty)
             if maker.reduce_only:
                 qty = min(qty, _reducible(maker_pos.size, maker.side))
                 if not qty:
-                    self._cancel(c.ts, maker, CancelReason.REDUCE_ONLY)
+                    self._cancel(ts, maker, CancelReason.REDUCE_ONLY)
                     continue
             value = qty * price * multiplier
             maker_fee = fee(value, spec.maker_fee_bps)
-            maker_qty = -side * qty
-            gain = maker_qty * (market.mark - price) * multiplier - maker_fee
-            if not maker.reduce_only and not risk.can_afford_fill(state, maker_account, c.market, maker_qty, gain):
-                self._cancel(c.ts, maker, CancelReason.INSUFFICIENT_MARGIN)
+            maker_qty = -sign * qty
+            gain = maker_qty * (mark - price) * multiplier - maker_fee
+            if not maker.reduce_only and not risk.can_afford_fill(state, maker_account, symbol, maker_qty, gain):
+                self._cancel(ts, maker, CancelReason.INSUFFICIENT_MARGIN)
                 continue
-            taker_pos = taker.positions.get(c.market)
+            taker_pos = taker.positions.get(symbol)
             taker_size, taker_cost = (taker_pos.size, taker_pos.cost) if taker_pos else (0, 0)
-            self._emit(
-                TradeExecuted(
-                    state.seq + 1, c.ts, c.market, price, qty, side, maker.id, order.id,
-                    maker.account, order.account, maker_fee, fee(value, spec.taker_fee_bps),
-                    realized_pnl(maker_pos.size, maker_pos.cost, maker_qty, price, multiplier),
-                    realized_pnl(taker_size, taker_cost, side * qty, price, multiplier),
-                    maker_pos.size + maker_qty, taker_size + side * qty,
-                )
-            )
+            traded = TradeExecuted(
+                state.seq + 1, ts, symbol, price, qty, side, maker.id, order.id,
+                maker.account, taker.id, maker_fee, fee(value, spec.taker_fee_bps),
+                realized_pnl(maker_pos.size, maker_pos.cost, maker_qty, price, multiplier),
+                realized_pnl(taker_size, taker_cost, sign * qty, price, multiplier),
+                maker_pos.size + maker_qty, taker_size + sign * qty,
+            )  # fmt: skip
+            record(traded)
+            on_traded(state, traded, market, maker, maker_account, maker_pos, order, taker)
             touched.append(maker_account)
+        if touched:  # both sides of every fill: the liquidation check looks at them
+            noted = self._touched
+            noted.add(taker.id)
+            for maker_account in touched:
+                noted.add(maker_account.id)
         return touched
 
     def _fillable(self, c: PlaceOrder, market: Market, price: int) -> int:
@@ -477,7 +557,10 @@ class Dispatcher:
         return filled
 
     def _cancel(self, ts: int, order: Order, reason: CancelReason) -> None:
-        self._emit(OrderCancelled(self.state.seq + 1, ts, order.id, order.account, order.market, order.qty, reason))
+        state = self.state
+        cancelled = OrderCancelled(state.seq + 1, ts, order.id, order.account, order.market, order.qty, reason)
+        self._record(cancelled)
+        self._on_cancelled(state, cancelled, state.accounts[order.account], order)
 
     def _enforce_reduce_only(self, ts: int, account: Margined, market: str) -> None:
         """Cancel the margin account's reduce-only orders in ``market`` that would no longer reduce."""
@@ -563,7 +646,7 @@ class Dispatcher:
         if not crosses:
             return self._enforce_reduce_only(c.ts, unit, order.market) if order.reduce_only else None
         order = state.orders[order.id]  # the amended order, now incoming
-        touched = self._match(placed, market, order, price)
+        touched = self._match(placed, market, order, unit, price)
         if order.qty:
             self._emit(OrderRested(state.seq + 1, c.ts, order.id))
         touched.append(unit)

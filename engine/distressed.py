@@ -10,19 +10,23 @@ Margin accounts
     than another account would.
 
 The index (``DistressIndex``)
-    A margin account with exactly one open position is filed under that market and
-    side, keyed by its liquidation price K (``engine.margin.liquidation_price``,
-    of its balance less the position's cost):
-    a long is liquidatable iff mark < K, a short iff mark > K. K depends on the
-    account's balance, the position's size and cost and the market's tiers,
-    never on the mark, so a mark move re-keys nobody: the longs it made
-    liquidatable are the keys above the new mark and the shorts the keys below
-    it, two range queries on a ``SortedList`` of (K, account). A liquidation
-    round leaves every account healthy, so these are exactly the accounts the
-    move crossed: O(log n + k) for k of them, and a tick that crosses nobody
-    costs O(log n) however many accounts there are. K is exact, not a bound,
-    so a candidate needs no second check. The lists hold (K, account id,
-    unit market).
+    A margin account with exactly one open position is filed under that
+    market and side, keyed by its liquidation price K
+    (``engine.margin.liquidation_price``, of its balance less the position's
+    cost): a long is liquidatable iff mark < K, a short iff mark > K. K
+    depends on the account's balance, the position's size and cost and the
+    market's tiers, never on the mark, so a mark move re-keys nobody: the
+    longs it made liquidatable are the keys above the new mark and the shorts
+    the keys below it, two range queries on a ``SortedList`` of (K, margin
+    account). A liquidation round leaves every account healthy, so these are
+    exactly the accounts the move crossed: O(log n + k) for k of them, and a
+    tick that crosses nobody costs O(log n) however many accounts there are.
+    K is exact, not a bound, so a candidate needs no second check. Each (K,
+    margin account) pair is stored as the one integer K x 2^65 + 2 x account
+    + isolated (1 for the market's isolated margin account, 0 for the cross
+    one: a list is one market's, so that bit names the unit), which orders
+    like the pair (account ids are positive 64-bit integers) and compares and
+    hashes about ten times as cheaply as a tuple when a busy list is re-sorted.
 
 Several positions (cross margin)
     Such an account's liquidation price in one market moves with the marks of
@@ -34,29 +38,30 @@ Several positions (cross margin)
     to the account itself can cause.
 
 Keeping keys current
-    K changes only when the account's balance or positions do, that is when an
-    event names it. ``touched`` lists the accounts and markets a batch of
-    events changed; the liquidator refreshes those accounts (each of their
-    margin accounts: an isolated position grows its margin out of the cross
-    balance) once per command and after each liquidation. A refresh gives the verdict at once but only
-    notes the new key; the sorted lists take the noted keys in a batch at the
-    next mark move, so an account that trades many times between two ticks is
-    re-sorted once, O(log n). Event types that cannot move a
-    balance or a position are skipped; every other event's ``account`` and
-    ``*_account`` fields count, so a new money-moving event is covered without
-    a change here.
+    K changes only when the margin account's balance or positions do, that is
+    when an event names its account. ``touched`` lists the accounts and markets
+    a batch of events changed (``note`` one event); the liquidator refreshes
+    those accounts (each of their margin accounts: an isolated position grows
+    its margin out of the cross balance) once per command and after each
+    liquidation. A refresh gives the verdict at once but only notes the new
+    key; the sorted lists take the noted keys in a batch at the next mark
+    move, so an account that trades many times between two ticks is re-sorted
+    once, O(log n). A list that many of its keys left since (a busy market
+    between two ticks) is rebuilt instead, O(n) in C against O(log n) in
+    Python per key. Event types that cannot move a balance or a position are
+    skipped; every other event's ``account`` and ``*_account`` fields count,
+    so a new money-moving event is covered without a change here.
 
 Derived data
     The index is not part of the state: neither hashed nor snapshotted.
     ``DistressIndex(state)`` builds it from any state in O(n log n), and
-    ``check()`` compares it with a brute-force scan of every account.
+    ``check()`` compares it with a brute-force scan of every margin account.
 
 The queue (``DistressQueue``)
     A heap of ``engine.ranking.distress_key``: lowest equity / maintenance
-    first, then larger notional, then account id. Pushing an account again
-    replaces its entry (the old one is skipped when it surfaces), and
-    ``discard`` drops an account that recovered before its turn. Entries are
-    margin accounts: the key ends with the unit key.
+    first, then larger notional, then the unit key. Pushing a margin account
+    again replaces its entry (the old one is skipped when it surfaces), and
+    ``discard`` drops one that recovered before its turn.
 """
 
 import heapq
@@ -106,9 +111,13 @@ _QUIET = (
     TriggerCancelled,
     TriggerFired,
     TriggerRejected,
-    LeverageSet,
+    LeverageSet,  # the initial rate only: maintenance does not change
 )
 _ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
+# A sorted list that more than 1/REBUILD_SHARE of its keys left is rebuilt rather than edited key by key:
+# a SortedList.remove costs about 30 times what copying one key into a new list does.
+REBUILD_SHARE = 32
+SPAN = 1 << 65  # a filed key is K x SPAN + 2 x account id + isolated, and account ids are below 2^64
 
 
 def account_fields(kind: type) -> tuple[str, ...]:
@@ -120,18 +129,24 @@ def account_fields(kind: type) -> tuple[str, ...]:
     return names
 
 
+def note(event: Any, accounts: set[int], markets: set[str]) -> None:
+    """Add to ``accounts`` those whose balance or positions ``event`` may have changed (any of their margin
+    accounts), and to ``markets`` the one whose mark it set."""
+    kind = type(event)
+    if kind is PricesUpdated:
+        markets.add(event.market)
+        return
+    names = _ACCOUNT_FIELDS.get(kind)
+    for name in account_fields(kind) if names is None else names:
+        accounts.add(getattr(event, name))
+
+
 def touched(events: Iterable[Any]) -> tuple[set[int], set[str]]:
     """(accounts whose balance or positions the events may have changed, markets whose mark they set)."""
     accounts: set[int] = set()
     markets: set[str] = set()
-    known = _ACCOUNT_FIELDS
     for event in events:
-        kind = type(event)
-        if kind is PricesUpdated:
-            markets.add(event.market)
-            continue
-        for name in known.get(kind) or account_fields(kind):
-            accounts.add(getattr(event, name))
+        note(event, accounts, markets)
     return accounts, markets
 
 
@@ -139,6 +154,12 @@ def liquidatable(state: ExchangeState, account: Margined) -> bool:
     """The exact test: equity below the sum of tiered maintenance margins, at mark."""
     equity, maintenance = risk.health(state, account)
     return equity < maintenance
+
+
+def _unit(key: int, market: str) -> Unit:
+    """The margin account a key filed in ``market``'s list names."""
+    code = key % SPAN
+    return code >> 1, market if code & 1 else ""
 
 
 class DistressIndex:
@@ -164,37 +185,49 @@ class DistressIndex:
         account = self.state.accounts[account_id]
         cross = (account_id, "")
         found = [cross] if self._refresh(account, cross) else []
-        for symbol, unit in account.isolated.items():
-            key = (account_id, symbol)
-            if self._refresh(unit, key):
-                found.append(key)
+        if account.isolated:
+            for symbol, isolated in account.isolated.items():
+                unit = (account_id, symbol)
+                if self._refresh(isolated, unit):
+                    found.append(unit)
         return found
 
     def _refresh(self, account: Margined, unit: Unit) -> bool:
+        """File one margin account; is it liquidatable?"""
         state = self.state
-        held = [(symbol, pos) for symbol, pos in account.positions.items() if pos.size]
-        if not account.market and (len(held) > 1 or account.id in self._spread):
-            self._spread_over(account.id, tuple(symbol for symbol, _ in held) if len(held) > 1 else ())
-        filed = None
-        if len(held) == 1:
-            symbol, pos = held[0]
+        held = None  # the one position held, when it is one: a loop without a list, since this runs for
+        count = 0  # both sides of every fill
+        for item in account.positions.items():
+            if item[1].size:
+                held = item
+                count += 1
+        if not account.market and (count > 1 or account.id in self._spread):
+            self._spread_over(account.id, tuple(s for s, p in account.positions.items() if p.size) if count > 1 else ())
+        if count == 1:
+            symbol, pos = held
+            size = pos.size
             market = state.markets[symbol]
             spec = market.spec
-            key = liquidation_price(account.balance - pos.cost, pos.size, spec.multiplier, spec.mm_bps, spec.mm_tiers)
-            filed = (symbol, 1 if pos.size > 0 else -1, key)
-            verdict = market.mark < key if pos.size > 0 else market.mark > key
+            key = liquidation_price(account.balance - pos.cost, size, spec.multiplier, spec.mm_bps, spec.mm_tiers)
+            if size > 0:
+                filed, verdict = (symbol, 1, key), market.mark < key
+            else:
+                filed, verdict = (symbol, -1, key), market.mark > key
+        else:
+            filed = None
+            verdict = liquidatable(state, account)
         pending = self._pending
-        if filed != (pending[unit] if unit in pending else self._keyed.get(unit)):
+        if filed != pending.get(unit, self._keyed.get(unit)):
             pending[unit] = filed
-        return liquidatable(state, account) if filed is None else verdict
+        return verdict
 
     def crossed(self, market: str) -> list[Unit]:
         """The margin accounts liquidatable at ``market``'s current mark among those with a position there."""
         self._flush()
         mark = self.state.markets[market].mark
-        found = [(account, unit) for _, account, unit in self._keys(market, 1).irange((mark + 1,))]
-        shorts = self._keys(market, -1).irange(None, (mark,), inclusive=(True, False))
-        found += [(account, unit) for _, account, unit in shorts]
+        found = [_unit(key, market) for key in self._keys(market, 1).irange((mark + 1) * SPAN)]  # K > mark
+        shorts = self._keys(market, -1).irange(None, mark * SPAN, (True, False))  # K < mark
+        found += [_unit(key, market) for key in shorts]
         accounts = self.state.accounts
         found += [(a, "") for a in self._multi.get(market, ()) if liquidatable(self.state, accounts[a])]
         return found
@@ -208,20 +241,30 @@ class DistressIndex:
 
     def _flush(self) -> None:
         """Write the pending keys into the sorted lists, in one batch per list."""
-        added: dict[tuple[str, int], list[tuple[int, int, str]]] = {}
+        gone: dict[tuple[str, int], set[int]] = {}
+        added: dict[tuple[str, int], list[int]] = {}
         for unit, filed in self._pending.items():
+            code = 2 * unit[0] + (1 if unit[1] else 0)
             old = self._keyed.pop(unit, None)
             if old is not None:
-                self._keys(old[0], old[1]).remove((old[2], *unit))
+                gone.setdefault(old[:2], set()).add(old[2] * SPAN + code)
             if filed is not None:
                 self._keyed[unit] = filed
-                added.setdefault(filed[:2], []).append((filed[2], *unit))
+                added.setdefault(filed[:2], []).append(filed[2] * SPAN + code)
+        for (symbol, side), keys in gone.items():
+            books = self._longs if side > 0 else self._shorts
+            held = books[symbol]
+            if len(keys) * REBUILD_SHARE > len(held):
+                books[symbol] = SortedList([key for key in held if key not in keys])
+            else:
+                for key in keys:
+                    held.remove(key)
         for (symbol, side), entries in added.items():
             self._keys(symbol, side).update(entries)
         self._pending.clear()
 
     def _spread_over(self, account_id: int, markets: tuple[str, ...]) -> None:
-        """Record that the account holds positions in ``markets`` (empty: fewer than two)."""
+        """Record that the account holds cross positions in ``markets`` (empty: fewer than two)."""
         old = self._spread.pop(account_id, ())
         if old != markets:
             for symbol in old:
@@ -257,7 +300,7 @@ class DistressIndex:
 class DistressQueue:
     def __init__(self) -> None:
         self._heap: list[tuple[Any, ...]] = []
-        self._entry: dict[int, tuple[Any, ...]] = {}  # account: its live key
+        self._entry: dict[Unit, tuple[Any, ...]] = {}  # margin account: its live key
 
     def __bool__(self) -> bool:
         return bool(self._entry)

@@ -36,7 +36,7 @@ from typing import Any
 from engine.apply import apply, apply_all
 from engine.commands import Journaled
 from engine.dispatch import Dispatcher
-from engine.errors import LogUnavailable
+from engine.errors import LogMismatch, LogUnavailable
 from engine.eventlog import EventLog, MemoryLog, locating
 from engine.journal import Journal
 from engine.snapshot import SnapshotStore, restore_latest, take
@@ -65,6 +65,8 @@ class Engine:
     ) -> None:
         self.log: EventLog = MemoryLog() if log is None else log
         self.state = ExchangeState() if state is None else state
+        if self.log.last_seq() != self.state.seq:
+            raise LogMismatch(self.log.last_seq(), self.state.seq)
         self._dispatcher = Dispatcher(self.state)
         self._pending: list[Any] = []  # applied, not yet in the log
         self._unreturned: list[Any] = []  # in the log, not yet returned by any call
@@ -118,9 +120,9 @@ class Engine:
         """Run one command. Returns every event made durable since the last return, backlog first."""
         if self._pending or self.state.seq >= self._snapshot_due:
             self._ready()
-        self._pending = []
-        self._handle(command, self._pending)
-        return self._resume_taken()
+        pending = self._pending = []
+        self._handle(command, pending)
+        return self._commit(True)
 
     def submit_many(self, commands: Iterable[Any], sources: Iterable[str] | None = None) -> list[Any]:
         """Run several commands with one log append (group commit). If ``commands`` raises midway
@@ -139,27 +141,27 @@ class Engine:
         else:
             for command, source in zip(commands, sources, strict=True):
                 handle(command, pending, source)
-        return self._resume_taken()
+        return self._commit(True)
 
     def resume(self) -> list[Any]:
         """Append the pending events and return them after any durable ones no call has returned;
         raises ``LogUnavailable`` while the log refuses them."""
+        return self._commit(False)
+
+    def _commit(self, taken: bool) -> list[Any]:
+        """``resume``; ``taken``: a command was just taken, and a failure says so."""
         pending = self._pending
         if pending:
-            self._append(pending)
+            try:
+                self._append(pending)
+            except LogUnavailable as exc:
+                exc.taken = taken
+                raise
             self._pending = []
             self._tip = pending[-1]
         if self._unreturned:
             pending, self._unreturned = self._unreturned + pending, []
         return pending
-
-    def _resume_taken(self) -> list[Any]:
-        """``resume`` once a command is taken: a failure now says so."""
-        try:
-            return self.resume()
-        except LogUnavailable as exc:
-            exc.taken = True
-            raise
 
     def _ready(self) -> None:
         """Get the backlog into the log, then save a snapshot if one is due."""

@@ -28,6 +28,19 @@ class DoesNotApply(PerpxError):
         self.cause = cause
 
 
+class LogMismatch(PerpxError):
+    """An engine was given a log that does not end where its state does (say, a log that already holds
+    events, for a new engine): ``Engine.recover(log)`` is the way to continue an existing log."""
+
+    def __init__(self, log_seq: int, state_seq: int) -> None:
+        super().__init__(
+            f"the log ends at seq {log_seq} but the state is at seq {state_seq}:"
+            " continue an existing log with Engine.recover(log)"
+        )
+        self.log_seq = log_seq
+        self.state_seq = state_seq
+
+
 class CorruptLog(PerpxError):
     """Bytes in a log that cannot be trusted. ``where`` names the file offset or stream id."""
 

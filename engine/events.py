@@ -140,8 +140,64 @@ class FundingPaid(Event):
 
 
 class InsuranceFunded(Event):
-    """Money paid into the insurance fund from outside (counts as a deposit)."""
+    """Money paid into an insurance fund from outside (counts as a deposit).
 
+    Into a fund with stakers, the exchange is minted ``shares`` at the price before (``engine.funds``),
+    so its money never raises the stakers' shares."""
+
+    amount: int
+    fund: str = ""  # "" the shared fund, else the market whose fund it is
+    shares: int = 0
+
+
+class FundsTransferred(Event):
+    """The exchange moved ``amount`` from one insurance fund to another: ``burned`` of its shares in the
+    source (rounded up), ``minted`` to it in the target (rounded down), where those funds have stakers."""
+
+    source: str
+    target: str
+    amount: int
+    burned: int
+    minted: int
+
+
+class FeesShared(Event):
+    """The market fund's share of the trading fees a command's fills paid into the fee pool in ``market``."""
+
+    market: str
+    amount: int
+
+
+class FundCooldownSet(Event):
+    fund: str
+    cooldown: int  # ts units between an unstake request and its completion
+
+
+class Staked(Event):
+    """``account`` moved ``amount`` of its balance into ``fund`` for ``shares`` (``engine.funds``)."""
+
+    account: int
+    fund: str
+    amount: int
+    shares: int
+
+
+class UnstakeRequested(Event):
+    """``account`` asked to redeem ``shares`` of ``fund``, worth ``value`` now; it may complete from ``due``."""
+
+    account: int
+    fund: str
+    shares: int
+    value: int
+    due: int
+
+
+class Unstaked(Event):
+    """The request completed: ``shares`` burned for ``amount`` = the lower of their value at the request and now."""
+
+    account: int
+    fund: str
+    shares: int
     amount: int
 
 
@@ -187,6 +243,7 @@ class LiquidationFeeCharged(Event):
     account: int
     notional: int
     amount: int
+    fund_share: int = 0  # of ``amount``, to the market's fund; the rest to the shared fund
 
 
 class InsuranceFundPaid(Event):
@@ -199,6 +256,7 @@ class InsuranceFundPaid(Event):
     market: str  # "" when the account had no position left
     account: int
     amount: int
+    fund: str = ""  # the fund that paid: "" the shared fund, else the market whose fund it is
 
 
 class DeleveragingShare(msgspec.Struct, frozen=True, array_like=True, gc=False, forbid_unknown_fields=True):
@@ -260,6 +318,25 @@ class PositionDeleveraged(Event):
     counterparty_position: int
 
 
+class PositionTakenOver(Event):
+    """The backstop vault took ``qty`` of a bankrupt position for an exact quote ``value``: at mark, moved
+    by ``charge``, this qty's share of the deficit that reached it (``engine.backstop``). Booked like
+    ``PositionDeleveraged``; ``price`` is for display."""
+
+    market: str
+    account: int  # the bankrupt
+    vault_account: int
+    side: Side  # the bankrupt's side of the trade
+    qty: int
+    value: int
+    price: int
+    pnl: int
+    vault_pnl: int
+    position: int
+    vault_position: int
+    charge: int
+
+
 class BadDebtWrittenOff(Event):
     """What no layer could cover: the account, with no position left, is brought back to a zero balance
     and ``amount`` joins the exchange's written-off loss (``ExchangeState.bad_debt``). A later deposit
@@ -272,14 +349,17 @@ class BadDebtWrittenOff(Event):
 
 class DeficitSettled(Event):
     """Where one bankrupt account's deficit (its equity below zero once the book had done what it could)
-    went: ``deficit == insurance + deleveraged + socialized + written_off``, to the unit."""
+    went, layer by layer: ``deficit == market_fund + insurance + backstop + deleveraged + socialized +
+    written_off``, to the unit."""
 
     account: int
     deficit: int
-    insurance: int  # paid by the insurance fund
+    insurance: int  # paid by the shared insurance fund
     deleveraged: int  # charged to counterparties through ADL closes
     socialized: int  # charged to accounts in profit, pro rata
     written_off: int  # what nobody could take
+    market_fund: int = 0  # paid by the markets' own funds
+    backstop: int = 0  # taken by the backstop vault with the positions it took over
     market: str = ""  # an isolated margin account's market; "": cross
 
 
@@ -404,6 +484,12 @@ AnyEvent = (
     | FundingSettled
     | FundingPaid
     | InsuranceFunded
+    | FundsTransferred
+    | FeesShared
+    | FundCooldownSet
+    | Staked
+    | UnstakeRequested
+    | Unstaked
     | LiquidationStarted
     | LiquidationFilled
     | LiquidationFeeCharged
@@ -411,6 +497,7 @@ AnyEvent = (
     | DeleveragingRound
     | SocializedLossCharged
     | PositionDeleveraged
+    | PositionTakenOver
     | BadDebtWrittenOff
     | DeficitSettled
     | LiquidationEnded

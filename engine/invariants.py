@@ -9,14 +9,17 @@ import msgspec
 from engine.book import BookIntegrityError
 from engine.clientids import KEPT
 from engine.enums import Side
+from engine.funds import balance
 from engine.state import ExchangeState, Margined
 
 
 class Conservation(msgspec.Struct, frozen=True):
-    """balances - open position cost + insurance fund + fee pool - bad debt == deposits - withdrawals.
+    """balances - open position cost + insurance fund + market funds + fee pool - bad debt
+    == deposits - withdrawals.
 
     ``bad_debt`` is what the waterfall wrote off (``BadDebtWrittenOff``): the amount by which the
-    accounts' claims exceed the money held, recorded rather than hidden in a negative balance."""
+    accounts' claims exceed the money held, recorded rather than hidden in a negative balance. Staked
+    money is in the funds: a pool's shares are claims on a fund, not money beside it."""
 
     deposits: int
     withdrawals: int
@@ -25,10 +28,11 @@ class Conservation(msgspec.Struct, frozen=True):
     insurance_fund: int
     fee_pool: int
     bad_debt: int
+    market_funds: int = 0
 
     @property
     def held(self) -> int:
-        return self.balances - self.open_cost + self.insurance_fund + self.fee_pool - self.bad_debt
+        return self.balances - self.open_cost + self.insurance_fund + self.market_funds + self.fee_pool - self.bad_debt
 
     @property
     def holds(self) -> bool:
@@ -47,6 +51,7 @@ def conservation(state: ExchangeState) -> Conservation:
         insurance_fund=state.insurance_fund,
         fee_pool=state.fee_pool,
         bad_debt=state.bad_debt,
+        market_funds=sum(m.fund for m in state.markets.values()),
     )
 
 
@@ -59,6 +64,7 @@ def check(state: ExchangeState) -> list[str]:
         problems.append(f"insurance fund negative: {state.insurance_fund}")
     if state.fee_pool < 0:
         problems.append(f"fee pool negative: {state.fee_pool}")
+    problems += _pool_problems(state)
     live = 0
     for symbol, market in state.markets.items():
         try:
@@ -108,4 +114,20 @@ def _margin_account_problems(state: ExchangeState, unit: Margined) -> list[str]:
             problems.append(f"{name} {symbol}: idle position record kept")
         if state.markets[symbol].positions.get(unit.id) is not pos:
             problems.append(f"{name} {symbol}: market position index is stale")
+    return problems
+
+
+def _pool_problems(state: ExchangeState) -> list[str]:
+    """Each fund not negative; each pool's shares the stakers' plus the exchange's (>= 0); a fund with stakers
+    never empty; a pending request within its staker's shares; no shares without a staker."""
+    problems = [f"{symbol} fund negative: {m.fund}" for symbol, m in state.markets.items() if m.fund < 0]
+    for name, pool in state.pools.items():
+        staked = sum(pool.stakes.values())
+        if min(pool.stakes.values(), default=1) <= 0 or staked > pool.shares:
+            problems.append(f"fund {name!r}: stakes {staked} not positive within its {pool.shares} shares")
+        if pool.shares and (not staked or balance(state, name) < 1):
+            problems.append(f"fund {name!r}: {pool.shares} shares with stakes {staked}, money {balance(state, name)}")
+        for account, request in pool.requests.items():
+            if not 0 < request.shares <= pool.stakes.get(account, 0):
+                problems.append(f"fund {name!r}: account {account} asks to unstake more than it holds")
     return problems

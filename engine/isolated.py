@@ -17,7 +17,7 @@ How money moves
       (the IM of the growth at mark, at the account's rate) from the balance
       into the margin, in ``engine.apply`` as part of the fill. The order was
       admitted only if the account's cross equity covers that growth for all
-      its open orders (``risk.initial_requirement``), and a resting order
+      its open orders (``risk.initial_margin``), and a resting order
       fills only if it still does (``risk.can_afford_fill``).
     - PnL, fees, funding, liquidation fees, insurance payments, ADL and
       socialized charges and write-offs of the position settle into its
@@ -96,7 +96,8 @@ class IsolatedMargin:
         """Adding takes cash, like a withdrawal from the cross account."""
         if amount > account.balance:
             return R.INSUFFICIENT_BALANCE
-        if risk.equity(self.state, account) - amount < risk.initial_requirement(self.state, account):
+        equity, required = risk.initial_margin(self.state, account)
+        if equity - amount < required:
             return R.INSUFFICIENT_MARGIN
         return None
 
@@ -104,7 +105,8 @@ class IsolatedMargin:
         """Removing takes no unrealized profit, and leaves the position its initial margin (HL's rule)."""
         if amount > unit.balance:
             return R.INSUFFICIENT_BALANCE
-        if risk.equity(self.state, unit) - amount < risk.positions_requirement(self.state, unit):
+        equity, required = risk.margin_after(self.state, unit)
+        if equity - amount < required:
             return R.INSUFFICIENT_MARGIN
         return None
 

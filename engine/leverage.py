@@ -66,7 +66,8 @@ class Leverage:
     def _covered(self, account: Any, unit: Any, leverage: int, market: str) -> bool:
         """Does the margin cover a higher initial rate: the cross requirement, and an isolated position's IM?"""
         state = self.state
-        if risk.equity(state, account) < risk.initial_requirement(state, account, market, leverage=leverage):
+        equity, required = risk.initial_margin(state, account, market, leverage=leverage)
+        if equity < required:
             return False
         pos = unit.positions.get(market)
         if unit is account or pos is None or not pos.size:

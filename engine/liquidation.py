@@ -20,17 +20,22 @@ The waterfall (stages in ``engine.transitions``)
        at mark would restore maintenance margin (``margin.partial_close_size``);
        then, if still distressed, all the rest. The liquidated side pays no
        trading fee but a liquidation fee: ``liquidation_fee_bps`` of the
-       notional closed, capped at its equity, to the insurance fund.
+       notional closed, capped at its equity, to the insurance funds (the
+       market's share, ``fund_fee_bps``, to its own, ``engine.funds``).
     3. Insured close: the rest trades through the book beyond P_bk, out to the
-       band edge, as far as the account's equity and then the insurance fund
-       can absorb the loss against mark: each fill is cut so that equity stays
-       at or above minus the fund (``margin.affordable_qty``). Nothing is paid
-       yet.
+       band edge, as far as the account's equity and then the market's fund
+       layers can absorb the loss against mark: each fill is cut so that equity
+       stays at or above minus what those funds could pay
+       (``margin.affordable_qty``). Nothing is paid yet.
     4. Deleverage: the deficit D (equity below zero) is split over the open
-       positions pro rata to maintenance margin. The fund pays what it can of
-       each part, and only of a deficit: an account with equity >= 0 absorbs
-       its own loss. Each position then closes against the ranked opposite
-       side (``engine.ranking``), each counterparty taking what it holds:
+       positions pro rata to maintenance margin. Each part goes down the
+       market's waterfall (``engine.waterfall``): its funds pay what they can
+       of what reaches them, and the backstop vault takes over what its margin
+       allows at the bankruptcy price (``engine.backstop``), in the order the
+       market lists them, and only of a deficit: an account with equity >= 0
+       absorbs its own loss. Each position still open then closes against the
+       ranked opposite side (``engine.ranking``), each counterparty taking
+       what it holds:
        - ADL: charged its share of the part pro rata to its qty (the close at
          the bankruptcy price), but never more than its unrealized profit on
          that qty, nor than its equity;
@@ -71,10 +76,13 @@ Isolated margin
     holds unit keys, (account, market), and every stage works on the margin
     account alone: an isolated position's liquidation cancels only its own
     orders, closes only its position, charges its fee to its margin, and its
-    deficit (margin + PnL below zero) is paid by the fund, ADL or socialized
-    loss, then written off, exactly as a cross account's, never by the rest
-    of the account. A counterparty's room for an ADL or socialized charge is
-    the equity of the margin account that holds its position. The events name
+    deficit (margin + PnL below zero) goes down its market's waterfall exactly
+    as a cross account's: the funds pay into its margin, the backstop vault
+    takes its position over, then ADL or socialized loss, then the write-off,
+    never the rest of the account. A counterparty's room for an ADL or
+    socialized charge is the equity of the margin account that holds its
+    position; the vault takes over into its cross account (one that margins
+    the market in isolation takes nothing). The events name
     the account and the market, so ``engine.apply`` settles them into the
     right margin; ``LiquidationStarted`` and ``LiquidationEnded`` (and the
     write-off and the settlement) carry the isolated market, "" for cross.
@@ -89,10 +97,10 @@ Fills
 """
 
 from collections.abc import Callable
-from itertools import islice
 from typing import Any
 
-from engine import risk
+from engine import funds, risk
+from engine.backstop import takeover_qty
 from engine.book import Order
 from engine.distressed import DistressIndex, DistressQueue, Unit, account_fields, touched
 from engine.enums import CancelReason, Side
@@ -109,6 +117,7 @@ from engine.events import (
     LiquidationStarted,
     OrderCancelled,
     PositionDeleveraged,
+    PositionTakenOver,
     SocializedLossCharged,
 )
 from engine.margin import (
@@ -119,6 +128,7 @@ from engine.margin import (
     close_pnl,
     equity_share,
     fee,
+    fill_pnl,
     maintenance_margin,
     partial_close_size,
     price_band,
@@ -129,9 +139,12 @@ from engine.markets import Deleveraging
 from engine.ranking import AdlOrder, distress_key, published_score, queue_of, ranked
 from engine.state import ExchangeState, Margined, Market
 from engine.transitions import Stage, next_stage
-from engine.units import floor_div
+from engine.units import ceil_div, floor_div
+from engine.waterfall import FUNDS, Layer, middle
 
 BUY, SELL = Side.BUY, Side.SELL  # module constants: an enum lookup or call costs more on every fill
+MARKET_FUND, SHARED_FUND, BACKSTOP = Layer.MARKET_FUND, Layer.SHARED_FUND, Layer.BACKSTOP
+LAYERS = len(Layer)  # what each layer paid of a deficit is a list indexed by layer
 
 
 class Liquidator:
@@ -151,6 +164,7 @@ class Liquidator:
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
         self._memo: tuple[int, Margined | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
+        self._held: list[str] = []  # the markets the margin account being liquidated held positions in at the start
         self._steps: dict[Stage, Callable[[int, Margined], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -159,11 +173,11 @@ class Liquidator:
             Stage.DELEVERAGE: self.deleverage,
         }
 
-    def run(self, ts: int, events: list[Any], start: int = 0) -> None:
-        """Liquidate, until none is left, every margin account that the events from ``start`` on (of a
-        command's events so far, to which this appends) left liquidatable."""
+    def run(self, ts: int, accounts: set[int], markets: set[str], events: list[Any]) -> None:
+        """Liquidate, until none is left, every margin account a command left liquidatable: of ``accounts``'
+        margin accounts, those whose money or positions it moved, and of the positions in ``markets``, whose
+        mark it set. The liquidations' events go onto ``events``."""
         index = self.index
-        accounts, markets = touched(islice(events, start, None) if start else events)
         for account_id in accounts:
             for unit in index.refresh(account_id):
                 self._enqueue(unit)
@@ -250,6 +264,7 @@ class Liquidator:
     def _liquidate(self, ts: int, unit: Unit) -> None:
         """Walk one margin account down the waterfall."""
         account = self.state.unit(*unit)
+        self._held = [symbol for symbol, pos in account.positions.items() if pos.size]
         equity, maintenance = self._health(account)
         notional = self._notional(account)
         self._emit(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
@@ -299,16 +314,23 @@ class Liquidator:
             self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
 
     def deleverage(self, ts: int, account: Margined) -> None:
-        """Close what the book could not take and settle the deficit: fund, ADL or socialized loss, write-off."""
+        """Close what the book could not take and settle the deficit down each position's waterfall: its funds
+        and the backstop vault in their order, then ADL or socialized loss, then the write-off."""
         state = self.state
         held = self._by_risk(account)
         deficit = max(0, -self._health(account)[0])
-        if not held:  # its own order closed it beyond bankruptcy: only the fund, then the write-off
-            paid = self._pay_from_fund(ts, account, account.market, deficit)
+        paid = [0] * LAYERS
+        if not held:  # the book closed it beyond bankruptcy: the funds of the markets it held, then the write-off
+            left = deficit
+            for fund in self._funds_without_position():
+                left -= self._pay_from_fund(ts, account, account.market, fund, left, paid)
             return self._settle(ts, account, deficit, paid, 0, 0)
         parts = pro_rata(deficit, [self._maintenance(state.markets[s], account.positions[s].size) for s in held])
-        paid = [self._pay_from_fund(ts, account, s, part) for s, part in zip(held, parts, strict=True)]
-        parts = [part - insurance for part, insurance in zip(parts, paid, strict=True)]
+        funded = [0] * len(held)  # what the funds paid toward each position's part
+        for i, symbol in enumerate(held):
+            parts[i], funded[i] = self._middle_layers(ts, account, symbol, parts[i], paid)
+        still = [i for i, symbol in enumerate(held) if symbol in account.positions and account.positions[symbol].size]
+        held, parts, funded = [held[i] for i in still], [parts[i] for i in still], [funded[i] for i in still]
         own: dict[str, list[DeleveragingShare]] = {}  # a socialized market's charges of its own part
         room: dict[Unit, int] = {}  # what each counterparty's margin account may still be charged: its equity
         left = 0
@@ -319,7 +341,7 @@ class Liquidator:
         rounds = [self._picks(account, symbol, part, room) for symbol, part in zip(held, parts, strict=True)]
         left = _spill(left + sum(unplaced for *_, unplaced in rounds), [p for r in rounds for p in r[0]], room)
         deleveraged = 0
-        for symbol, part, insurance, (picks, candidates, _) in zip(held, parts, paid, rounds, strict=True):
+        for symbol, part, insurance, (picks, candidates, _) in zip(held, parts, funded, rounds, strict=True):
             deleveraged += self._close(ts, account, symbol, picks, candidates, part, insurance, own.get(symbol, []))
         socialized = sum(share.amount for shares in own.values() for share in shares)
         for symbol in held:  # what the counterparties could not take: every account in profit there, pro rata
@@ -327,10 +349,10 @@ class Liquidator:
                 charged = sum(share.amount for share in self._socialize(ts, account, symbol, left))
                 socialized += charged
                 left -= charged
-        return self._settle(ts, account, deficit, sum(paid), deleveraged, socialized)
+        return self._settle(ts, account, deficit, paid, deleveraged, socialized)
 
     def _settle(
-        self, ts: int, account: Margined, deficit: int, insurance: int, deleveraged: int, socialized: int
+        self, ts: int, account: Margined, deficit: int, paid: list[int], deleveraged: int, socialized: int
     ) -> None:
         """Write off what is still below zero, and sum up where the deficit went."""
         written_off = max(0, -account.balance)
@@ -339,10 +361,36 @@ class Liquidator:
         if deficit:
             self._emit(
                 DeficitSettled(
-                    self._seq(), ts, account.id, deficit, insurance, deleveraged, socialized, written_off,
-                    account.market,
+                    self._seq(), ts, account.id, deficit, paid[SHARED_FUND], deleveraged, socialized,
+                    written_off, paid[MARKET_FUND], paid[BACKSTOP], account.market,
                 )
             )  # fmt: skip
+
+    def _middle_layers(
+        self, ts: int, account: Margined, symbol: str, part: int, paid: list[int]
+    ) -> tuple[int, int]:
+        """Walk ``part`` of the deficit, the position's in ``symbol``, down the market's funds and vault in their
+        order, each taking what it can of what reached it; tally each layer in ``paid``. Returns (what is left of
+        the part, what the funds paid)."""
+        funded = 0
+        for layer in middle(self.state.markets[symbol].spec):
+            if layer is BACKSTOP:
+                part -= self._take_over(ts, account, symbol, part, paid)
+            else:
+                amount = self._pay_from_fund(ts, account, symbol, _fund(layer, symbol), part, paid)
+                part -= amount
+                funded += amount
+        return part, funded
+
+    def _funds_without_position(self) -> list[str]:
+        """The funds that pay the deficit of an account the book closed beyond bankruptcy: the fund layers of the
+        markets it held, by symbol, each market's in its waterfall's order; the shared fund if it held none."""
+        order: list[str] = []
+        for symbol in sorted(self._held):
+            for layer in middle(self.state.markets[symbol].spec):
+                if layer in FUNDS and _fund(layer, symbol) not in order:
+                    order.append(_fund(layer, symbol))
+        return order if self._held else [funds.SHARED]
 
     # closing through the book
 
@@ -356,15 +404,17 @@ class Liquidator:
         notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
         charge = min(fee(notional, spec.liquidation_fee_bps), max(0, self._health(account)[0]))
         if charge:
-            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge))
+            share = funds.fee_share(charge, spec.fund_fee_bps) if spec.fund_fee_bps else 0
+            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share))
 
     def _trade(self, ts: int, account: Margined, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
         """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
 
         ``insured``: a fill's loss against mark may take the account's equity
-        below zero only as far as the insurance fund could pay it back; the fill
-        is cut to that (``margin.affordable_qty``). Nothing is paid here: the
-        fund pays the deficit once the position is closed (``deleverage``).
+        below zero only as far as the market's fund layers could pay it back
+        (``_fund_budget``); the fill is cut to that (``margin.affordable_qty``).
+        Nothing is paid here: the funds pay the deficit once the position is
+        closed (``deleverage``).
         Returns the notional closed.
         """
         state = self.state
@@ -383,7 +433,7 @@ class Liquidator:
             fill = min(qty, maker.qty)
             loss = side * (price - market.mark) * multiplier  # per unit, against mark
             if insured and loss > 0:
-                budget = self._health(account)[0] + state.insurance_fund
+                budget = self._health(account)[0] + self._fund_budget(symbol)
                 fill = min(fill, affordable_qty(budget, loss, spec.lot_size))
                 if not fill:
                     break
@@ -431,12 +481,61 @@ class Liquidator:
 
     # deleveraging
 
-    def _pay_from_fund(self, ts: int, account: Margined, symbol: str, part: int) -> int:
-        """The fund pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
-        paid = min(self.state.insurance_fund, part)
-        if paid:
-            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, paid))
-        return paid
+    def _fund_budget(self, symbol: str) -> int:
+        """What the market's fund layers could pay together: how far an insured close may go below zero."""
+        spec = self.state.markets[symbol].spec
+        return sum(funds.available(self.state, _fund(layer, symbol)) for layer in middle(spec) if layer in FUNDS)
+
+    def _pay_from_fund(
+        self, ts: int, account: Margined, symbol: str, fund: str, part: int, paid: list[int]
+    ) -> int:
+        """``fund`` pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
+        amount = min(funds.available(self.state, fund), part)
+        if amount:
+            self._emit(InsuranceFundPaid(self._seq(), ts, symbol, account.id, amount, fund))
+            paid[SHARED_FUND if fund == funds.SHARED else MARKET_FUND] += amount
+        return amount
+
+    def _take_over(self, ts: int, account: Margined, symbol: str, part: int, paid: list[int]) -> int:
+        """The backstop vault takes what its margin allows of the position, at mark moved by its share of ``part``
+        (``engine.backstop``), into its cross account: a vault that margins the market in isolation takes
+        nothing. Returns the share of ``part`` it took."""
+        state = self.state
+        market = state.markets[symbol]
+        spec = market.spec
+        vault = state.accounts.get(spec.backstop_account)
+        if vault is None or vault is account or symbol in vault.isolated:
+            return 0
+        pos = account.positions[symbol]
+        held = abs(pos.size)
+        sign = 1 if pos.size > 0 else -1
+        vault_pos = vault.positions.get(symbol)
+        vault_size = vault_pos.size if vault_pos else 0
+        equity = risk.equity(state, vault)
+
+        def fits(qty: int) -> bool:
+            charge = ceil_div(part * qty, held)
+            return equity - charge >= risk.position_requirement(state, vault, symbol, sign * qty)
+
+        qty = takeover_qty(fits, held, max(0, -sign * vault_size), spec.lot_size)
+        if not qty:
+            return 0
+        charge = ceil_div(part * qty, held)
+        value = qty * market.mark * spec.multiplier + sign * charge
+        side = SELL if sign > 0 else BUY
+        size = pos.size
+        self._emit(
+            PositionTakenOver(
+                self._seq(), ts, symbol, account.id, vault.id, side, qty, value,
+                floor_div(value, qty * spec.multiplier),
+                close_pnl(size, pos.cost, qty, value),
+                fill_pnl(vault_size, vault_pos.cost if vault_pos else 0, sign * qty, value),
+                size + side * qty, vault_size - side * qty, charge,
+            )
+        )  # fmt: skip
+        self._after_fills(ts, vault, symbol)
+        paid[BACKSTOP] += charge
+        return charge
 
     def _picks(self, account: Margined, symbol: str, part: int, room: dict[Unit, int]) -> tuple[list["Pick"], int, int]:
         """Who takes the account's position in ``symbol``: (picks, candidates, what they could not take of ``part``).
@@ -592,6 +691,11 @@ class Liquidator:
         equity, maintenance = self._health(account)
         share = equity_share(equity, self._maintenance(market, size), maintenance)
         return bankruptcy_value(size, market.mark, market.spec.multiplier, share)
+
+
+def _fund(layer: Layer, symbol: str) -> str:
+    """The fund a fund layer of ``symbol``'s waterfall names."""
+    return symbol if layer is MARKET_FUND else funds.SHARED
 
 
 class Pick:

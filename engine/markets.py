@@ -6,6 +6,7 @@ import msgspec
 
 from engine.reasons import RejectReason
 from engine.units import BPS, MAX_NOTIONAL, PPM, floor_div
+from engine.waterfall import Layer, waterfall_problem
 
 
 class Deleveraging(IntEnum):
@@ -86,6 +87,9 @@ class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     max_position: int = 0  # largest |position| an account may hold or order up to; 0: the most the bounds allow
     display: Display = Display()  # how its integers read: currency, decimals, clock
     adl_lights_interval: int = 30  # ts units between ADL lights publications (30 s when ts is in seconds)
+    waterfall: tuple[Layer, ...] = ()  # who covers a deficit, in order (``engine.waterfall``); () the default
+    fund_fee_bps: int = 0  # the market fund's share of trading and liquidation fees (``engine.funds``)
+    backstop_account: int = 0  # the backstop vault's account, for a waterfall with that layer
     leverage_tiers: tuple[LeverageTier, ...] = ()  # larger positions: lower leverage allowed
     max_open_interest: int = 0  # cap on the market's open interest (the longs' total size); 0: none
 
@@ -147,6 +151,7 @@ def spec_problem(spec: MarketSpec) -> str | None:
         (spec.max_price >= spec.tick_size and spec.max_position >= 0, "need max_price >= tick_size, max_position >= 0"),
         (spec.adl_lights_interval > 0, "adl_lights_interval must be positive"),
         (_within_notional(spec), "max_position x 2 x max_price x multiplier must not exceed 2^58"),
+        (0 <= spec.fund_fee_bps <= BPS, "need 0 <= fund_fee_bps <= 10000"),
         (spec.max_open_interest >= 0, "max_open_interest must not be negative"),
     )
     return (
@@ -154,6 +159,7 @@ def spec_problem(spec: MarketSpec) -> str | None:
         or _tiers_problem(spec)
         or _leverage_tiers_problem(spec)
         or _display_problem(spec)
+        or waterfall_problem(spec)
     )
 
 

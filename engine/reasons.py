@@ -1,7 +1,7 @@
 """Why a command was rejected: stable integer codes grouped by subsystem.
 
 Codes never change meaning once released; new reasons take new numbers.
-1xx market, 2xx order, 3xx risk, 4xx account, 5xx command.
+1xx market, 2xx order, 3xx risk, 4xx account, 5xx command, 6xx insurance funds and stakes.
 """
 
 from enum import IntEnum
@@ -57,3 +57,13 @@ class RejectReason(IntEnum):
 
     TIMESTAMP_REGRESSED = 500
     MALFORMED = 501
+
+    UNKNOWN_FUND = 600
+    SAME_FUND = 601
+    INVALID_COOLDOWN = 602
+    STAKE_TOO_SMALL = 603  # it would mint no share
+    UNSTAKE_PENDING = 604  # one request at a time, and no new stake while one waits
+    INSUFFICIENT_SHARES = 605
+    NO_UNSTAKE_REQUEST = 606
+    COOLDOWN_NOT_OVER = 607
+    FUND_HELD_BY_STAKERS = 608  # the exchange may move only its own part of a staked fund

@@ -13,7 +13,7 @@ formula for either:
 Initial margin is at the account's rate in each market, ``margin.initial_rate``:
 the market's IM, or 1 / leverage when the account chose a lower leverage
 (``SetLeverage``). What an account's cross equity must cover before it may
-open more (``initial_requirement``): IM of each cross market's worst case
+open more (``initial_margin``): IM of each cross market's worst case
 (the position if every open, non-reduce-only order on one side filled), and
 for each isolated market the margin its open orders would move from the
 balance into the isolated margin as they fill (``margin.isolated_growth`` of
@@ -57,74 +57,86 @@ def rate(state: ExchangeState, account_id: int, market: str) -> int:
     return initial_rate(state.markets[market].spec.im_bps, state.accounts[account_id].leverage.get(market, 0))
 
 
-def initial_requirement(
+def initial_margin(
     state: ExchangeState, account: Account, market: str = "", bids: int = 0, asks: int = 0, leverage: int = 0
-) -> int:
-    """What the account's cross equity must cover (see the module doc), with ``bids``/``asks`` more open in
-    ``market`` (a new order) and, when ``leverage`` is given, that leverage there (a leverage change)."""
+) -> tuple[int, int]:
+    """(cross equity, what it must cover: see the module doc), with ``bids``/``asks`` more open in
+    ``market`` (a new order) and, when ``leverage`` is given, that leverage there (a leverage change):
+    an order is admitted, and a withdrawal allowed, while the first covers the second. One pass over
+    the positions for both, since every caller needs both."""
     markets = state.markets
     chosen = account.leverage
-    total = 0
-    seen = False
+    equity = account.balance
+    required = 0
     for symbol, pos in account.positions.items():
-        b, a = pos.bids, pos.asks
+        size, b, a = pos.size, pos.bids, pos.asks
+        mkt = markets[symbol]
+        unit = mkt.mark * mkt.spec.multiplier
+        if size:
+            equity += size * unit - pos.cost
         lev = chosen.get(symbol, 0) if chosen else 0
         if symbol == market:
             b += bids
             a += asks
             lev = leverage or lev
-            seen = True
-        worst = worst_case_size(pos.size, b, a)
+            market = ""  # seen
+        worst = worst_case_size(size, b, a)
         if worst:
-            mkt = markets[symbol]
-            spec = mkt.spec
-            im = spec.im_bps if not lev else initial_rate(spec.im_bps, lev)
-            total += margin_requirement(worst * mkt.mark * spec.multiplier, im)
-    for symbol, unit in account.isolated.items():
-        pos = unit.positions.get(symbol)
-        size, b, a = (pos.size, pos.bids, pos.asks) if pos else (0, 0, 0)
-        lev = chosen.get(symbol, 0)
-        if symbol == market:
-            b += bids
-            a += asks
-            lev = leverage or lev
-            seen = True
-        if b or a:
-            mkt = markets[symbol]
-            spec = mkt.spec
-            worst = worst_case_size(size, b, a)
-            total += isolated_growth(size, worst, mkt.mark, spec.multiplier, initial_rate(spec.im_bps, lev))
-    if market and not seen:
+            im = initial_rate(mkt.spec.im_bps, lev) if lev else mkt.spec.im_bps
+            required += margin_requirement(worst * unit, im)
+    if account.isolated:
+        for symbol, isolated in account.isolated.items():
+            pos = isolated.positions.get(symbol)
+            size, b, a = (pos.size, pos.bids, pos.asks) if pos else (0, 0, 0)
+            lev = chosen.get(symbol, 0)
+            if symbol == market:
+                b += bids
+                a += asks
+                lev = leverage or lev
+                market = ""  # seen
+            if b or a:
+                mkt = markets[symbol]
+                spec = mkt.spec
+                worst = worst_case_size(size, b, a)
+                required += isolated_growth(size, worst, mkt.mark, spec.multiplier, initial_rate(spec.im_bps, lev))
+    if market:
         mkt = markets[market]
-        spec = mkt.spec
-        im = initial_rate(spec.im_bps, leverage or chosen.get(market, 0))
-        total += margin_requirement(max(bids, asks) * mkt.mark * spec.multiplier, im)
-    return total
+        im = initial_rate(mkt.spec.im_bps, leverage or chosen.get(market, 0))
+        required += margin_requirement(max(bids, asks) * mkt.mark * mkt.spec.multiplier, im)
+    return equity, required
 
 
-def positions_requirement(state: ExchangeState, account: Margined, market: str = "", fill: int = 0) -> int:
-    """Sum of IM on the margin account's positions alone, at the owner's rates, as if a fill of signed
-    ``fill`` in ``market`` had happened."""
+def margin_after(state: ExchangeState, account: Margined, market: str = "", fill: int = 0) -> tuple[int, int]:
+    """(equity at mark, sum of IM on the margin account's positions alone, at the owner's rates) as if a fill
+    of signed ``fill`` in ``market`` had happened, in one pass: a fill is affordable while the first, moved
+    by the fill's gain, covers the second."""
     markets = state.markets
-    chosen = state.accounts[account.id].leverage
-    total = 0
-    seen = False
+    chosen = state.accounts[account.id].leverage if account.market else account.leverage
+    equity = account.balance
+    required = 0
     for symbol, pos in account.positions.items():
         size = pos.size
+        mkt = markets[symbol]
+        unit = mkt.mark * mkt.spec.multiplier
+        if size:
+            equity += size * unit - pos.cost
         if symbol == market:
             size += fill
-            seen = True
+            fill = 0  # counted
         if size:
-            mkt = markets[symbol]
-            spec = mkt.spec
-            im = initial_rate(spec.im_bps, chosen.get(symbol, 0))
-            total += margin_requirement(abs(size) * mkt.mark * spec.multiplier, im)
-    if market and not seen and fill:
+            im = initial_rate(mkt.spec.im_bps, chosen.get(symbol, 0)) if chosen else mkt.spec.im_bps
+            required += margin_requirement(abs(size) * unit, im)
+    if market and fill:
         mkt = markets[market]
-        spec = mkt.spec
-        im = initial_rate(spec.im_bps, chosen.get(market, 0))
-        total += margin_requirement(abs(fill) * mkt.mark * spec.multiplier, im)
-    return total
+        im = initial_rate(mkt.spec.im_bps, chosen.get(market, 0))
+        required += margin_requirement(abs(fill) * mkt.mark * mkt.spec.multiplier, im)
+    return equity, required
+
+
+def position_requirement(state: ExchangeState, account: Margined, market: str = "", fill: int = 0) -> int:
+    """Sum of IM on the margin account's positions alone, at the owner's rates, as if a fill of signed
+    ``fill`` in ``market`` had happened."""
+    return margin_after(state, account, market, fill)[1]
 
 
 def can_afford_fill(
@@ -151,6 +163,7 @@ def can_afford_fill(
         owner = state.accounts[account.id]
         mkt = state.markets[market]
         grown = isolated_growth(base, size + fill, mkt.mark, mkt.spec.multiplier, rate(state, account.id, market))
-        return equity(state, owner) - grown >= positions_requirement(state, owner)
-    after = equity(state, account) + prior_gain + gain
-    return after >= positions_requirement(state, account, market, prior_fill + fill)
+        equity, required = margin_after(state, owner)
+        return equity - grown >= required
+    equity, required = margin_after(state, account, market, prior_fill + fill)
+    return equity + prior_gain + gain >= required

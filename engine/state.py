@@ -3,7 +3,7 @@
 Money identity (checked by ``engine.invariants.conservation``), summed over
 every margin account (each account's cross account and its isolated ones)::
 
-    sum(balance - sum(position.cost)) + insurance_fund + fee_pool - bad_debt
+    sum(balance - sum(position.cost)) + insurance_fund + sum(market.fund) + fee_pool - bad_debt
         == deposits - withdrawals
 
 ``balance`` is realized cash (deposits, realized PnL, fees, funding);
@@ -14,6 +14,9 @@ the rounding of realized PnL on a partial close only moves value between an
 account's balance and its own position cost. ``bad_debt`` is what the
 liquidation waterfall wrote off: losses nobody could cover, taken off the
 bankrupt accounts' balances (which return to zero) and carried by the exchange.
+``insurance_fund`` is the shared fund and ``market.fund`` each market's own
+(``engine.funds``): money staked into one leaves the staker's balance for the
+fund, so a pool's shares are claims on a fund, never money of their own.
 """
 
 from typing import ClassVar
@@ -107,6 +110,26 @@ def rising(kind: TriggerKind, side: Side) -> bool:
     return (kind == TriggerKind.STOP) == (side == Side.BUY)
 
 
+class Unstake(msgspec.Struct, frozen=True):
+    """A staker's pending request to redeem ``shares``: ``value`` is what they were worth when asked."""
+
+    shares: int
+    value: int
+    due: int  # the first ts at which it may complete
+
+
+class Pool(msgspec.Struct):
+    """The shares of one insurance fund (``engine.funds``): the stakers' and, the rest, the exchange's.
+
+    ``shares`` is 0 while no account stakes: the fund is then all the exchange's.
+    """
+
+    shares: int = 0  # every share outstanding, the exchange's included
+    cooldown: int = 0  # ts units between an unstake request and its completion
+    stakes: dict[int, int] = msgspec.field(default_factory=dict)  # account: shares
+    requests: dict[int, Unstake] = msgspec.field(default_factory=dict)  # account: its pending unstake
+
+
 class Market(msgspec.Struct):
     spec: MarketSpec
     book: Book = msgspec.field(default_factory=Book)
@@ -116,6 +139,7 @@ class Market(msgspec.Struct):
     premium_count: int = 0
     last_funding_ts: int = 0
     positions: dict[int, Position] = msgspec.field(default_factory=dict)  # by account
+    fund: int = 0  # the market's own insurance fund
     open_interest: int = 0  # the total size of the long positions (equal to the shorts')
     last_price: int = 0  # of the last fill in the book; 0 before the first
 
@@ -134,6 +158,7 @@ class ExchangeState(msgspec.Struct):
     bad_debt: int = 0  # written off: what no layer of the waterfall could cover
     deposits: int = 0
     withdrawals: int = 0
+    pools: dict[str, Pool] = msgspec.field(default_factory=dict)  # by fund ("" the shared), once set up
 
     def unit(self, account_id: int, market: str) -> "Account | Isolated":
         """The margin account that holds ``account_id``'s position in ``market``: its isolated one there,

@@ -16,7 +16,8 @@ import msgspec
 from engine.enums import Side
 from engine.state import ExchangeState, Margined, Market
 
-# v3: orders carry size, time in force and self-trade mode; accounts keep their 100 highest client ids
+# v3: orders carry size, time in force and self-trade mode; accounts keep their 100 highest client ids;
+# markets their fund, and every fund's pool of shares
 # v4: margin settings, isolated margin accounts, open interest, last price, triggers
 DOMAIN_TAG = b"perpx-state-v4\x00"
 
@@ -46,6 +47,7 @@ def canonical(state: ExchangeState) -> bytes:
             m.premium_count,
             m.last_funding_ts,
             _book(m),
+            m.fund,
             m.open_interest,
             m.last_price,
         ]
@@ -73,7 +75,17 @@ def canonical(state: ExchangeState) -> bytes:
         state.withdrawals,
         state.next_trigger_id,
     ]
-    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts, triggers])
+    pools = [
+        [
+            name,
+            p.shares,
+            p.cooldown,
+            sorted(p.stakes.items()),
+            [[a, r.shares, r.value, r.due] for a, r in sorted(p.requests.items())],
+        ]
+        for name, p in sorted(state.pools.items())
+    ]
+    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts, triggers, pools])
 
 
 def state_hash(state: ExchangeState) -> str:

@@ -19,8 +19,8 @@ class Stage(IntEnum):
     CANCEL_ORDERS = 0  # free the margin of its open orders, and keep them from trading
     PARTIAL_CLOSE = 1  # close through the book, at or inside bankruptcy, only what restores MM
     FULL_CLOSE = 2  # close the rest through the book, at or inside bankruptcy
-    INSURED_CLOSE = 3  # close through the book beyond bankruptcy, as far as the insurance fund could pay it back
-    DELEVERAGE = 4  # fund pays the deficit; ADL or socialized loss closes the rest; what nobody takes is written off
+    INSURED_CLOSE = 3  # close through the book beyond bankruptcy, as far as the market's funds could pay it back
+    DELEVERAGE = 4  # funds and vault, in the waterfall's order; ADL or socialized loss; what nobody takes: written off
     DONE = 5
 
 

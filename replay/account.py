@@ -97,7 +97,7 @@ def account_view(state: ExchangeState, account_id: int, lights: Lights | None = 
         account_id,
         account.balance,
         equity,
-        risk.initial_requirement(state, account),
+        risk.initial_margin(state, account)[1],
         maintenance,
         positions,
         orders,

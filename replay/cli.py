@@ -170,6 +170,10 @@ def _incident_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         help="a market parameter to change (MARKET * for all), e.g. BTC-PERP.mm_bps=400; repeatable",
     )  # fmt: skip
     whatif.add_argument("--policy", choices=["adl", "socialized"], help="every market's deleveraging policy")
+    whatif.add_argument(
+        "--waterfall", dest="waterfalls", metavar="[MARKET=]LAYERS", action="append", default=[],
+        help="a waterfall for every market (or MARKET), e.g. book,market-fund,vault,adl; repeatable",
+    )  # fmt: skip
     whatif.set_defaults(run=_whatif)
 
     report = commands.add_parser("report", parents=[common], help="a self-contained HTML incident report of a log")
@@ -281,8 +285,11 @@ def _whatif(args: argparse.Namespace) -> int:
     changes = [parse_change(text) for text in args.changes]
     if args.policy:
         changes.append(parse_change(f"*.deleveraging={args.policy}"))
+    for text in args.waterfalls:
+        market, _, layers = text.rpartition("=")
+        changes.append(parse_change(f"{market or '*'}.waterfall={layers}"))
     if not changes:
-        raise BadChange("nothing to change: give --set MARKET.PARAM=VALUE or --policy")
+        raise BadChange("nothing to change: give --set MARKET.PARAM=VALUE, --policy or --waterfall")
     journal = _opened(args.journal, open_journal)
     try:
         structlog.get_logger().info("re-executing twice", journal=args.journal, changes=[str(c) for c in changes])

@@ -36,12 +36,16 @@ UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 
 # What an event or state field holds, by name: how ``Units.field`` prints it.
 PRICE_FIELDS = frozenset(("price", "index", "mark", "best_bid", "best_ask"))
-SIZE_FIELDS = frozenset(("qty", "size", "position", "maker_position", "taker_position", "counterparty_position"))
+SIZE_FIELDS = frozenset(
+    ("qty", "size", "position", "maker_position", "taker_position", "counterparty_position", "vault_position")
+)
 MONEY_FIELDS = frozenset(
     ("amount", "balance", "cost", "equity", "maintenance", "notional", "value", "deficit", "insurance", "profit",
      "fee", "maker_fee", "taker_fee", "pnl", "maker_pnl", "taker_pnl", "counterparty_pnl", "paid", "received",
-     "insurance_fund", "fee_pool", "deposits", "withdrawals")
+     "insurance_fund", "fee_pool", "deposits", "withdrawals", "charge", "vault_pnl", "fund_share", "market_fund",
+     "backstop")
 )  # fmt: skip
+FUND_FIELDS = frozenset(("fund", "source", "target"))  # name an insurance fund: "" is the shared one
 
 
 def grouped(n: int) -> str:
@@ -165,7 +169,7 @@ class Units(msgspec.Struct, frozen=True):
         """An event's or state's field by its name: a price, size or amount of money (``exact``: every
         decimal), else as it is."""
         if type(value) is not int:
-            return str(value)
+            return (value or "shared") if name in FUND_FIELDS else str(value)
         if name in PRICE_FIELDS:
             return self.price(market, value)
         if name in SIZE_FIELDS:

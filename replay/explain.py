@@ -43,14 +43,19 @@ from engine.events import (
     OrderCancelled,
     OrderRested,
     PositionDeleveraged,
+    PositionTakenOver,
     SocializedLossCharged,
+    Staked,
     TradeExecuted,
     TriggerCancelled,
     TriggerFired,
     TriggerPlaced,
     TriggerRejected,
+    Unstaked,
+    UnstakeRequested,
     Withdrawn,
 )
+from engine.funds import balance
 from engine.state import ExchangeState
 from engine.units import PPM
 from replay.account import AccountView, Involvement, account_view
@@ -92,6 +97,11 @@ class Story(msgspec.Struct):
 
 def _verb(side: int) -> str:
     return "bought" if side == Side.BUY else "sold"
+
+
+def _fund_name(fund: str) -> str:
+    """``BTC-PERP's fund``, or ``the insurance fund`` for the shared one ("")."""
+    return f"{fund}'s fund" if fund else "the insurance fund"
 
 
 def _ratio(num: int, den: int) -> Decimal:
@@ -144,6 +154,10 @@ class Narrator:
             TriggerCancelled: self._trigger_cancelled,
             MarginAdjusted: self._margin_adjusted,
             MarginReleased: self._margin_released,
+            PositionTakenOver: self._taken_over,
+            Staked: self._staked,
+            UnstakeRequested: self._unstake_requested,
+            Unstaked: self._unstaked,
         }
 
     def add(self, event: Any) -> None:
@@ -316,16 +330,47 @@ class Narrator:
     def _liquidation_fee(self, e: LiquidationFeeCharged) -> str:
         self.totals.fees += e.amount
         money = self.units.money
+        split = f" ({money(e.fund_share)} of it to {e.market}'s fund)" if e.fund_share else ""
         return (
-            f"paid liquidation fee {money(e.amount)} on {money(e.notional)} closed in {e.market}, to the insurance fund"
+            f"paid liquidation fee {money(e.amount)} on {money(e.notional)} closed in {e.market}, to the insurance"
+            f" fund{split}"
         )
 
     def _insurance_paid(self, e: InsuranceFundPaid) -> str:
         self.totals.insurance += e.amount
         money = self.units.money
         where = f"for its {e.market} position" if e.market else "toward its remaining deficit"
-        fund = money(self.state.insurance_fund)
-        return f"the insurance fund paid {money(e.amount)} into this account {where}; fund now {fund}"
+        now = money(balance(self.state, e.fund))
+        return f"{_fund_name(e.fund)} paid {money(e.amount)} into this account {where}; fund now {now}"
+
+    def _taken_over(self, e: PositionTakenOver) -> str:
+        money = self.units.money
+        if e.account == self.account_id:
+            self.totals.realized_pnl += e.pnl
+            return (
+                f"taken over by the backstop vault (account {e.vault_account}): {_verb(e.side)}"
+                f" {self._qty_at(e.market, e.qty, e.price)} (value {money(e.value)}, {money(e.charge)} of its"
+                f" deficit); realized pnl {money(e.pnl)}; position {self._signed(e.market, e.position)}"
+            )
+        self.totals.realized_pnl += e.vault_pnl
+        return (
+            f"as the backstop vault, took over {self._qty_at(e.market, e.qty, e.price)} from bankrupt account"
+            f" {e.account} (value {money(e.value)}, {money(e.charge)} against mark); realized pnl {money(e.vault_pnl)};"
+            f" position {self._signed(e.market, e.vault_position)}"
+        )
+
+    def _staked(self, e: Staked) -> str:
+        money = self.units.money
+        return f"staked {money(e.amount)} into {_fund_name(e.fund)} for {e.shares} shares; balance {self._balance()}"
+
+    def _unstake_requested(self, e: UnstakeRequested) -> str:
+        return (
+            f"asked to unstake {e.shares} shares, worth {self.units.money(e.value)} now; the lower of that and their"
+            f" worth then is paid from {self.units.time(e.due)}"
+        )
+
+    def _unstaked(self, e: Unstaked) -> str:
+        return f"unstaked {e.shares} shares for {self.units.money(e.amount)}; balance {self._balance()}"
 
     def _socialized(self, e: SocializedLossCharged) -> str:
         money = self.units.money
@@ -388,9 +433,11 @@ class Narrator:
 
     def _deficit_settled(self, e: DeficitSettled) -> str:
         money = self.units.money
+        layers = f"market funds {money(e.market_fund)}, " if e.market_fund else ""
+        vault = f", backstop vault {money(e.backstop)}" if e.backstop else ""
         return (
-            f"deficit {money(e.deficit)} settled: insurance fund {money(e.insurance)}, ADL {money(e.deleveraged)},"
-            f" socialized {money(e.socialized)}, written off {money(e.written_off)}"
+            f"deficit {money(e.deficit)} settled: {layers}insurance fund {money(e.insurance)}{vault},"
+            f" ADL {money(e.deleveraged)}, socialized {money(e.socialized)}, written off {money(e.written_off)}"
         )
 
     def _liquidation_ended(self, e: LiquidationEnded) -> str:

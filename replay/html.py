@@ -37,6 +37,7 @@ FLOW_NODES = 10  # accounts named on each side of the flow; the rest are one nod
 
 INDEX, MARK, FUND, LIQUIDATION = "#b8b8b8", "#1f5fbf", "#2e8b57", "#c0392b"
 ADL, SOCIALIZED, UNCOVERED, KEPT = "#e67e22", "#8e44ad", "#222222", "#d5d8dc"
+MARKET_FUND, VAULT = "#27ae60", "#16a085"
 RULE_COLORS = {Deleveraging.ADL: ADL, Deleveraging.SOCIALIZED: SOCIALIZED}
 RULE_NAMES = {Deleveraging.ADL: "ADL", Deleveraging.SOCIALIZED: "socialized loss"}
 RULES = {
@@ -239,7 +240,9 @@ def flow(incident: Incident, charges: list[Charge]) -> str:
     if not bankrupt:
         return _p("No account went bankrupt: there was no deficit to absorb.")
     stages = [
+        ("market funds", MARKET_FUND, lambda q: q.market_fund),
         ("insurance fund", FUND, lambda q: q.insurance),
+        ("backstop vault", VAULT, lambda q: q.backstop),
         (f"ADL ({_rule_markets(charges, Deleveraging.ADL)})", ADL, lambda q: q.adl),
         (f"socialized loss ({_rule_markets(charges, Deleveraging.SOCIALIZED)})", SOCIALIZED, lambda q: q.socialized),
         ("written off", UNCOVERED, lambda q: q.uncovered),
@@ -260,7 +263,7 @@ def flow(incident: Incident, charges: list[Charge]) -> str:
         Node(f"{name} {money(sum(p.amount for p in group))}", sum(p.amount for p in group), _color(group))
         for name, group in paid
     ]
-    for label, color, _ in stages[1:3]:
+    for label, color, _ in (stage for stage in stages if stage[1] in (ADL, SOCIALIZED)):
         m = next((i for i, node in enumerate(middle) if node.label.startswith(label)), None)
         if m is not None:
             rule = Deleveraging.ADL if color == ADL else Deleveraging.SOCIALIZED

@@ -5,9 +5,11 @@ same measure serves a log (``perpx report``) and a re-execution as it runs
 (``perpx whatif``). The few state quantities it follows are moved the way
 ``engine.apply`` moves them:
 
-- the insurance fund: + funding rounding remainders (``FundingSettled`` paid -
-  received), + ``InsuranceFunded``, + ``LiquidationFeeCharged``, -
-  ``InsuranceFundPaid``;
+- the shared insurance fund (``fund``) and each market's fund (``market_funds``):
+  + funding rounding remainders (``FundingSettled`` paid - received, shared),
+  + ``InsuranceFunded``, + ``LiquidationFeeCharged`` (its ``fund_share`` to the
+  market's fund), + ``FeesShared``, +- ``FundsTransferred``, + ``Staked``,
+  - ``Unstaked``, - ``InsuranceFundPaid``;
 - open interest (the total size of long positions) per market: from the
   positions after each fill (``TradeExecuted``, ``LiquidationFilled``,
   ``PositionDeleveraged`` carry them), less the fill.
@@ -21,11 +23,17 @@ Per market
     unit: 0.001 BTC and 0.01 ETH never add up. Money is one quote currency
     for the whole exchange, so amounts add across markets (``total``).
 
+Who paid, layer by layer
+    ``DeficitSettled`` says where each deficit went: ``layers`` adds them up
+    (market funds, shared fund, backstop vault, ADL, socialized, written off),
+    so the layers sum to ``deficits`` to the unit.
+
 Who was hurt
     ``AccountImpact.loss`` adds what an incident took from an account: the
     liquidation fees it paid, the losses its liquidation and deleveraged
     closes realized (net of gains, if negative overall), what ADL took from it
-    against mark, and socialized charges.
+    against mark, socialized charges, and the backstop vault's charges for the
+    positions it took over.
 """
 
 from collections.abc import Callable, Iterable
@@ -37,7 +45,9 @@ from engine.events import (
     BadDebtWrittenOff,
     DeficitSettled,
     DeleveragingRound,
+    FeesShared,
     FundingSettled,
+    FundsTransferred,
     InsuranceFunded,
     InsuranceFundPaid,
     LiquidationEnded,
@@ -46,9 +56,12 @@ from engine.events import (
     LiquidationStarted,
     MarketListed,
     PositionDeleveraged,
+    PositionTakenOver,
     PricesUpdated,
     SocializedLossCharged,
+    Staked,
     TradeExecuted,
+    Unstaked,
 )
 from engine.markets import Deleveraging as DeleveragingPolicy
 from engine.markets import MarketSpec
@@ -90,7 +103,9 @@ class Liquidation(msgspec.Struct):
     closed_value: int = 0  # through the book and by deleveraging, at the prices closed
     fee: int = 0  # liquidation fees, to the fund
     deficit: int = 0  # its equity below zero once the book did what it could (``DeficitSettled``), covered by:
-    insurance: int = 0  # the fund
+    market_fund: int = 0  # the markets' own funds
+    insurance: int = 0  # the shared fund
+    backstop: int = 0  # the backstop vault, taking positions over at the bankruptcy price
     adl: int = 0  # counterparties, by ADL closes at its bankruptcy price (what each lost against mark)
     socialized: int = 0  # accounts in profit, charged pro rata
     uncovered: int = 0  # nobody: written off
@@ -122,7 +137,10 @@ class MarketFigures(msgspec.Struct):
     liquidation_qty: int = 0  # closed through the book by liquidation fills
     liquidation_value: int = 0
     liquidation_fees: int = 0
-    insurance_paid: int = 0  # by the fund, for positions in this market
+    insurance_paid: int = 0  # by the shared fund, for positions in this market
+    market_fund_paid: int = 0  # by this market's own fund
+    backstop_qty: int = 0  # taken over by the backstop vault
+    backstop_value: int = 0
     deleveraging_closes: int = 0
     adl_qty: int = 0  # closed against counterparties by deleveraging rounds
     adl_value: int = 0
@@ -143,10 +161,37 @@ class AccountImpact(msgspec.Struct):
     adl_loss: int = 0  # what closes against bankrupt ones took from it against mark
     socialized: int = 0  # charged toward others' deficits
     uncovered: int = 0  # its deficit nobody could cover, written off
+    backstop_charge: int = 0  # as the vault: what the positions it took over took from it against mark
 
     @property
     def loss(self) -> int:
-        return self.liquidation_fees + max(0, -self.liquidation_pnl) + self.adl_loss + self.socialized
+        return self.liquidation_fees + max(0, -self.liquidation_pnl) + self.paid_for_others
+
+    @property
+    def paid_for_others(self) -> int:
+        """What it paid toward other accounts' deficits: ADL, socialized charges, takeovers as the vault."""
+        return self.adl_loss + self.socialized + self.backstop_charge
+
+
+class Layers(msgspec.Struct):
+    """Where the deficits went (``DeficitSettled``, summed): each layer's part; they add up to ``deficits``."""
+
+    deficits: int = 0
+    market_funds: int = 0
+    shared_fund: int = 0
+    backstop: int = 0
+    adl: int = 0
+    socialized: int = 0
+    written_off: int = 0
+
+
+class Pools(msgspec.Struct):
+    """Money staked into the funds and taken back (``Staked``, ``Unstaked``)."""
+
+    stakers: int = 0  # accounts that staked
+    staked: int = 0
+    unstaked: int = 0
+    unstakes: int = 0  # completed
 
 
 class Incident(msgspec.Struct):
@@ -164,10 +209,15 @@ class Incident(msgspec.Struct):
     fund_before_liquidations: int = 0  # when the first liquidation started
     liquidations: list[Liquidation] = msgspec.field(default_factory=list)
     deleveragings: list[Deleveraging] = msgspec.field(default_factory=list)
-    insurance_paid: int = 0  # by the fund into liquidated accounts (some with no position left: no market)
-    deficit: int = 0  # deficits after the fund: taken by ADL closes, socialized charges, or written off
+    insurance_paid: int = 0  # by the shared fund into liquidated accounts (some with no position left: no market)
+    deficit: int = 0  # deficits after the funds and the vault: taken by ADL, socialized charges, or written off
     uncovered: int = 0  # deficits nobody could cover, written off
     accounts: dict[int, AccountImpact] = msgspec.field(default_factory=dict)
+    market_funds: dict[str, int] = msgspec.field(default_factory=dict)  # each market's fund now
+    market_funds_before_liquidations: dict[str, int] = msgspec.field(default_factory=dict)
+    fees_to_market_funds: int = 0  # their share of trading and liquidation fees
+    layers: Layers = msgspec.field(default_factory=Layers)
+    pools: Pools = msgspec.field(default_factory=Pools)
 
     @property
     def units(self) -> Units:
@@ -196,12 +246,18 @@ class Measure:
         self._fund_changed = False
         self._running: dict[int, Liquidation] = {}  # by account
         self._closes: dict[tuple[str, int], list[Deleveraging]] = {}  # (market, bankrupt): closes awaiting a round
+        self._stakers: set[int] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             MarketListed: self._listed,
             PricesUpdated: self._prices,
             TradeExecuted: self._trade,
             FundingSettled: lambda e: self._fund(e.ts, e.paid - e.received),
-            InsuranceFunded: lambda e: self._fund(e.ts, e.amount),
+            InsuranceFunded: lambda e: self._into(e.ts, e.fund, e.amount),
+            FundsTransferred: self._transferred,
+            FeesShared: self._fees_shared,
+            Staked: self._staked,
+            Unstaked: self._unstaked,
+            PositionTakenOver: self._taken_over,
             LiquidationStarted: self._liquidation_started,
             LiquidationFilled: self._liquidation_filled,
             LiquidationFeeCharged: self._liquidation_fee,
@@ -247,6 +303,33 @@ class Measure:
         self._fund_changed = True
         incident.insurance_fund.record(ts, incident.fund)
 
+    def _into(self, ts: int, fund: str, change: int) -> None:
+        """Move the fund named ``fund`` ("" the shared one) by ``change``."""
+        if fund:
+            self.incident.market_funds[fund] += change
+        else:
+            self._fund(ts, change)
+
+    def _transferred(self, e: FundsTransferred) -> None:
+        self._into(e.ts, e.source, -e.amount)
+        self._into(e.ts, e.target, e.amount)
+
+    def _fees_shared(self, e: FeesShared) -> None:
+        self.incident.fees_to_market_funds += e.amount
+        self._into(e.ts, e.market, e.amount)
+
+    def _staked(self, e: Staked) -> None:
+        pools = self.incident.pools
+        self._stakers.add(e.account)
+        pools.stakers = len(self._stakers)
+        pools.staked += e.amount
+        self._into(e.ts, e.fund, e.amount)
+
+    def _unstaked(self, e: Unstaked) -> None:
+        self.incident.pools.unstaked += e.amount
+        self.incident.pools.unstakes += 1
+        self._into(e.ts, e.fund, -e.amount)
+
     def _positions(self, ts: int, market: str, qty: int, *sides: tuple[int, int]) -> None:
         """Move open interest by fills of ``qty``: each side is (its position after, its sign in the fill)."""
         change = 0
@@ -262,6 +345,7 @@ class Measure:
         incident = self.incident
         incident.specs[symbol] = e.spec
         incident.markets[symbol] = MarketFigures()
+        incident.market_funds[symbol] = 0
         incident.index[symbol], incident.mark[symbol], incident.open_interest[symbol] = Series(), Series(), Series()
 
     def _value(self, market: str, qty: int, price: int) -> int:
@@ -282,6 +366,7 @@ class Measure:
     def _liquidation_started(self, e: LiquidationStarted) -> None:
         if not self.incident.liquidations:
             self.incident.fund_before_liquidations = self.incident.fund
+            self.incident.market_funds_before_liquidations = dict(self.incident.market_funds)
         liquidation = Liquidation(e.seq, e.ts, e.account, e.equity, e.maintenance, e.notional)
         self.incident.liquidations.append(liquidation)
         self._running[e.account] = liquidation
@@ -303,15 +388,36 @@ class Measure:
         self.incident.markets[e.market].liquidation_fees += e.amount
         self._liquidation(e.account, e.market).fee += e.amount
         self._impact(e.account, e.market).liquidation_fees += e.amount
-        self._fund(e.ts, e.amount)
+        self._fund(e.ts, e.amount - e.fund_share)
+        if e.fund_share:
+            self.incident.fees_to_market_funds += e.fund_share
+            self._into(e.ts, e.market, e.fund_share)
 
     def _insurance_paid(self, e: InsuranceFundPaid) -> None:
-        self.incident.insurance_paid += e.amount
-        if e.market:
-            self.incident.markets[e.market].insurance_paid += e.amount
-        self._liquidation(e.account, e.market).insurance += e.amount
+        liquidation = self._liquidation(e.account, e.market)
+        if e.fund:
+            self.incident.markets[e.fund].market_fund_paid += e.amount
+            liquidation.market_fund += e.amount
+        else:
+            self.incident.insurance_paid += e.amount
+            if e.market:
+                self.incident.markets[e.market].insurance_paid += e.amount
+            liquidation.insurance += e.amount
         self._impact(e.account, e.market).insurance += e.amount
-        self._fund(e.ts, -e.amount)
+        self._into(e.ts, e.fund, -e.amount)
+
+    def _taken_over(self, e: PositionTakenOver) -> None:
+        figures = self.incident.markets[e.market]
+        figures.backstop_qty += e.qty
+        figures.backstop_value += e.value
+        liquidation = self._liquidation(e.account, e.market)
+        liquidation.closed_value += e.value
+        liquidation.backstop += e.charge
+        impact = self._impact(e.account, e.market)
+        impact.closed_value += e.value
+        impact.liquidation_pnl += e.pnl
+        self._impact(e.vault_account, e.market).backstop_charge += e.charge
+        self._positions(e.ts, e.market, e.qty, (e.position, e.side), (e.vault_position, -e.side))
 
     def _deleveraged(self, e: PositionDeleveraged) -> None:
         policy = self.incident.specs[e.market].deleveraging
@@ -346,11 +452,19 @@ class Measure:
         self._running.pop(e.account).stage = e.stage
 
     def _deficit_settled(self, e: DeficitSettled) -> None:
-        """Where a bankrupt's deficit went: the fund, ADL closes, socialized charges, the write-off."""
-        self.incident.deficit += e.deficit - e.insurance
+        """Where a bankrupt's deficit went: the funds, the vault, ADL closes, socialized charges, the write-off."""
+        self.incident.deficit += e.deficit - e.insurance - e.market_fund - e.backstop
         liquidation = self._running[e.account]
         liquidation.deficit, liquidation.adl, liquidation.socialized = e.deficit, e.deleveraged, e.socialized
         liquidation.uncovered = e.written_off
+        layers = self.incident.layers
+        layers.deficits += e.deficit
+        layers.market_funds += e.market_fund
+        layers.shared_fund += e.insurance
+        layers.backstop += e.backstop
+        layers.adl += e.deleveraged
+        layers.socialized += e.socialized
+        layers.written_off += e.written_off
 
     def _written_off(self, e: BadDebtWrittenOff) -> None:
         self.incident.uncovered += e.amount
@@ -372,13 +486,22 @@ class Outcome(msgspec.Struct, frozen=True):
     fund_final: int
     adl_qty: dict[str, int]  # closed against counterparties, by market
     adl_value: int
-    deficit: int  # left after the fund, taken by ADL or socialized charges
+    deficit: int  # left after the funds and the vault, taken by ADL or socialized charges
     socialized: int
     uncovered: int
+    market_funds_paid: int = 0
+    market_funds_final: int = 0  # all markets' funds together
+    fees_to_market_funds: int = 0
+    backstop_qty: dict[str, int] = msgspec.field(default_factory=dict)  # taken over by the vault, by market
+    backstop_value: int = 0
+    layers: Layers = msgspec.field(default_factory=Layers)
+    pools: Pools = msgspec.field(default_factory=Pools)
+    payers: dict[int, int] = msgspec.field(default_factory=dict)  # account: what it paid toward others' deficits
 
 
 def outcome(incident: Incident) -> Outcome:
     markets = incident.markets
+    payers = {a: impact.paid_for_others for a, impact in sorted(incident.accounts.items()) if impact.paid_for_others}
     return Outcome(
         incident.events,
         incident.total("trades"),
@@ -395,6 +518,14 @@ def outcome(incident: Incident) -> Outcome:
         incident.deficit,
         incident.total("socialized"),
         incident.uncovered,
+        incident.total("market_fund_paid"),
+        sum(incident.market_funds.values()),
+        incident.fees_to_market_funds,
+        {symbol: figures.backstop_qty for symbol, figures in markets.items()},
+        incident.total("backstop_value"),
+        incident.layers,
+        incident.pools,
+        payers,
     )
 
 

@@ -13,6 +13,7 @@ from engine.invariants import Conservation
 from replay.account import AccountView, Entry
 from replay.display import RAW, Units
 from replay.exchange import ORDER_COLUMNS, POSITION_COLUMNS, ExchangeView, exchange_lines, order_cells, position_cells
+from replay.incident import Outcome
 from replay.markets import MarketSummary
 from replay.simulate import STEP_SECONDS, SimulationSummary
 from replay.text import field_lines, section
@@ -37,8 +38,9 @@ def as_json(report: msgspec.Struct) -> str:
 def _conservation(c: Conservation, units: Units = RAW) -> str:
     verdict = "holds" if c.holds else "BROKEN"
     m = units.exact
+    market_funds = f" + market funds {m(c.market_funds)}" if c.market_funds else ""
     return (
-        f"balances {m(c.balances)} - open cost {m(c.open_cost)} + insurance fund {m(c.insurance_fund)}"
+        f"balances {m(c.balances)} - open cost {m(c.open_cost)} + insurance fund {m(c.insurance_fund)}{market_funds}"
         f" + fee pool {m(c.fee_pool)} - bad debt {m(c.bad_debt)} = {m(c.held)};"
         f" deposits {m(c.deposits)} - withdrawals {m(c.withdrawals)} = {m(c.deposits - c.withdrawals)}: {verdict}"
     )
@@ -143,13 +145,16 @@ def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
             f"{money(s.insurance_before)} before, paid out {money(o.insurance_paid)},"
             f" lowest {money(o.fund_min)}, after {money(o.fund_final)}",
         ),
+        *_market_funds(s),
+        *_vault(s),
         ("  deleveraged", f"{_closed(o.adl_qty, o.adl_value, units)}, against counterparties at bankruptcy or mark"),
         (
             "  deficit",
-            f"{money(o.deficit)} past the fund: ADL took {money(o.deficit - o.socialized)},"
-            f" socialized loss {money(o.socialized)}",
+            f"{money(o.deficit)} past the {'funds and the vault' if _layered(o) else 'fund'}:"
+            f" ADL took {money(o.deficit - o.socialized)}, socialized loss {money(o.socialized)}",
         ),
         ("  written off", money(o.uncovered)),
+        *_who_paid(s),
     ]
 
 
@@ -174,6 +179,65 @@ def _triggers(s: SimulationSummary) -> list[tuple[str, str]]:
                 "margin",
                 f"{m.isolated} markets isolated, {m.leverage_set} leverage settings, {s.units.money(m.margin_added)}"
                 f" added to isolated margin, {m.isolated_liquidations} isolated liquidations",
+            )
+        )
+    return lines
+
+
+def _layered(o: Outcome) -> bool:
+    """Did any layer beyond the default waterfall's (book, shared fund, ADL or socialized) take part?"""
+    return bool(o.market_funds_paid or o.fees_to_market_funds or o.market_funds_final or o.backstop_value)
+
+
+def _market_funds(s: SimulationSummary) -> list[tuple[str, str]]:
+    o, money = s.liquidation, s.units.money
+    if not _layered(o):
+        return []
+    return [
+        (
+            "  market funds",
+            f"{money(s.market_funds_before)} before, {money(o.fees_to_market_funds)} from fees, paid out"
+            f" {money(o.market_funds_paid)}, after {money(o.market_funds_final)}",
+        )
+    ]
+
+
+def _vault(s: SimulationSummary) -> list[tuple[str, str]]:
+    o, money = s.liquidation, s.units.money
+    if not o.backstop_value:
+        return []
+    return [
+        (
+            "  vault",
+            f"took over {_closed(o.backstop_qty, o.backstop_value, s.units)} at bankruptcy prices, charged"
+            f" {money(o.layers.backstop)}; itself liquidated {s.vault_liquidations} times, equity now"
+            f" {money(s.vault_equity)}",
+        )
+    ]
+
+
+def _who_paid(s: SimulationSummary) -> list[tuple[str, str]]:
+    """The deficits layer by layer, each with its share: shown once a layer beyond the default took part."""
+    o, money = s.liquidation, s.units.money
+    layers = o.layers
+    if not (layers.deficits and _layered(o)):
+        return []
+    parts = (
+        ("market funds", layers.market_funds),
+        ("shared fund", layers.shared_fund),
+        ("vault", layers.backstop),
+        ("ADL", layers.adl),
+        ("socialized", layers.socialized),
+        ("written off", layers.written_off),
+    )
+    lines = [("who paid", f"{money(layers.deficits)} of deficits, layer by layer:")]
+    lines += [(f"  {name}", f"{money(amount)} ({amount * 100 / layers.deficits:.1f} %)") for name, amount in parts]
+    if o.pools.stakers:
+        lines.append(
+            (
+                "  stakers",
+                f"{o.pools.stakers} accounts staked {money(o.pools.staked)} into the funds; {o.pools.unstakes} unstakes"
+                f" took back {money(o.pools.unstaked)}; the stakes still in are worth {money(s.staked_worth)}",
             )
         )
     return lines

@@ -33,8 +33,16 @@ Scenarios
     fire first and sell into the thin book, pushing the last trade down
     through more stops (a cascade within one command) and the mark down at
     the next step; the makers keep quoting, thinly, so liquidations take what
-    the book has left, the fund pays the gaps until it runs dry, and ADL and
-    socialized loss cover the rest.
+    the book has left, and every layer of the markets' waterfalls
+    (``Crash.WATERFALLS``) takes its turn, for isolated positions as for cross
+    ones: each market's own fund (fed by a transfer from the shared fund and a
+    fifth of the fees), the shared fund, a backstop vault (an account of its
+    own, with ``Crash.VAULT_DEPOSIT`` a trader, first in line in ETH-PERP,
+    after the funds in BTC-PERP, and itself liquidated as the fall goes on),
+    then ADL or socialized loss. One maker in five stakes into a fund; half
+    of them ask to unstake ten steps before the fall and complete during it
+    (their shares bear the payouts made meanwhile), the other half five steps
+    after it.
 
     Makers quote around the oracle's index rather than the engine's mark: the
     mark is made partly of the book (the median of best bid, best ask and
@@ -46,24 +54,30 @@ import random
 import time
 from collections.abc import Callable
 from itertools import chain
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
+from engine import funds, risk
 from engine.commands import (
     AdjustMargin,
     CancelAll,
     CancelOrder,
     CancelTrigger,
+    CompleteUnstake,
     Deposit,
     FundInsurance,
     ListMarket,
     PlaceOrder,
     PlaceTrigger,
+    RequestUnstake,
+    SetFundCooldown,
     SetIndexPrice,
     SetLeverage,
     SetMarginMode,
     SettleFunding,
+    Stake,
+    TransferFunds,
     Withdraw,
 )
 from engine.engine import Engine
@@ -74,6 +88,7 @@ from engine.journal import Journal
 from engine.markets import Deleveraging, Display, LeverageTier, MarginTier, MarketSpec
 from engine.state import ExchangeState
 from engine.units import BPS, ceil_div
+from engine.waterfall import Layer
 from replay.display import Units
 from replay.incident import Measure, Outcome, outcome
 from replay.rebuild import Progress, rebuild, untracked
@@ -347,20 +362,52 @@ class TradingSession:
 
 
 class Crash(TradingSession):
-    """The crash story: paired leveraged positions, a thin book and a 5-step fall (see the module doc)."""
+    """The crash story: paired leveraged positions, a thin book and a 5-step fall (see the module doc).
+
+    The vault is account ``traders + 1``; the stakers are every fifth maker, staking into the shared fund,
+    BTC-PERP's and ETH-PERP's in turn. With ``LAYERED`` false it is the crash as it was before layers: the
+    default waterfall (book, shared fund, the market's policy), no vault and no stakes."""
 
     TRADERS = 2_000
     STEPS = 60
     LISTINGS = CRASH_LISTINGS
     REQUOTE = 1.0
     ACTIONS = 1
-    FUND = 2_000 * USD  # the insurance fund at the start
+    FUND = 2_000 * USD  # the shared insurance fund at the start
+    LAYERED = True
+    WATERFALLS: ClassVar[dict[str, tuple[Layer, ...]]] = {
+        "BTC-PERP": (Layer.BOOK, Layer.MARKET_FUND, Layer.SHARED_FUND, Layer.BACKSTOP, Layer.ADL),
+        "ETH-PERP": (Layer.BOOK, Layer.BACKSTOP, Layer.MARKET_FUND, Layer.SHARED_FUND, Layer.SOCIALIZED),
+    }
+    FUND_FEE_BPS = 2_000  # a fifth of the fees to the market's own fund
+    SEED_MARKET_FUNDS = 500 * USD  # moved from the shared fund into each market's fund at the start
+    VAULT_DEPOSIT = 75 * USD  # a trader: $150,000 for 2,000 traders
+    STAKE = 1_500 * USD
+    COOLDOWN = 12 * STEP_SECONDS
+
+    def __init__(self, rng: random.Random, traders: int, steps: int, state: ExchangeState) -> None:
+        super().__init__(rng, traders, steps, state)
+        self.vault = traders + 1
+        self.stakers: dict[int, str] = {}
+        if not self.LAYERED:
+            return
+        self.stakers = {maker: ["", *self.WATERFALLS][n % 3] for n, maker in enumerate(self.makers[::5])}
+        for oracle in self.oracles:
+            spec = oracle.listing.spec
+            waterfall = self.WATERFALLS[spec.symbol]
+            layered = msgspec.structs.replace(
+                spec, waterfall=waterfall, fund_fee_bps=self.FUND_FEE_BPS, backstop_account=self.vault
+            )
+            oracle.listing = msgspec.structs.replace(oracle.listing, spec=layered)
 
     def setup(self) -> list[Any]:
-        """Markets, deposits and the fund, then each pair of takers opens a long and a short at the index; a
-        third of the longs isolated at their leverage; seven in ten longs with a stop-loss."""
+        """Markets, deposits, the funds, the vault and the stakes, then each pair of takers opens a long and a
+        short at the index; a third of the longs isolated at their leverage; seven in ten longs with a
+        stop-loss."""
         rng = self.rng
         commands = [*self.open(), FundInsurance(START_TS, self.FUND)]
+        if self.LAYERED:
+            commands += self.layers()
         ts = START_TS + 1
         for long, short in zip(self.takers[::2], self.takers[1::2], strict=False):
             oracle = rng.choice(self.oracles)
@@ -384,6 +431,34 @@ class Crash(TradingSession):
                     PlaceTrigger(ts, long, symbol, self.next_client_id(), Side.SELL, 0, below, source=source,
                                  attached=True)
                 )  # fmt: skip
+        return commands
+
+    def layers(self) -> list[Any]:
+        """The vault's deposit, each fund's cooldown, the market funds' seed from the shared fund, the stakes."""
+        commands: list[Any] = [Deposit(START_TS, self.vault, self.VAULT_DEPOSIT * len(self.makers + self.takers))]
+        for fund in ("", *self.WATERFALLS):
+            commands.append(SetFundCooldown(START_TS, fund, self.COOLDOWN))
+            if fund:
+                commands.append(TransferFunds(START_TS, "", fund, self.SEED_MARKET_FUNDS))
+        return commands + [Stake(START_TS, maker, fund, self.STAKE) for maker, fund in self.stakers.items()]
+
+    def step(self, i: int) -> list[Any]:
+        """A trading step, and the stakers' unstakes: the first half asks ten steps before the fall, the other
+        half five steps after it; each completes at the first step its cooldown allows."""
+        commands = super().step(i)
+        ts = START_TS + (i + 1) * STEP_SECONDS
+        fall = self.oracles[0].shock_step
+        stakers = list(self.stakers.items())
+        half = len(stakers) // 2
+        asking = {fall - 10: stakers[:half], fall + self.oracles[0].listing.shock_steps + 5: stakers[half:]}
+        for maker, fund in asking.get(i, []):
+            shares = self.state.pools[fund].stakes.get(maker, 0)
+            if shares:
+                commands.append(RequestUnstake(ts, maker, fund, shares))
+        for maker, fund in stakers:
+            request = self.state.pools[fund].requests.get(maker)
+            if request is not None and request.due <= ts:
+                commands.append(CompleteUnstake(ts, maker, fund))
         return commands
 
 
@@ -422,6 +497,10 @@ class SimulationSummary(msgspec.Struct, frozen=True):
     seconds: float  # wall time of the run, excluding the replay
     commands_per_second: int
     replay_seconds: float
+    market_funds_before: int = 0  # the markets' funds together, when the first liquidation started
+    staked_worth: int = 0  # what the stakes still in the funds are worth at the end
+    vault_equity: int = 0  # the backstop vaults' equity at the end
+    vault_liquidations: int = 0  # how many times a vault was itself liquidated
 
 
 class LogNotEmpty(PerpxError):
@@ -462,6 +541,9 @@ def simulate(
     replay = verify(replayed, live_hash)
     incident = measure.incident
     markets = [MarketVolume(symbol, tally.size[symbol], tally.volume[symbol]) for symbol in sorted(tally.size)]
+    state = engine.state
+    vaults = {m.spec.backstop_account for m in state.markets.values() if m.spec.backstop_account in state.accounts}
+    before = incident.market_funds_before_liquidations if incident.liquidations else incident.market_funds
     return SimulationSummary(
         scenario=scenario,
         seed=seed,
@@ -485,4 +567,15 @@ def simulate(
         seconds=round(seconds, 3),
         commands_per_second=round(commands / seconds) if seconds else 0,
         replay_seconds=round(time.perf_counter() - started, 3),
+        market_funds_before=sum(before.values()),
+        staked_worth=sum(staked_worth(state, fund) for fund in state.pools),
+        vault_equity=sum(risk.equity(state, state.accounts[vault]) for vault in vaults),
+        vault_liquidations=sum(1 for liquidation in incident.liquidations if liquidation.account in vaults),
     )
+
+
+def staked_worth(state: ExchangeState, fund: str) -> int:
+    """What the stakers' shares in ``fund`` are worth now, together (each staker's rounded down)."""
+    pool = state.pools[fund]
+    money = funds.balance(state, fund)
+    return sum(funds.redeem(shares, pool.shares, money) for shares in pool.stakes.values())

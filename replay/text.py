@@ -3,7 +3,6 @@
 import re
 from collections.abc import Sequence
 from decimal import Decimal
-from enum import Enum
 from functools import cache
 from typing import Any
 
@@ -37,14 +36,16 @@ def field_lines(fields: list[tuple[str, Any]], indent: str = "") -> list[str]:
     return [f"{indent}{name.ljust(width)}  {value}" for name, value in fields]
 
 
+# Fields appended to event types in schema 9 that mean "none" at their default: a trigger's order, a rejection's
+# limit, an isolated market on the liquidation events.
+_QUIET_DEFAULTS = frozenset(("trigger_id", "limit", "market"))
+
+
 @cache
 def _unset(kind: type) -> dict[str, Any]:
-    """The fields of an event type whose default means "none": 0 or "" (not a mode, which is always named)."""
-    return {
-        f.name: f.default
-        for f in msgspec.structs.fields(kind)
-        if f.default in (0, "") and not isinstance(f.default, Enum) and f.default is not False
-    }
+    """The fields of an event type appended in schema 9 (``_QUIET_DEFAULTS``), with their defaults."""
+    fields = msgspec.structs.fields(kind)
+    return {f.name: f.default for f in fields if f.name in _QUIET_DEFAULTS and f.default is not msgspec.NODEFAULT}
 
 
 def event_fields(event: Any) -> dict[str, Any]:

@@ -4,13 +4,17 @@ The journal is re-executed twice from genesis: as recorded (which must
 reproduce the recorded run, or ``rerun`` stops with ``Diverged``), and with
 every ``ListMarket`` patched. Both event streams are measured as they come
 (``replay.incident``) and set side by side: who was liquidated, how much was
-closed, the insurance fund's low and final balance, what ADL and socialized
-losses took, and which accounts survive under the new parameters.
+closed, the insurance fund's low and final balance, what each layer of the
+waterfall paid (market funds, shared fund, backstop vault, ADL, socialized
+loss, written off), which accounts survive under the new parameters, and who
+paid toward others' deficits, account by account.
 
 A change names a market (``*`` for every market) and a ``MarketSpec`` field
-with an integer value, or ``deleveraging`` with ``adl`` or ``socialized``. A
-patched spec must still pass ``engine.markets.spec_problem``; a change that
-names no listed market is an error, so a typo cannot pass for "no effect".
+with an integer value, ``deleveraging`` with ``adl`` or ``socialized``, or
+``waterfall`` with layers (``book,market-fund,shared-fund,vault,adl``; a
+waterfall sets the market's deleveraging policy to its last layer). A patched
+spec must still pass ``engine.markets.spec_problem``; a change that names no
+listed market is an error, so a typo cannot pass for "no effect".
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +29,7 @@ from engine.errors import PerpxError
 from engine.eventlog import DiscardLog
 from engine.journal import Journal
 from engine.markets import Deleveraging, MarketSpec, spec_problem
+from engine.waterfall import LAST, Layer, parse, spelled
 from replay.display import Units
 from replay.incident import Outcome, measure, outcome
 from replay.rebuild import Progress, untracked
@@ -41,11 +46,22 @@ class BadChange(PerpxError):
 class Change(msgspec.Struct, frozen=True):
     market: str  # "*": every market
     param: str
-    value: int
+    value: int | tuple[Layer, ...]
 
     def __str__(self) -> str:
-        value = Deleveraging(self.value).name.lower() if self.param == "deleveraging" else self.value
+        value: object = self.value
+        if self.param == "deleveraging":
+            value = Deleveraging(self.value).name.lower()
+        elif self.param == "waterfall":
+            value = spelled(self.value)  # type: ignore[arg-type]
         return f"{self.market}.{self.param}={value}"
+
+    def fields(self) -> dict[str, object]:
+        """The spec fields it sets: a waterfall sets the deleveraging policy its last layer names, too."""
+        value = self.value
+        if self.param == "waterfall" and isinstance(value, tuple) and value and value[-1] in LAST:
+            return {"waterfall": value, "deleveraging": Deleveraging(LAST.index(value[-1]))}
+        return {self.param: value}
 
 
 def parse_change(text: str) -> Change:
@@ -56,6 +72,11 @@ def parse_change(text: str) -> Change:
         raise BadChange(f"{text!r}: expected MARKET.PARAM=VALUE, e.g. BTC-PERP.mm_bps=400")
     if param not in PARAMS:
         raise BadChange(f"{text!r}: {param} is not a market parameter; one of {', '.join(PARAMS)}")
+    if param == "waterfall":
+        try:
+            return Change(market, param, parse(value))
+        except ValueError as exc:
+            raise BadChange(f"{text!r}: {exc}") from None
     if param == "deleveraging":
         policies = {policy.name.lower(): policy for policy in Deleveraging}
         if value.lower() not in policies:
@@ -83,7 +104,7 @@ class Patch:
         if not mine:
             return command
         self._used.update(mine)
-        patched = msgspec.structs.replace(spec, **{c.param: c.value for c in mine})
+        patched = msgspec.structs.replace(spec, **{k: v for c in mine for k, v in c.fields().items()})
         problem = spec_problem(patched)
         if problem:
             raise BadChange(f"{', '.join(map(str, mine))}: {problem}")
@@ -101,6 +122,8 @@ class WhatIf(msgspec.Struct, frozen=True):
     survived: list[int]  # liquidated as recorded, not with the changes
     newly_liquidated: list[int]
     units: Units  # how the recorded listings say the integers read
+    payers: list[tuple[int, int, int]] = msgspec.field(default_factory=list)  # (account, paid toward others'
+    # deficits as recorded, what if), where they differ
 
 
 def _events(batches: Iterable[list[Journaled]], strict: bool, patch: Callable[[Any], Any] | None) -> Iterator[Any]:
@@ -119,7 +142,13 @@ def whatif(journal: Journal, changes: list[Change], progress: Progress = untrack
         raise BadChange(f"no market in the journal matches {', '.join(map(str, unused))}")
     before, after = set(recorded.liquidated), set(changed.liquidated)
     survived, newly = sorted(before - after), sorted(after - before)
-    return WhatIf(journal.source, [str(c) for c in changes], recorded, changed, survived, newly, measured.units)
+    payers = [
+        (account, recorded.payers.get(account, 0), changed.payers.get(account, 0))
+        for account in sorted(recorded.payers.keys() | changed.payers.keys())
+        if recorded.payers.get(account, 0) != changed.payers.get(account, 0)
+    ]
+    names = [str(c) for c in changes]
+    return WhatIf(journal.source, names, recorded, changed, survived, newly, measured.units, payers)
 
 
 # (label, Outcome field, what it counts): "money", "size" (one row per market), or "" for a count
@@ -136,10 +165,21 @@ ROWS = (
     ("insurance fund final", "fund_final", "money"),
     ("deleveraged", "adl_qty", "size"),
     ("value deleveraged", "adl_value", "money"),
-    ("deficit after the fund", "deficit", "money"),
+    ("deficit after the funds and vault", "deficit", "money"),
     ("socialized charges", "socialized", "money"),
     ("uncovered losses", "uncovered", "money"),
+    ("taken over by the vault", "backstop_qty", "size"),
 )
+LAYER_ROWS = (  # who paid the deficits, layer by layer (``replay.incident.Layers``)
+    ("deficits", "deficits"),
+    ("  market funds", "market_funds"),
+    ("  shared fund", "shared_fund"),
+    ("  backstop vault", "backstop"),
+    ("  ADL", "adl"),
+    ("  socialized", "socialized"),
+    ("  written off", "written_off"),
+)
+PAYERS_SHOWN = 10
 
 
 def _rows(w: WhatIf, label: str, name: str, kind: str) -> list[tuple[str, Any, Any, Any]]:
@@ -161,8 +201,17 @@ def _rows(w: WhatIf, label: str, name: str, kind: str) -> list[tuple[str, Any, A
 
 def whatif_lines(w: WhatIf) -> list[str]:
     rows = [row for label, name, kind in ROWS for row in _rows(w, label, name, kind)]
+    money = w.units.money
+    for label, name in LAYER_ROWS:
+        was, now = getattr(w.recorded.layers, name), getattr(w.changed.layers, name)
+        rows.append((label, money(was), money(now), money(now - was)))
     lines = [f"what if {', '.join(w.changes)} in {w.journal}"]
     lines += section("", ("", "as recorded", "what if", "change"), rows)[1:]
     lines.append(f"survived: {', '.join(map(str, w.survived)) or 'none'}")
     lines.append(f"newly liquidated: {', '.join(map(str, w.newly_liquidated)) or 'none'}")
+    if w.payers:
+        moved = sorted(w.payers, key=lambda p: (-abs(p[2] - p[1]), p[0]))[:PAYERS_SHOWN]
+        title = f"who paid toward others' deficits, where it changed ({len(w.payers)} accounts; the most moved first)"
+        rows = [(account, money(was), money(now), money(now - was)) for account, was, now in moved]
+        lines += section(title, ("account", "as recorded", "what if", "change"), rows)
     return lines

@@ -23,6 +23,16 @@ Builders
     ``canonical_except_seq(state)``  the canonical state with ``seq`` blanked:
                                what a rejected command must leave unchanged
 
+Every engine is checked against its own events
+    For every test, each state a dispatcher ran commands on is compared at the
+    end with the fold of the events those commands made (``engine.apply``, what
+    replay does) onto a copy of the state taken before its first command of the
+    test: the hot paths that mutate state directly (``engine.dispatch``) must
+    leave it exactly as applying their events does, in every test workload. A
+    test that edits a state by hand after its first command (to probe the
+    distress index at a mark the engine never set) says so with
+    ``@pytest.mark.edits_state``.
+
 Fixtures
     ``engine_with_market``  ``listed()``: BTC-PERP at index 50,000, no accounts
     ``redis_url``           a real Redis for the session: ``REDIS_URL`` when set,
@@ -32,6 +42,7 @@ Fixtures
                             (it fsyncs every write, so a kill loses nothing acknowledged)
 """
 
+import copy
 import os
 import uuid
 from collections.abc import Iterator
@@ -44,9 +55,11 @@ import redis
 from redisserver import RedisServer
 
 from engine import Deposit, Engine, ListMarket, MarketSpec, PlaceOrder, SetIndexPrice, Side
+from engine.apply import apply_all
+from engine.dispatch import Dispatcher
 from engine.events import Deposited, MarketListed, PricesUpdated
 from engine.state import Account, ExchangeState
-from engine.statehash import DOMAIN_TAG, canonical
+from engine.statehash import DOMAIN_TAG, canonical, state_hash
 
 BTC = "BTC-PERP"
 BTC_INDEX = 50_000
@@ -107,6 +120,45 @@ def canonical_except_seq(state: ExchangeState) -> list[Any]:
     """``statehash.canonical(state)`` decoded, with the seq blanked (the only thing a rejection moves)."""
     totals, *rest = msgspec.msgpack.decode(canonical(state).removeprefix(DOMAIN_TAG))
     return [[None, *totals[1:]], *rest]
+
+
+_folds: dict[int, tuple[ExchangeState, ExchangeState]] = {}  # id(live state): (live state, fold of its events)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _folding_dispatchers() -> Iterator[None]:
+    """Every ``Dispatcher.handle`` also folds the command's events onto a copy of the state it started from."""
+    handle = Dispatcher.handle
+
+    def handle_and_fold(self: Dispatcher, command: Any, out: list[Any]) -> Any:
+        live = self.state
+        if id(live) not in _folds:
+            _folds[id(live)] = (live, copy.deepcopy(live))
+        start = len(out)
+        try:
+            return handle(self, command, out)
+        finally:
+            apply_all(_folds[id(live)][1], out[start:])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Dispatcher, "handle", handle_and_fold)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def live_state_is_the_fold_of_its_events(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After the test (and the fixtures it set up), every state commands ran on hashes like the fold of
+    the events they made."""
+    yield
+    differ = unfolded()
+    _folds.clear()
+    if request.node.get_closest_marker("edits_state") is None:
+        assert not differ, "a live state is not the fold of its own events"
+
+
+def unfolded() -> list[ExchangeState]:
+    """The live states commands ran on in this test that do not hash like the fold of their events."""
+    return [live for live, folded in _folds.values() if state_hash(live) != state_hash(folded)]
 
 
 @pytest.fixture

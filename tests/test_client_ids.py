@@ -2,7 +2,7 @@
 twice and an account's memory stays flat however many orders it sends."""
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ from conftest import BTC, funded, listed, place
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import CancelOrder, CommandRejected, Engine, PlaceOrder, RejectReason, Side, TimeInForce
+from engine import CancelOrder, CommandRejected, DiscardLog, Engine, PlaceOrder, RejectReason, Side, TimeInForce
 from engine.clientids import KEPT, client_id_problem, remember
 from engine.snapshot import take
 
@@ -77,16 +77,6 @@ def test_a_filled_order_resent_after_150_others_is_refused() -> None:
     assert place(engine, 1, Side.BUY, 1, 49_000, client_id=152)[0].client_id == 152
 
 
-class Discard:
-    """A log that keeps only its last event: the test measures the state, not the log."""
-
-    def __init__(self) -> None:
-        self.last: Any = None
-
-    def append(self, events: Sequence[Any]) -> None:
-        self.last = events[-1]
-
-
 ACCOUNTS = 4
 
 
@@ -95,7 +85,7 @@ def rich_accounts_on_a_discarding_log() -> Engine:
     setup = listed()
     for account in range(1, ACCOUNTS + 1):
         funded(setup, account, 10_000_000)
-    log = Discard()
+    log = DiscardLog()  # the test measures the state, not the log
     log.append(list(setup.log.read()))
     return Engine(log, state=setup.state)
 
@@ -115,11 +105,12 @@ def orders(first: int, last: int, resting: dict[int, int]) -> Iterator[Any]:
         resting[account] = n
 
 
-def footprint(engine: Engine) -> tuple[int, int, list[int]]:
-    """The state's snapshot size in bytes, its resting orders, and each account's kept client ids in bytes."""
+def footprint(engine: Engine, last: Any) -> tuple[int, int, list[int]]:
+    """The state's snapshot size in bytes (``last``: the last event), its resting orders, and each account's
+    kept client ids in bytes."""
     state = engine.state
     kept = [sys.getsizeof(a.client_ids) + sum(map(sys.getsizeof, a.client_ids)) for a in state.accounts.values()]
-    return len(take(state, engine.log.last)), len(state.orders), kept
+    return len(take(state, last)), len(state.orders), kept
 
 
 def test_memory_stays_flat_over_200_000_orders() -> None:
@@ -131,8 +122,9 @@ def test_memory_stays_flat_over_200_000_orders() -> None:
     footprints = []
     for first in (1, 100_001):
         for command in orders(first, first + 100_000, resting):
-            assert type(engine.submit(command)[0]) is not CommandRejected
-        footprints.append(footprint(engine))
+            events = engine.submit(command)
+            assert type(events[0]) is not CommandRejected
+        footprints.append(footprint(engine, events[-1]))
     assert footprints[0] == footprints[1]
     _, resting_orders, kept = footprints[1]
     assert resting_orders == ACCOUNTS

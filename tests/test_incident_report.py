@@ -132,8 +132,8 @@ def test_the_measured_fund_and_open_interest_equal_the_folded_state(commands: li
 @settings(max_examples=25, deadline=None)
 @given(commands=scenarios())
 def test_every_deficit_is_the_fund_plus_the_charges_plus_what_is_written_off(commands: list[Any]) -> None:
-    """Over random liquidation scenarios, each bankrupt's deficit is what the fund paid, what ADL closes and
-    socialized charges took and what was written off; the charges add up, bankrupt by bankrupt, to what
+    """Over random liquidation scenarios, each bankrupt's deficit is what the funds paid, what the vault, ADL
+    closes and socialized charges took and what was written off; the charges add up, bankrupt by bankrupt, to what
     its liquidations say others took; no charge is negative."""
     engine = Engine()
     for command in commands:
@@ -145,7 +145,7 @@ def test_every_deficit_is_the_fund_plus_the_charges_plus_what_is_written_off(com
         taken[charge.bankrupt] = taken.get(charge.bankrupt, 0) + charge.amount
     by_account: dict[int, int] = {}
     for q in findings.incident.liquidations:
-        assert q.deficit == q.insurance + q.adl + q.socialized + q.uncovered
+        assert q.deficit == q.market_fund + q.insurance + q.backstop + q.adl + q.socialized + q.uncovered
         by_account[q.account] = by_account.get(q.account, 0) + q.adl + q.socialized
     assert taken == {account: amount for account, amount in by_account.items() if amount}
 

@@ -75,6 +75,7 @@ def test_opening_moves_the_initial_margin_into_the_isolated_margin() -> None:
     assert conservation(engine.state).holds
 
 
+@pytest.mark.edits_state
 def test_its_liquidation_price_keys_the_distress_index() -> None:
     """Isolated equity = 49,750 + 10 x (M - 50,000) against MM = 10 x M x 5 %: K = ceil(10^4 x 450,250 / (9,500 x 10))
     = ceil(47,394.7) = 47,395. Below it the isolated margin account (1, BTC-PERP) is found; the cross one never."""
@@ -123,7 +124,7 @@ def test_its_deficit_goes_down_the_waterfall_not_to_the_rest_of_the_account() ->
     close = next(e for e in events if type(e) is PositionDeleveraged)
     assert (close.counterparty_account, close.qty, close.value, close.pnl) == (BOB, 10, 446_250, -53_750)
     settled = next(e for e in events if type(e) is DeficitSettled)
-    assert settled == DeficitSettled(settled.seq, 2, ALICE, 10_250, 4_000, 6_250, 0, 0, BTC)
+    assert settled == DeficitSettled(settled.seq, 2, ALICE, 10_250, 4_000, 6_250, 0, 0, market=BTC)
     assert margins(engine) == (950_000, 0)
     assert engine.state.accounts[BOB].balance == 10_000_000 + 100 + 53_750  # his rebate, then 60,000 - 6,250
     assert check(engine.state) == []

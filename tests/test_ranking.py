@@ -150,6 +150,7 @@ def held_state(held: list[tuple[int, int, int, int]], mark: int) -> ExchangeStat
     return state
 
 
+@pytest.mark.edits_state
 @given(positions, st.integers(40_000, 60_000))
 def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int, int, int, int]], mark: int) -> None:
     """The hot ranking loop orders each side exactly as the definitions do, cross-margin accounts included."""
@@ -182,6 +183,7 @@ def test_adl_lights_are_published_once_an_interval_on_the_first_command_at_or_af
     assert lights_at(121) == [published]
 
 
+@pytest.mark.edits_state
 @given(positions, st.integers(40_000, 60_000), st.sampled_from([1, -1]))
 def test_adl_order_pops_its_side_in_ranked_order_and_refiles_what_changed(
     held: list[tuple[int, int, int, int]], mark: int, side: int

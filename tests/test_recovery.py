@@ -20,7 +20,7 @@ from redisserver import RedisServer
 from streams import command_stream
 from test_docs_examples import python_blocks
 
-from engine import Deposit, Engine, FileLog, LogUnavailable, MemoryLog
+from engine import Deposit, Engine, FileLog, LogMismatch, LogUnavailable, MemoryLog
 from engine.codec import encode
 from engine.engine import fold
 from engine.eventlog import EventLog
@@ -111,6 +111,9 @@ class Flaky:
     def append(self, events: Any) -> None:
         self.refuse()
         self.log.append(events)
+
+    def last_seq(self) -> int:
+        return self.log.last_seq()
 
     def save(self, seq: int, snapshot: bytes) -> None:
         self.refuse()
@@ -230,3 +233,13 @@ def test_file_log_crash_mid_append_loses_only_the_unacknowledged_command(tmp_pat
     for command in COMMANDS[k - 1 :]:
         recovered.submit(command)
     assert_same_history(log, reference)
+
+
+def test_a_new_engine_refuses_a_log_that_already_holds_events(tmp_path: Path) -> None:
+    """Engine(log) starts a new history; given a log with 2 events it says so at once and names recover,
+    rather than failing with a sequence gap at the first submit."""
+    log = FileLog(tmp_path / "events.log")
+    Engine(log).submit_many([Deposit(1, 1, 100), Deposit(1, 2, 100)])
+    with pytest.raises(LogMismatch, match="the log ends at seq 2 but the state is at seq 0: continue an existing"):
+        Engine(log)
+    assert Engine.recover(log).state.seq == 2

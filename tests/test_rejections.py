@@ -40,7 +40,7 @@ from engine import (
     TimeInForce,
     Withdraw,
 )
-from engine.commands import FundInsurance
+from engine.commands import CompleteUnstake, FundInsurance, RequestUnstake, SetFundCooldown, Stake, TransferFunds
 from engine.engine import fold
 from engine.events import CommandRejected, OrderAccepted
 from engine.invariants import check
@@ -674,6 +674,111 @@ def deposit_to_account_zero(desk: Engine) -> Any:
 def deposit_to_negative_account(desk: Engine) -> Any:
     """A negative account id."""
     return Deposit(TS, -1, 100)
+
+
+# insurance funds and stakes (6xx); "" names the shared fund, a symbol its market's fund
+
+
+@rejects(R.UNKNOWN_FUND, BOB)
+def stake_into_an_unlisted_markets_fund(desk: Engine) -> Any:
+    return Stake(TS, BOB, "DOGE-PERP", 1_000)
+
+
+@rejects(R.UNKNOWN_FUND)
+def insurance_for_an_unlisted_markets_fund(desk: Engine) -> Any:
+    return FundInsurance(TS, 1_000, "DOGE-PERP")
+
+
+@rejects(R.UNKNOWN_FUND)
+def transfer_to_an_unlisted_markets_fund(desk: Engine) -> Any:
+    return TransferFunds(TS, "", "DOGE-PERP", 1)
+
+
+@rejects(R.SAME_FUND)
+def transfer_from_a_fund_to_itself(desk: Engine) -> Any:
+    desk.submit(FundInsurance(TS, 1_000))
+    return TransferFunds(TS, "", "", 1)
+
+
+@rejects(R.INSUFFICIENT_BALANCE)
+def transfer_beyond_the_funds_money(desk: Engine) -> Any:
+    """The shared fund holds 1,000: 1,001 is one unit more."""
+    desk.submit(FundInsurance(TS, 1_000))
+    return TransferFunds(TS, "", BTC, 1_001)
+
+
+@rejects(R.FUND_HELD_BY_STAKERS)
+def transfer_of_the_stakers_money(desk: Engine) -> Any:
+    """Bob's 1,000 is the whole shared fund, 1,000 shares of 1,000: moving 1 unit would burn
+    ceil(1 x 1,000 / 1,000) = 1 of the exchange's 0 shares."""
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    return TransferFunds(TS, "", BTC, 1)
+
+
+@rejects(R.INVALID_COOLDOWN)
+def negative_cooldown(desk: Engine) -> Any:
+    return SetFundCooldown(TS, BTC, -1)
+
+
+@rejects(R.STAKE_TOO_SMALL, ALICE)
+def stake_worth_less_than_a_share(desk: Engine) -> Any:
+    """SOL-PERP gives its whole fee share to its fund. Alice stakes 1 (1 share of a fund of 1), then buys 10 at
+    1,000 from Bob: fees 5 (taker, 5 bps of 10,000) - 2 (Bob's rebate) = 3 into the fund, now 4 for 1 share.
+    A stake of 3 mints floor(3 x 1 / 4) = 0 shares."""
+    desk.submit(ListMarket(TS, btc_perp(symbol="SOL-PERP", fund_fee_bps=10_000)))
+    desk.submit(SetIndexPrice(TS, "SOL-PERP", 1_000))
+    desk.submit(Stake(TS, ALICE, "SOL-PERP", 1))
+    place(desk, BOB, SELL, 10, 1_000, market="SOL-PERP")
+    place(desk, ALICE, BUY, 10, 1_000, market="SOL-PERP", tif=TimeInForce.IOC)
+    assert desk.state.markets["SOL-PERP"].fund == 4
+    return Stake(TS, ALICE, "SOL-PERP", 3)
+
+
+@rejects(R.UNSTAKE_PENDING, BOB)
+def stake_while_an_unstake_waits(desk: Engine) -> Any:
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    desk.submit(RequestUnstake(TS, BOB, "", 10))
+    return Stake(TS, BOB, "", 1_000)
+
+
+@rejects(R.UNSTAKE_PENDING, BOB)
+def second_unstake_request(desk: Engine) -> Any:
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    desk.submit(RequestUnstake(TS, BOB, "", 10))
+    return RequestUnstake(TS, BOB, "", 10)
+
+
+@rejects(R.INSUFFICIENT_SHARES, BOB)
+def unstake_more_shares_than_held(desk: Engine) -> Any:
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    return RequestUnstake(TS, BOB, "", 1_001)
+
+
+@rejects(R.INVALID_AMOUNT, BOB)
+def unstake_no_shares(desk: Engine) -> Any:
+    return RequestUnstake(TS, BOB, "", 0)
+
+
+@rejects(R.NO_UNSTAKE_REQUEST, BOB)
+def complete_an_unstake_never_asked(desk: Engine) -> Any:
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    return CompleteUnstake(TS, BOB, "")
+
+
+@rejects(R.COOLDOWN_NOT_OVER, BOB)
+def complete_an_unstake_early(desk: Engine) -> Any:
+    """The shared fund's cooldown is 100: a request at 5 may complete from 105."""
+    desk.submit(SetFundCooldown(TS, "", 100))
+    desk.submit(Stake(TS, BOB, "", 1_000))
+    desk.submit(RequestUnstake(TS, BOB, "", 10))
+    return CompleteUnstake(TS + 99, BOB, "")
+
+
+@rejects(R.INSUFFICIENT_MARGIN, ALICE)
+def stake_of_the_margin_an_order_needs(desk: Engine) -> Any:
+    """Alice's bid of 10 at 49,500 needs IM 50,000 of her 100,000: staking 50,001 would leave too little."""
+    desk.submit(order())
+    return Stake(TS, ALICE, "", 50_001)
 
 
 # command (5xx)

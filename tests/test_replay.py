@@ -81,6 +81,7 @@ def test_rebuild_beyond_the_log_raises(session_log: tuple[Path, dict[int, str], 
         rebuild(FileLog(path, writable=False), last + 1)
 
 
+@pytest.mark.edits_state
 def test_verify_reports_money_not_conserved() -> None:
     """A state whose fee pool holds one unit more than was paid in fails conservation."""
     engine = listed()

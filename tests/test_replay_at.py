@@ -31,7 +31,7 @@ def test_at_an_event_inside_a_cascade_the_queue_shows_who_waits(adl_incident_log
     text = perpx("replay", str(adl_incident_log), "--at", "25")
     assert text.split("\n\n")[2].splitlines() == [
         "at seq 25 (ts 3604)",
-        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=21000",
+        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=21000 fund=shared",
         "  insurance fund  0",
         # taker fees 1,500 + 1,000 + 250 less rebates 600 + 400 + 100
         "  fee pool        1650",
@@ -108,7 +108,7 @@ def test_at_a_seq_a_listing_with_a_display_reads_in_dollars_and_coins(tmp_path: 
     at = text.split("\n\n")[2].splitlines()
     assert at[:4] == [
         "at seq 25 (2023-11-14 23:13:24 UTC)",
-        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=$21.00",
+        "  event           InsuranceFundPaid  market=BTC-PERP account=2 amount=$21.00 fund=shared",
         "  insurance fund  $0.00",
         "  fee pool        $1.65",
     ]

@@ -5,7 +5,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import BTC, btc_perp, funded, listed, place
+from conftest import BTC, btc_perp, funded, listed, place, unfolded
 
 from engine import Deposit, Engine, ListMarket, SetIndexPrice, Side, fold
 from engine.book import Order
@@ -169,3 +169,13 @@ def test_container_changes_change_the_hash(busy_events: list[Any], mutate: Calla
 def test_replay_hashes_equal_to_live(busy_events: list[Any]) -> None:
     """Folding the recorded events rebuilds a state whose hash equals the live engine's."""
     assert state_hash(fold(busy_events)) == busy_engine().state_hash()
+
+
+@pytest.mark.edits_state
+def test_every_test_compares_the_live_state_with_the_fold_of_its_events() -> None:
+    """The check every test ends with (``conftest.unfolded``) passes while only commands changed a state,
+    and names the state once a hand edit (one unit into the fee pool) sets it apart from its events' fold."""
+    engine = busy_engine()
+    assert unfolded() == []
+    engine.state.fee_pool += 1
+    assert unfolded() == [engine.state]

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from conftest import BTC
 from incidents import IN_DOLLARS, adl_incident, written
 
 from engine.markets import Deleveraging
 from replay.cli import main
-from replay.incident import Outcome
+from replay.incident import Layers, Outcome
 from replay.source import open_journal
 from replay.whatif import Change, parse_change, whatif, whatif_lines
 
@@ -34,6 +35,9 @@ RECORDED = Outcome(
     deficit=9_000,
     socialized=0,
     uncovered=0,
+    backstop_qty={BTC: 0},
+    layers=Layers(deficits=30_000, shared_fund=21_000, adl=9_000),
+    payers={3: 5_400, 4: 3_600},  # ADL's 9,000 against mark, pro rata to the 60 and 40 lots closed
 )
 
 
@@ -110,6 +114,8 @@ def test_parse_change(text: str, change: Change) -> None:
         (["--set", "ETH-PERP.mm_bps=400"], "no market in the journal matches ETH-PERP.mm_bps=400"),
         (["--set", "BTC-PERP.mm_bps=1200"], "BTC-PERP.mm_bps=1200: need 0 < mm_bps < im_bps <= 10000"),
         ([], "nothing to change"),
+        (["--waterfall", "book,fund,adl"], "unknown layer 'fund'"),
+        (["--waterfall", "book,vault,adl"], "a backstop vault layer needs backstop_account > 0"),
     ],
 )
 def test_perpx_whatif_refuses_a_change_that_cannot_apply(
@@ -146,3 +152,43 @@ def test_the_text_reads_in_the_listings_units_one_size_row_per_market(tmp_path: 
         "  deleveraged, BTC-PERP                0.100 BTC  0.100 BTC   0.000 BTC",
         "  value deleveraged                    $4,409.00  $4,409.00       $0.00",
     ]
+
+
+def test_another_waterfall_shows_who_would_have_paid(adl_incident_journal: str) -> None:
+    """book, vault, ADL with account 1 (10,000,000, no position) as the vault: the fund's 21,000 is not in this
+    waterfall; the vault takes account 2's 100 lots at charge ceil(30,000 x k / 100) = 300 k, affordable while
+    10,000,000 - 300 k >= IM 4,400 k (k <= 2,127): all 100, for 4,400,000 + 30,000 (its bankruptcy price
+    44,300). ADL takes nothing: shorts 3 and 4 pay nothing, the vault the whole 30,000. Events: no fund
+    payment, no two closes and their round (-4), one takeover (+1)."""
+    result = whatif(
+        open_journal(adl_incident_journal),
+        [parse_change("*.waterfall=book,vault,adl"), parse_change("BTC-PERP.backstop_account=1")],
+    )
+    changed = result.changed
+    assert changed == msgspec.structs.replace(
+        RECORDED, events=34 - 4 + 1, insurance_paid=0, fund_min=21_000, fund_final=21_000, adl_qty={BTC: 0},
+        adl_value=0, deficit=0, backstop_qty={BTC: 100}, backstop_value=4_430_000,
+        layers=Layers(deficits=30_000, backstop=30_000), payers={1: 30_000},
+    )  # fmt: skip
+    assert result.payers == [(1, 0, 30_000), (3, 5_400, 0), (4, 3_600, 0)]
+    lines = whatif_lines(result)
+    assert "    shared fund                            21000        0    -21000" in lines
+    assert "    backstop vault                             0    30000     30000" in lines
+    assert lines[-5:] == [
+        "who paid toward others' deficits, where it changed (3 accounts; the most moved first)",
+        "  account  as recorded  what if  change",
+        "        1            0    30000   30000",
+        "        3         5400        0   -5400",
+        "        4         3600        0   -3600",
+    ]
+
+
+def test_perpx_whatif_waterfall_flag(adl_incident_journal: str) -> None:
+    """--waterfall LAYERS is the change *.waterfall=LAYERS, and sets the policy its last layer names."""
+    out = io.StringIO()
+    argv = ["whatif", adl_incident_journal, "--waterfall", "BTC-PERP=book,shared-fund,socialized", "--json", "--quiet"]
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        assert main(argv) == 0
+    result = json.loads(out.getvalue())
+    assert result["changes"] == ["BTC-PERP.waterfall=book,shared-fund,socialized"]
+    assert (result["changed"]["socialized"], result["changed"]["layers"]["socialized"]) == (9_000, 9_000)
