@@ -164,7 +164,7 @@ class Liquidator:
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
         self._memo: tuple[int, Margined | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
-        self._held: list[str] = []  # the markets the margin account being liquidated held positions in at the start
+        self._held: list[str] = []  # the markets whose layers the margin account being liquidated falls down
         self._steps: dict[Stage, Callable[[int, Margined], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -264,7 +264,8 @@ class Liquidator:
     def _liquidate(self, ts: int, unit: Unit) -> None:
         """Walk one margin account down the waterfall."""
         account = self.state.unit(*unit)
-        self._held = [symbol for symbol, pos in account.positions.items() if pos.size]
+        held = [symbol for symbol, pos in account.positions.items() if pos.size]
+        self._held = [account.market] if account.market else held  # an isolated one: its market's, even flat
         equity, maintenance = self._health(account)
         notional = self._notional(account)
         self._emit(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
@@ -384,7 +385,8 @@ class Liquidator:
 
     def _funds_without_position(self) -> list[str]:
         """The funds that pay the deficit of an account the book closed beyond bankruptcy: the fund layers of the
-        markets it held, by symbol, each market's in its waterfall's order; the shared fund if it held none."""
+        markets it held (an isolated margin account: its market), by symbol, each market's in its waterfall's
+        order; the shared fund if it held none."""
         order: list[str] = []
         for symbol in sorted(self._held):
             for layer in middle(self.state.markets[symbol].spec):

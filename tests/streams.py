@@ -4,7 +4,8 @@ Two markets, eight accounts, and every command type with most order options
 (limit and market, every time in force, reduce-only, every self-trade mode).
 Cancels and amends name orders by order id or by client id. Triggers of every
 kind and price source (position TP/SLs among them) rest, fire and are
-cancelled; accounts isolate markets, choose leverage and move margin. Some commands
+cancelled; accounts isolate markets, choose leverage and move margin; one
+market has leverage tiers and an open-interest cap. Some commands
 are meant to be rejected (cancels and amends of orders that are gone,
 withdrawals beyond the balance, reused client ids): rejections are events
 too. The index walks, and funding falls due often, so positions, fees and
@@ -23,6 +24,7 @@ from engine import (
     CancelOrder,
     CancelTrigger,
     Deposit,
+    LeverageTier,
     ListMarket,
     OrderType,
     PlaceOrder,
@@ -45,11 +47,15 @@ TICKS = {BTC: 10, ETH: 1}
 
 
 def setup() -> list[Any]:
-    """List both markets with their first index prices, fund every account with $1,000,000, and isolate
-    BTC-PERP for accounts 1 to 3 and ETH-PERP for accounts 3 and 4."""
+    """List both markets with their first index prices (ETH-PERP with leverage tiers, 5x from a notional of
+    20,000,000 and 2x from 40,000,000, and an open-interest cap of 12,000), fund every account with $1,000,000,
+    and isolate BTC-PERP for accounts 1 to 3 and ETH-PERP for accounts 3 and 4."""
+    tiers = (LeverageTier(20_000_000, 5), LeverageTier(40_000_000, 2))
     return [
         ListMarket(1, btc_perp(funding_interval=50)),
-        ListMarket(1, btc_perp(symbol=ETH, tick_size=1, funding_interval=70)),
+        ListMarket(
+            1, btc_perp(symbol=ETH, tick_size=1, funding_interval=70, leverage_tiers=tiers, max_open_interest=12_000)
+        ),
         SetIndexPrice(1, BTC, 50_000),
         SetIndexPrice(1, ETH, 3_000),
         *(Deposit(1, account, 10**9) for account in ACCOUNTS),

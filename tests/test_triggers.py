@@ -228,3 +228,18 @@ def test_a_position_stop_the_same_fills_close_and_cross_is_cancelled_not_fired()
     assert names(events) == ["OrderAccepted", "TradeExecuted", "TriggerCancelled"]
     assert events[-1].reason == CancelReason.POSITION_CLOSED
     assert engine.state.triggers == {}
+
+
+def test_a_fired_post_only_order_that_would_cross_is_a_trigger_rejection() -> None:
+    """Bob asks 1 at 50,300. Alice's stop buy on the index at 50,200 places a post-only bid at 50,300 when it
+    fires: it would cross Bob's ask, so it is refused like any post-only order, as a ``TriggerRejected`` (the
+    trigger's refusal names the trigger, not a ``PlaceOrder`` nobody sent), and nothing else changes."""
+    engine = listed()
+    funded(engine, ALICE, 1_000_000)
+    funded(engine, BOB, 1_000_000)
+    place(engine, BOB, SELL, 1, 50_300)
+    trigger(engine, ALICE, BUY, 1, 50_200, source=PriceSource.INDEX, price=50_300, tif=TimeInForce.POST_ONLY)
+    events = engine.submit(SetIndexPrice(2, BTC, 50_200))
+    assert names(events) == ["PricesUpdated", "TriggerFired", "TriggerRejected"]
+    assert events[2] == TriggerRejected(events[2].seq, 2, 1, ALICE, BTC, RejectReason.POST_ONLY_WOULD_CROSS)
+    assert engine.state.triggers == {} and engine.state.accounts[ALICE].orders == {}
