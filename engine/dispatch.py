@@ -172,7 +172,7 @@ class Dispatcher:
             Malformed: self._malformed,
         }
         self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
-        self.liquidator = Liquidator(state, self._emit, self._enforce_reduce_only)
+        self.liquidator = Liquidator(state, self._apply, self._enforce_reduce_only)
         self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
 
     def handle(self, command: Any, out: list[Any]) -> Any:
@@ -195,7 +195,7 @@ class Dispatcher:
             self._handlers[type(command)](command)
             touched, marked = self._touched, self._marked
             if touched or marked:  # liquidate whoever the command left liquidatable
-                self.liquidator.run(command.ts, touched, marked, out)
+                self.liquidator.run(command.ts, touched, marked)
             if self._fee_sharing:
                 for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
                     self._emit(event)
@@ -206,9 +206,13 @@ class Dispatcher:
 
     def _emit(self, event: Any) -> None:
         """Record ``event``, apply it, and note what it moved for the liquidation check."""
+        self._apply(event)
+        note(event, self._touched, self._marked)
+
+    def _apply(self, event: Any) -> None:
+        """Record ``event`` and apply it: how the liquidator emits, which notes the accounts itself."""
         self._out.append(event)
         apply(self.state, event)
-        note(event, self._touched, self._marked)
 
     def _record_direct(self, event: Any) -> None:
         """Record a hot event whose change the caller makes next: what ``apply`` does besides the change."""

@@ -84,7 +84,7 @@ from typing import Any
 from engine import funds, risk
 from engine.backstop import takeover_qty
 from engine.book import Order
-from engine.distressed import DistressIndex, DistressQueue, account_fields, touched
+from engine.distressed import DistressIndex, DistressQueue, account_fields
 from engine.enums import CancelReason, Side
 from engine.events import (
     AdlRanksPublished,
@@ -145,6 +145,7 @@ class Liquidator:
         self._queue = DistressQueue()
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
+        self._named: set[int] = set()  # accounts the events of the liquidation under way named
         self._memo: tuple[int, Account | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
         self._held: list[str] = []  # the markets the account being liquidated held positions in at the start
         self._steps: dict[Stage, Callable[[int, Account], None]] = {
@@ -155,10 +156,9 @@ class Liquidator:
             Stage.DELEVERAGE: self.deleverage,
         }
 
-    def run(self, ts: int, accounts: set[int], markets: set[str], events: list[Any]) -> None:
+    def run(self, ts: int, accounts: set[int], markets: set[str]) -> None:
         """Liquidate, until none is left, every account a command left liquidatable: of ``accounts``, those
-        whose money or positions it moved, and of the positions in ``markets``, whose mark it set.
-        The liquidations' events go onto ``events``."""
+        whose money or positions it moved, and of the positions in ``markets``, whose mark it set."""
         index = self.index
         for account_id in accounts:
             if index.refresh(account_id):
@@ -167,17 +167,18 @@ class Liquidator:
             for account_id in index.crossed(symbol):
                 self._enqueue(account_id)
         if self._queue:
-            self._drain(ts, events)
+            self._drain(ts)
 
-    def _drain(self, ts: int, events: list[Any]) -> None:
+    def _drain(self, ts: int) -> None:
         """Liquidate queued accounts, most distressed first, re-checking everyone each one touches."""
         index = self.index
         queue = self._queue
+        named = self._named
         while queue:
             account_id = queue.pop()
-            start = len(events)
+            named.clear()
             self._liquidate(ts, account_id)
-            for other in touched(events[start:])[0]:
+            for other in named:  # the accounts its events named: only they can have changed
                 if index.refresh(other) and other != account_id:
                     self._enqueue(other)
                 else:
@@ -202,7 +203,8 @@ class Liquidator:
                     self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
 
     def _emit(self, event: Any) -> None:
-        """Record and apply ``event``; note the accounts it names for this run's ADL orders.
+        """Record and apply ``event``; note the accounts it names, to re-check after the liquidation and for this
+        run's ADL orders (the dispatcher's events within a liquidation, order cancels, move no money).
 
         An event changes the health only of the accounts it names (the
         liquidator never moves a mark), so the ``_health`` memo outlives one that
@@ -214,6 +216,7 @@ class Liquidator:
         memo_seq, account, health = self._memo
         if memo_seq == seq and account is not None and account.id not in named:
             self._memo = (self.state.seq, account, health)
+        self._named.update(named)
         if self._adl:
             self._stale.update(named)
 
