@@ -73,6 +73,7 @@ from engine.events import (
     PricesUpdated,
 )
 from engine.margin import liquidation_price
+from engine.ranking import SPAN  # a filed key is K x SPAN + account id, and account ids are below SPAN
 from engine.state import Account, ExchangeState
 
 _QUIET = (
@@ -92,7 +93,6 @@ _ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
 # A sorted list that more than 1/REBUILD_SHARE of its keys left is rebuilt rather than edited key by key:
 # a SortedList.remove costs about 30 times what copying one key into a new list does.
 REBUILD_SHARE = 32
-SPAN = 1 << 64  # a filed key is K x SPAN + account id, and account ids are below SPAN
 
 
 def account_fields(kind: type) -> tuple[str, ...]:
