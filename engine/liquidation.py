@@ -148,6 +148,7 @@ class Liquidator:
         self._named: set[int] = set()  # accounts the events of the liquidation under way named
         self._memo: tuple[int, Account | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
         self._held: list[str] = []  # the markets the account being liquidated held positions in at the start
+        self._lights_due = (0, 0)  # (ts, markets): no market listed then has a lights boundary before that ts
         self._steps: dict[Stage, Callable[[int, Account], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -193,14 +194,18 @@ class Liquidator:
         liquidation; ``ranking.adl_quantiles`` gives the current lights on demand."""
         state = self.state
         ts = state.ts
-        if ts == since:
-            return
+        due, listed = self._lights_due
+        if ts == since or (ts < due and len(state.markets) == listed):
+            return  # every command asks, and this answers most of them without a loop over the markets
+        boundaries = []
         for symbol in sorted(state.markets):
             interval = state.markets[symbol].spec.adl_lights_interval
             if floor_div(ts, interval) > floor_div(since, interval):
                 longs, shorts = (queue_of(side) for side in ranked(state, symbol))
                 if longs or shorts:
                     self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
+            boundaries.append((floor_div(ts, interval) + 1) * interval)
+        self._lights_due = (min(boundaries, default=ts + 1), len(state.markets))
 
     def _emit(self, event: Any) -> None:
         """Record and apply ``event``; note the accounts it names, to re-check after the liquidation and for this
