@@ -5,7 +5,8 @@ event's seq is first checked to follow the last one, so a gap or a repeat in a
 log stops a replay at once (``SequenceGap``); an event that names something the
 state never had (events spliced from two logs) stops it too (``DoesNotApply``).
 The live engine (``apply``, one event at a time) and replay (``apply_all`` over
-the log) share this code and its handler table.
+the log) share this code and its handler table, and check the seq and keep the
+clock alike.
 
 The hot events (an order accepted, rested or cancelled, a trade) change state
 through one function each, given the event and the objects it concerns
@@ -528,7 +529,7 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
 
 
 def apply_all(state: ExchangeState, events: Iterable[Any]) -> None:
-    """Fold ``events`` into ``state`` in order: the one place that checks the seq and keeps the clock.
+    """Fold ``events`` into ``state`` in order, checking each seq and keeping the clock.
 
     Replay's fold runs this loop over a whole log, so the per-event bookkeeping
     stays in locals: the handler table, the seq, and the last event that sets
@@ -536,7 +537,7 @@ def apply_all(state: ExchangeState, events: Iterable[Any]) -> None:
     when the loop ends or an event raises, which no handler can tell from storing
     them before each one (none reads them): on Python 3.11 a store to a Struct
     attribute is not specialised, and neither is a read of ``ts`` on events of
-    changing types. ``apply`` runs this loop over a single event.
+    changing types. ``apply`` does the same for a single event.
     """
     handlers = HANDLERS
     rejected = CommandRejected
@@ -562,5 +563,21 @@ def apply_all(state: ExchangeState, events: Iterable[Any]) -> None:
 
 
 def apply(state: ExchangeState, event: Any) -> None:
-    """Fold one event into ``state``: what the live engine does after each decision."""
-    apply_all(state, (event,))
+    """Fold one event into ``state``: what the live engine does after each decision.
+
+    ``apply_all``'s loop body for one event, the seq and the clock stored before
+    the handler runs (as ``apply_all`` leaves them when one raises): the loop's
+    setup and its ``finally`` cost as much again as the body for a single event,
+    and the liquidator applies every event of a liquidation one by one.
+    """
+    seq = event.seq
+    if seq - state.seq != 1:
+        raise SequenceGap(state.seq + 1, seq)
+    state.seq = seq
+    kind = type(event)
+    if kind is not CommandRejected:
+        state.ts = event.ts
+    try:
+        HANDLERS[kind](state, event)
+    except Exception as exc:  # free until raised: the event names something the state never had
+        raise DoesNotApply(event, exc) from exc

@@ -193,7 +193,7 @@ class Dispatcher:
             AdjustMargin: self.isolated.adjust,
         }
         self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
-        self.liquidator = Liquidator(state, self._emit, self._after_fills)
+        self.liquidator = Liquidator(state, self._apply, self._after_fills)
         self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
 
     def handle(self, command: Any, out: list[Any]) -> Any:
@@ -238,7 +238,7 @@ class Dispatcher:
             if not (touched or marked):
                 return
             start = len(out)
-            self.liquidator.run(ts, touched, marked, out)
+            self.liquidator.run(ts, touched, marked)
             touched.clear()
             marked.clear()
             if len(out) == start:
@@ -246,9 +246,13 @@ class Dispatcher:
 
     def _emit(self, event: Any) -> None:
         """Record ``event``, apply it, and note what it moved for the liquidation check."""
+        self._apply(event)
+        note(event, self._touched, self._marked)
+
+    def _apply(self, event: Any) -> None:
+        """Record ``event`` and apply it: how the liquidator emits, which notes the accounts itself."""
         self._out.append(event)
         apply(self.state, event)
-        note(event, self._touched, self._marked)
 
     def _record_direct(self, event: Any) -> None:
         """Record a hot event whose change the caller makes next: what ``apply`` does besides the change."""

@@ -102,7 +102,7 @@ from typing import Any
 from engine import funds, risk
 from engine.backstop import takeover_qty
 from engine.book import Order
-from engine.distressed import DistressIndex, DistressQueue, Unit, account_fields, touched
+from engine.distressed import DistressIndex, DistressQueue, Unit, account_fields
 from engine.enums import CancelReason, Side
 from engine.events import (
     AdlRanksPublished,
@@ -163,8 +163,10 @@ class Liquidator:
         self._queue = DistressQueue()
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
+        self._named: set[int] = set()  # accounts the events of the liquidation under way named
         self._memo: tuple[int, Margined | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
         self._held: list[str] = []  # the markets whose layers the margin account being liquidated falls down
+        self._lights_due = (0, 0)  # (ts, markets): no market listed then has a lights boundary before that ts
         self._steps: dict[Stage, Callable[[int, Margined], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -173,10 +175,10 @@ class Liquidator:
             Stage.DELEVERAGE: self.deleverage,
         }
 
-    def run(self, ts: int, accounts: set[int], markets: set[str], events: list[Any]) -> None:
+    def run(self, ts: int, accounts: set[int], markets: set[str]) -> None:
         """Liquidate, until none is left, every margin account a command left liquidatable: of ``accounts``'
         margin accounts, those whose money or positions it moved, and of the positions in ``markets``, whose
-        mark it set. The liquidations' events go onto ``events``."""
+        mark it set."""
         index = self.index
         for account_id in accounts:
             for unit in index.refresh(account_id):
@@ -185,17 +187,18 @@ class Liquidator:
             for unit in index.crossed(symbol):
                 self._enqueue(unit)
         if self._queue:
-            self._drain(ts, events)
+            self._drain(ts)
 
-    def _drain(self, ts: int, events: list[Any]) -> None:
+    def _drain(self, ts: int) -> None:
         """Liquidate queued accounts, most distressed first, re-checking everyone each one touches."""
         index = self.index
         queue = self._queue
+        named = self._named
         while queue:
             unit = queue.pop()
-            start = len(events)
+            named.clear()
             self._liquidate(ts, unit)
-            for other in touched(events[start:])[0]:
+            for other in named:  # the accounts its events named: only their margin accounts can have changed
                 distressed = index.refresh(other)
                 for margined in self.state.accounts[other].units():
                     key = (other, margined.market)
@@ -213,17 +216,22 @@ class Liquidator:
         liquidation; ``ranking.adl_quantiles`` gives the current lights on demand."""
         state = self.state
         ts = state.ts
-        if ts == since:
-            return
+        due, listed = self._lights_due
+        if ts == since or (ts < due and len(state.markets) == listed):
+            return  # every command asks, and this answers most of them without a loop over the markets
+        boundaries = []
         for symbol in sorted(state.markets):
             interval = state.markets[symbol].spec.adl_lights_interval
             if floor_div(ts, interval) > floor_div(since, interval):
                 longs, shorts = (queue_of(side) for side in ranked(state, symbol))
                 if longs or shorts:
                     self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
+            boundaries.append((floor_div(ts, interval) + 1) * interval)
+        self._lights_due = (min(boundaries, default=ts + 1), len(state.markets))
 
     def _emit(self, event: Any) -> None:
-        """Record and apply ``event``; note the accounts it names for this run's ADL orders.
+        """Record and apply ``event``; note the accounts it names, to re-check after the liquidation and for this
+        run's ADL orders (the dispatcher's events within a liquidation, order cancels, move no money).
 
         An event changes the health only of the accounts it names (the
         liquidator never moves a mark), so the ``_health`` memo outlives one that
@@ -235,6 +243,7 @@ class Liquidator:
         memo_seq, account, health = self._memo
         if memo_seq == seq and account is not None and account.id not in named:
             self._memo = (self.state.seq, account, health)
+        self._named.update(named)
         if self._adl:
             self._stale.update(named)
 

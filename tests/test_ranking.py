@@ -11,6 +11,7 @@ from engine.events import AdlRanksPublished, CommandRejected
 from engine.ranking import (
     AdlOrder,
     RankingRange,
+    account_of,
     adl_key,
     adl_lights,
     adl_quantiles,
@@ -83,7 +84,7 @@ def test_adl_score(size: int, cost: int, mark: int, equity: int, expected: tuple
 def test_adl_key_puts_the_highest_score_first_then_the_lower_id() -> None:
     """Keys sort by score descending, ties by account id."""
     keys = [adl_key(11, 20, 1), adl_key(-2, 90, 2), adl_key(9, 10, 3), adl_key(18, 20, 4)]
-    assert [key[-1] for key in sorted(keys)] == [3, 4, 1, 2]  # 0.9 and 0.9 (ids 3, 4), 0.55, -0.02
+    assert [account_of(key) for key in sorted(keys)] == [3, 4, 1, 2]  # 0.9 and 0.9 (ids 3, 4), 0.55, -0.02
 
 
 @pytest.mark.parametrize(
@@ -155,7 +156,7 @@ def held_state(held: list[tuple[int, int, int, int]], mark: int) -> ExchangeStat
 def test_ranked_is_adl_key_of_adl_score_for_every_position(held: list[tuple[int, int, int, int]], mark: int) -> None:
     """The hot ranking loop orders each side exactly as the definitions do, cross-margin accounts included."""
     state = held_state(held, mark)
-    expected: dict[int, list[tuple[int, int]]] = {1: [], -1: []}
+    expected: dict[int, list[int]] = {1: [], -1: []}
     for account_id, pos in state.markets[BTC].positions.items():
         equity = risk.equity(state, state.accounts[account_id])
         score = adl_score(pos.size, pos.cost, mark, 1, equity)
@@ -195,7 +196,7 @@ def test_adl_order_pops_its_side_in_ranked_order_and_refiles_what_changed(
     order = AdlOrder(state, BTC, side)
     assert list(order) == expected
     popped = [order.pop() for _ in range(len(expected) // 2)]
-    assert popped == [account for _, account in expected[: len(popped)]]
+    assert popped == [account_of(key) for key in expected[: len(popped)]]
     if popped:
         state.accounts[popped[0]].balance += 7_000_000
         order.update(popped[0])
