@@ -218,7 +218,7 @@ class Dispatcher:
             if self.state.triggers:
                 self._aftermath(command.ts, out, start)
             elif self._touched or self._marked:  # with no trigger resting, one liquidation check is all
-                self.liquidator.run(command.ts, self._touched, self._marked, out)
+                self.liquidator.run(command.ts, self._touched, self._marked)
             if self._fee_sharing:
                 for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
                     self._emit(event)
