@@ -5,26 +5,31 @@ TradeExecuted``), and the vocabularies they use.
 """
 
 from engine.commands import (
+    AdjustMargin,
     AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
+    CancelTrigger,
     CompleteUnstake,
     Deposit,
     FundInsurance,
     ListMarket,
     Malformed,
     PlaceOrder,
+    PlaceTrigger,
     RequestUnstake,
     SetFundCooldown,
     SetIndexPrice,
+    SetLeverage,
+    SetMarginMode,
     SettleFunding,
     Stake,
     TransferFunds,
     Withdraw,
 )
 from engine.engine import Engine, fold
-from engine.enums import CancelReason, OrderType, SelfTradePrevention, Side, TimeInForce
+from engine.enums import CancelReason, OrderType, PriceSource, SelfTradePrevention, Side, TimeInForce, TriggerKind
 from engine.errors import CorruptLog, LogMismatch, LogUnavailable, PerpxError, SequenceGap
 from engine.eventlog import DiscardLog, EventLog, MemoryLog
 from engine.events import (
@@ -43,10 +48,14 @@ from engine.events import (
     FundsTransferred,
     InsuranceFunded,
     InsuranceFundPaid,
+    LeverageSet,
     LiquidationEnded,
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
+    MarginAdjusted,
+    MarginModeSet,
+    MarginReleased,
     MarketListed,
     OrderAccepted,
     OrderAmended,
@@ -58,18 +67,23 @@ from engine.events import (
     SocializedLossCharged,
     Staked,
     TradeExecuted,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerPlaced,
+    TriggerRejected,
     Unstaked,
     UnstakeRequested,
     Withdrawn,
 )
 from engine.filelog import FileLog
 from engine.journal import FileJournal
-from engine.markets import Deleveraging, Display, MarginTier, MarketSpec
+from engine.markets import Deleveraging, Display, LeverageTier, MarginTier, MarketSpec
 from engine.reasons import RejectReason
 from engine.transitions import Stage
 from engine.waterfall import Layer
 
 __all__ = [
+    "AdjustMargin",
     "AdlRanksPublished",
     "AmendOrder",
     "AnyCommand",
@@ -78,6 +92,7 @@ __all__ = [
     "CancelAll",
     "CancelOrder",
     "CancelReason",
+    "CancelTrigger",
     "CommandRejected",
     "CompleteUnstake",
     "CorruptLog",
@@ -102,6 +117,8 @@ __all__ = [
     "InsuranceFundPaid",
     "InsuranceFunded",
     "Layer",
+    "LeverageSet",
+    "LeverageTier",
     "LiquidationEnded",
     "LiquidationFeeCharged",
     "LiquidationFilled",
@@ -110,6 +127,9 @@ __all__ = [
     "LogMismatch",
     "LogUnavailable",
     "Malformed",
+    "MarginAdjusted",
+    "MarginModeSet",
+    "MarginReleased",
     "MarginTier",
     "MarketListed",
     "MarketSpec",
@@ -121,8 +141,10 @@ __all__ = [
     "OrderType",
     "PerpxError",
     "PlaceOrder",
+    "PlaceTrigger",
     "PositionDeleveraged",
     "PositionTakenOver",
+    "PriceSource",
     "PricesUpdated",
     "RejectReason",
     "RequestUnstake",
@@ -130,6 +152,8 @@ __all__ = [
     "SequenceGap",
     "SetFundCooldown",
     "SetIndexPrice",
+    "SetLeverage",
+    "SetMarginMode",
     "SettleFunding",
     "Side",
     "SocializedLossCharged",
@@ -139,6 +163,11 @@ __all__ = [
     "TimeInForce",
     "TradeExecuted",
     "TransferFunds",
+    "TriggerCancelled",
+    "TriggerFired",
+    "TriggerKind",
+    "TriggerPlaced",
+    "TriggerRejected",
     "UnstakeRequested",
     "Unstaked",
     "Withdraw",

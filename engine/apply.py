@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from engine import isolated
 from engine.book import Order
 from engine.clientids import remember
 from engine.enums import Side
@@ -42,10 +43,14 @@ from engine.events import (
     FundsTransferred,
     InsuranceFunded,
     InsuranceFundPaid,
+    LeverageSet,
     LiquidationEnded,
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
+    MarginAdjusted,
+    MarginModeSet,
+    MarginReleased,
     MarketListed,
     OrderAccepted,
     OrderAmended,
@@ -57,12 +62,17 @@ from engine.events import (
     SocializedLossCharged,
     Staked,
     TradeExecuted,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerPlaced,
+    TriggerRejected,
     Unstaked,
     UnstakeRequested,
     Withdrawn,
 )
 from engine.funds import SHARED
-from engine.state import Account, ExchangeState, Market, Pool, Position, Unstake
+from engine.limits import longs_moved
+from engine.state import Account, ExchangeState, Isolated, Margined, Market, Pool, Position, Trigger, Unstake
 
 BUY = Side.BUY  # a module constant (an enum class attribute costs ~130 ns on Python 3.11), compared with ``is``
 
@@ -85,22 +95,25 @@ def _withdrawn(state: ExchangeState, e: Withdrawn) -> None:
 
 
 def _rest(state: ExchangeState, account: Account, order: Order) -> None:
-    """Put ``order`` of ``account`` in its book and count it in the owner's open-order totals."""
+    """Put ``order`` of ``account`` in its book and count it in the open-order totals of the margin account
+    that holds the account's position in its market; the account indexes it by client id."""
     market = order.market
     state.markets[market].book.add(order)
-    account.orders[order.id] = order
+    unit = account.isolated.get(market, account) if account.isolated else account
+    unit.orders[order.id] = order
     account.client_orders[order.client_id] = order.id
-    pos = account.positions.get(market)
+    pos = unit.positions.get(market)
     if pos is None:
-        pos = state.position(account, market)
+        pos = state.position(unit, market)
     _track(pos, order, order.qty, 1)
 
 
-def _take_out(state: ExchangeState, account: Account, pos: Position, order: Order) -> None:
-    """Take a resting ``order`` of ``account`` out of its book, its owner's indexes and open-order totals."""
+def _take_out(state: ExchangeState, account: Account, unit: Margined, pos: Position, order: Order) -> None:
+    """Take a resting ``order`` of ``account`` out of its book, the indexes and the open-order totals of
+    ``unit``, its margin account there."""
     qty = order.qty
     state.markets[order.market].book.remove(order)
-    del account.orders[order.id]
+    del unit.orders[order.id]
     del account.client_orders[order.client_id]
     _track(pos, order, -qty, -1)
 
@@ -117,7 +130,8 @@ def _track(pos: Position, order: Order, qty: int, count: int) -> None:
 
 def accept(state: ExchangeState, e: OrderAccepted, account: Account) -> None:
     """OrderAccepted, by ``account``: the order goes live, and rests at once when it crossed nothing."""
-    remember(account.client_ids, e.client_id)
+    if not e.trigger_id:  # a trigger's order uses the client id its TriggerPlaced took
+        remember(account.client_ids, e.client_id)
     order_id = e.order_id
     state.next_order_id = order_id + 1
     order = Order(
@@ -136,13 +150,14 @@ def rest(state: ExchangeState, e: OrderRested, account: Account, order: Order) -
 def cancel(state: ExchangeState, e: OrderCancelled, account: Account, order: Order) -> None:
     """OrderCancelled: ``order`` of ``account`` leaves the book, or dies before resting (an IOC remainder)."""
     del state.orders[order.id]
-    if order.id not in account.orders:
+    unit = account.isolated.get(e.market, account) if account.isolated else account
+    if order.id not in unit.orders:
         order.qty = 0  # an incoming order that never rested
         return
-    pos = account.positions[e.market]
-    _take_out(state, account, pos, order)
+    pos = unit.positions[e.market]
+    _take_out(state, account, unit, pos, order)
     if not pos.size:  # only a flat position can be idle
-        state.drop_if_idle(account, e.market, pos)
+        state.drop_if_idle(unit, e.market, pos)
 
 
 def _order_amended(state: ExchangeState, e: OrderAmended) -> None:
@@ -151,32 +166,38 @@ def _order_amended(state: ExchangeState, e: OrderAmended) -> None:
     it rests at once, else as an incoming order that the next events trade."""
     order = state.orders[e.order_id]
     account = state.accounts[e.account]
-    pos = account.positions[e.market]
+    unit = state.unit(e.account, e.market)
+    pos = unit.positions[e.market]
     if not e.requeued:
         _track(pos, order, e.qty - order.qty, 0)
         state.markets[e.market].book.fill(order, order.qty - e.qty)
         order.size = e.size
         return
-    _take_out(state, account, pos, order)
+    _take_out(state, account, unit, pos, order)
     order = state.orders[order.id] = msgspec.structs.replace(order, price=e.price, qty=e.qty, size=e.size)
     if e.rests:
         _rest(state, account, order)
     elif not pos.size:
-        state.drop_if_idle(account, e.market, pos)
+        state.drop_if_idle(unit, e.market, pos)
 
 
 def trade(
-    state: ExchangeState, e: TradeExecuted, market: Market, maker: Order, maker_account: Account,
-    maker_pos: Position, taker: Order, taker_account: Account,
+    state: ExchangeState, e: TradeExecuted, market: Market, maker: Order, maker_account: Margined,
+    maker_pos: Position, taker: Order, taker_account: Margined,
 ) -> None:  # fmt: skip
-    """TradeExecuted in ``market``: the resting ``maker`` (of ``maker_account``, whose position there is
-    ``maker_pos``) fills against the incoming ``taker`` of ``taker_account``."""
+    """TradeExecuted in ``market``: the resting ``maker`` (whose margin account there is ``maker_account``,
+    holding the position ``maker_pos``) fills against the incoming ``taker``, whose margin account there is
+    ``taker_account``. Both sides move the market's open interest and last price."""
     symbol = e.market
     qty = e.qty
     side = e.taker_side
     value = qty * e.price * market.spec.multiplier
-    if side is not BUY:
+    if side is BUY:
+        market.open_interest += longs_moved(e.taker_position, e.maker_position, qty)
+    else:
         value = -value
+        market.open_interest += longs_moved(e.maker_position, e.taker_position, qty)
+    market.last_price = e.price
     _fill_maker(state, market, maker, maker_account, maker_pos, qty, side, value, e.maker_pnl, e.maker_fee)
     taker.qty -= qty
     if not taker.qty:
@@ -203,24 +224,25 @@ def _order_cancelled(state: ExchangeState, e: OrderCancelled) -> None:
 
 def _trade_executed(state: ExchangeState, e: TradeExecuted) -> None:
     orders = state.orders
+    symbol = e.market
     maker = orders[e.maker_order_id]
-    maker_account = state.accounts[maker.account]
+    maker_account = state.unit(maker.account, symbol)
     trade(
-        state, e, state.markets[e.market], maker, maker_account, maker_account.positions[maker.market],
-        orders[e.taker_order_id], state.accounts[e.taker_account],
+        state, e, state.markets[symbol], maker, maker_account, maker_account.positions[symbol],
+        orders[e.taker_order_id], state.unit(e.taker_account, symbol),
     )  # fmt: skip
 
 
 def _fill_maker(
-    state: ExchangeState, market: Market, maker: Order, account: Account, pos: Position,
+    state: ExchangeState, market: Market, maker: Order, account: Margined, pos: Position,
     qty: int, side: Side, value: int, pnl: int, fee: int,
 ) -> None:  # fmt: skip
     """Book a fill of ``qty`` against the resting order ``maker``, taken by ``side`` for the signed
-    ``value`` (q x p x m, signed like ``side``), and settle its owner ``account`` (whose position is
-    ``pos``), who moves the other way.
+    ``value`` (q x p x m, signed like ``side``), and settle its margin account ``account`` (whose position
+    is ``pos``), which moves the other way.
 
     Its book level, its owner's open-order totals and position all change; a
-    fully filled order leaves the order indexes.
+    fully filled order leaves the order indexes (the client id's, its owner's).
     """
     market.book.fill(maker, qty)
     if maker.qty:
@@ -229,21 +251,26 @@ def _fill_maker(
         _track(pos, maker, -qty, -1)
         del state.orders[maker.id]  # the key objects themselves: a lookup by identity skips comparing
         del account.orders[maker.id]
-        del account.client_orders[maker.client_id]
+        owner = state.accounts[maker.account] if account.market else account
+        del owner.client_orders[maker.client_id]
     _settle(state, account, pos, maker.market, -side * qty, -value, pnl, fee)
 
 
 def _settle(
-    state: ExchangeState, account: Account, pos: Position, market: str, qty: int, value: int, pnl: int, fee: int
+    state: ExchangeState, account: Margined, pos: Position, market: str, qty: int, value: int, pnl: int, fee: int
 ) -> None:
-    """Book a fill of signed ``qty`` and signed ``value`` (q x p x m) into one side.
+    """Book a fill of signed ``qty`` and signed ``value`` (q x p x m) into one side's margin account.
 
     cost changes by pnl + value: the closed part leaves (pnl - value_closed
-    = -cost removed) and the opened part enters at its value.
+    = -cost removed) and the opened part enters at its value. An isolated
+    position that grew takes its added margin from the owner (``isolated.grow``).
     """
-    pos.size += qty
+    before = pos.size
+    pos.size = before + qty
     pos.cost += pnl + value
     account.balance += pnl - fee
+    if account.market:
+        isolated.grow(state, account, pos, before)
     if not pos.size:  # only a flat position can be idle: most fills skip the call
         state.drop_if_idle(account, market, pos)
 
@@ -269,7 +296,7 @@ def _funding_settled(state: ExchangeState, e: FundingSettled) -> None:
 
 
 def _funding_paid(state: ExchangeState, e: FundingPaid) -> None:
-    state.accounts[e.account].balance -= e.amount
+    state.unit(e.account, e.market).balance -= e.amount
 
 
 def _insurance_funded(state: ExchangeState, e: InsuranceFunded) -> None:
@@ -281,34 +308,37 @@ def _insurance_funded(state: ExchangeState, e: InsuranceFunded) -> None:
 
 def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
     """The maker side books like a TradeExecuted maker; the liquidated side has no order and pays no fee."""
-    market = state.markets[e.market]
+    symbol = e.market
+    market = state.markets[symbol]
     value = e.side * e.qty * e.price * market.spec.multiplier
     maker = state.orders[e.maker_order_id]
-    maker_account = state.accounts[maker.account]
+    maker_account = state.unit(maker.account, symbol)
     _fill_maker(
-        state, market, maker, maker_account, maker_account.positions[maker.market],
+        state, market, maker, maker_account, maker_account.positions[symbol],
         e.qty, e.side, value, e.maker_pnl, e.maker_fee,
     )  # fmt: skip
-    account = state.accounts[e.account]
-    _settle(state, account, account.positions[e.market], e.market, e.side * e.qty, value, e.pnl, 0)
+    account = state.unit(e.account, symbol)
+    _settle(state, account, account.positions[symbol], symbol, e.side * e.qty, value, e.pnl, 0)
     state.fee_pool += e.maker_fee
+    buyer, seller = (e.position, e.maker_position) if e.side == BUY else (e.maker_position, e.position)
+    market.open_interest += longs_moved(buyer, seller, e.qty)
+    market.last_price = e.price
 
 
 def _insurance_fund_paid(state: ExchangeState, e: InsuranceFundPaid) -> None:
     _credit(state, e.fund, -e.amount)
-    state.accounts[e.account].balance += e.amount
+    state.unit(e.account, e.market).balance += e.amount
 
 
 def _liquidation_fee_charged(state: ExchangeState, e: LiquidationFeeCharged) -> None:
-    state.accounts[e.account].balance -= e.amount
+    state.unit(e.account, e.market).balance -= e.amount
     state.insurance_fund += e.amount - e.fund_share
     state.markets[e.market].fund += e.fund_share
 
 
 def _socialized_loss_charged(state: ExchangeState, e: SocializedLossCharged) -> None:
-    accounts = state.accounts
-    accounts[e.account].balance -= e.amount
-    accounts[e.bankrupt_account].balance += e.amount
+    state.unit(e.account, e.market).balance -= e.amount
+    state.unit(e.bankrupt_account, e.market).balance += e.amount
 
 
 def _position_deleveraged(state: ExchangeState, e: PositionDeleveraged) -> None:
@@ -325,20 +355,66 @@ def _transfer_position(
     state: ExchangeState, market: str, account_id: int, other_id: int, side: int, qty: int, value: int,
     pnl: int, other_pnl: int,
 ) -> None:  # fmt: skip
-    """``qty`` of a bankrupt position changes hands for the exact quote ``value``, with no fee; the
-    taker's position record is made if it had none."""
-    accounts = state.accounts
-    qty *= side
+    """``qty`` of a bankrupt position changes hands for the exact quote ``value``, with no fee, between the
+    margin accounts that hold the two positions; the taker's position record is made if it had none."""
+    signed = side * qty
     value *= side
-    account = accounts[account_id]
-    _settle(state, account, account.positions[market], market, qty, value, pnl, 0)
-    other = accounts[other_id]
-    _settle(state, other, state.position(other, market), market, -qty, -value, other_pnl, 0)
+    account = state.unit(account_id, market)
+    pos = account.positions[market]
+    _settle(state, account, pos, market, signed, value, pnl, 0)
+    other = state.unit(other_id, market)
+    other_pos = state.position(other, market)
+    _settle(state, other, other_pos, market, -signed, -value, other_pnl, 0)
+    buyer, seller = (pos.size, other_pos.size) if signed > 0 else (other_pos.size, pos.size)
+    state.markets[market].open_interest += longs_moved(buyer, seller, qty)
 
 
 def _bad_debt_written_off(state: ExchangeState, e: BadDebtWrittenOff) -> None:
-    state.accounts[e.account].balance += e.amount
+    state.unit(e.account, e.market).balance += e.amount
     state.bad_debt += e.amount
+
+
+# Trigger orders and margin settings (``engine.triggers``, ``engine.isolated``, ``engine.leverage``)
+
+
+def _trigger_placed(state: ExchangeState, e: TriggerPlaced) -> None:
+    remember(state.accounts[e.account].client_ids, e.client_id)
+    state.next_trigger_id = e.trigger_id + 1
+    state.triggers[e.trigger_id] = Trigger(
+        e.trigger_id, e.account, e.market, e.client_id, e.side, e.qty, e.trigger_price, e.kind, e.source,
+        e.price, e.tif, e.reduce_only, e.attached,
+    )  # fmt: skip
+
+
+def _trigger_gone(state: ExchangeState, e: TriggerCancelled | TriggerFired) -> None:
+    """Cancelled or fired: either way it leaves the triggers (a fired one's order is an event of its own)."""
+    del state.triggers[e.trigger_id]
+
+
+def _leverage_set(state: ExchangeState, e: LeverageSet) -> None:
+    state.accounts[e.account].leverage[e.market] = e.leverage
+
+
+def _margin_mode_set(state: ExchangeState, e: MarginModeSet) -> None:
+    """A new isolated margin account starts empty; one given up returns what it holds (nothing, once flat
+    and released) to the balance."""
+    account = state.accounts[e.account]
+    if e.isolated:
+        account.isolated[e.market] = Isolated(e.account, e.market)
+    else:
+        account.balance += account.isolated.pop(e.market).balance
+
+
+def _margin_adjusted(state: ExchangeState, e: MarginAdjusted) -> None:
+    account = state.accounts[e.account]
+    account.balance -= e.amount
+    account.isolated[e.market].balance += e.amount
+
+
+def _margin_released(state: ExchangeState, e: MarginReleased) -> None:
+    account = state.accounts[e.account]
+    account.balance += e.amount
+    account.isolated[e.market].balance -= e.amount
 
 
 # Insurance funds and their pools (``engine.funds``)
@@ -435,6 +511,14 @@ HANDLERS: dict[type, Callable[[ExchangeState, Any], None]] = {
     DeficitSettled: _recorded,
     LiquidationEnded: _recorded,
     AdlRanksPublished: _recorded,
+    TriggerPlaced: _trigger_placed,
+    TriggerCancelled: _trigger_gone,
+    TriggerFired: _trigger_gone,
+    TriggerRejected: _recorded,
+    LeverageSet: _leverage_set,
+    MarginModeSet: _margin_mode_set,
+    MarginAdjusted: _margin_adjusted,
+    MarginReleased: _margin_released,
     FundsTransferred: _funds_transferred,
     FeesShared: _fees_shared,
     FundCooldownSet: _fund_cooldown_set,

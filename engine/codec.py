@@ -24,11 +24,14 @@ from engine.events import AnyEvent
 # 4: AdlRanksPublished lists bare account ids, the lights following from the place;
 # 5: BadDebtWrittenOff and DeficitSettled; the fund pays deficits only;
 # 6: MarketSpec.display appended (a listing encoded without it decodes with the default);
-# 7: OrderAmended, OrderAccepted.stp, and the AmendOrder and CancelOrder-by-client-id commands a journal holds
+# 7: OrderAmended, OrderAccepted.stp, and the AmendOrder and CancelOrder-by-client-id commands a journal holds;
 # 8: tiered mutualization: market funds, staked pools and the backstop vault (new events and commands;
 #    InsuranceFunded, InsuranceFundPaid, LiquidationFeeCharged and DeficitSettled gain fields, MarketSpec three,
-#    FundInsurance one, each appended with a default)
-SCHEMA_VERSION = 8
+#    FundInsurance one, each appended with a default);
+# 9: trigger orders, leverage, isolated margin (new events and commands; the liquidation events,
+#    BadDebtWrittenOff and DeficitSettled name an isolated market), CommandRejected.limit, OrderAccepted.trigger_id,
+#    MarketSpec leverage tiers and open-interest cap, each appended with a default after 8's
+SCHEMA_VERSION = 9
 FRAME_HEADER = struct.Struct("<III")
 _LENGTH_CRC = struct.Struct("<II")
 

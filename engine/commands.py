@@ -7,7 +7,7 @@ clock and no feed of its own.
 
 import msgspec
 
-from engine.enums import OrderType, SelfTradePrevention, Side, TimeInForce
+from engine.enums import OrderType, PriceSource, SelfTradePrevention, Side, TimeInForce, TriggerKind
 from engine.markets import MarketSpec
 
 
@@ -126,6 +126,55 @@ class CompleteUnstake(Command):
     fund: str
 
 
+class PlaceTrigger(Command):
+    """A stop or take-profit order, resting outside the book until ``source`` reaches ``trigger_price``;
+    then an order like ``PlaceOrder``'s enters the book (``engine.triggers``). ``price`` 0 places a market
+    order (IOC or FOK); ``attached`` makes it a position TP/SL: reduce-only, for the whole position when
+    ``qty`` is 0, cancelled once the position closes or flips."""
+
+    account: int
+    market: str
+    client_id: int  # of the order it places; unique per account like PlaceOrder's
+    side: Side
+    qty: int
+    trigger_price: int
+    kind: TriggerKind = TriggerKind.STOP
+    source: PriceSource = PriceSource.MARK
+    price: int = 0
+    tif: TimeInForce = TimeInForce.IOC
+    reduce_only: bool = False
+    attached: bool = False
+
+
+class CancelTrigger(Command):
+    account: int
+    trigger_id: int
+
+
+class SetLeverage(Command):
+    """Cap the account's leverage in ``market``: its initial margin there becomes max(IM, 1 / leverage)."""
+
+    account: int
+    market: str
+    leverage: int
+
+
+class SetMarginMode(Command):
+    """Margin ``market`` in isolation (``isolated``) or with the rest of the account (cross)."""
+
+    account: int
+    market: str
+    isolated: bool
+
+
+class AdjustMargin(Command):
+    """Move ``amount`` from the account's balance into its isolated margin in ``market`` (negative: back)."""
+
+    account: int
+    market: str
+    amount: int
+
+
 class Malformed(Command):
     """What the engine makes of an input that is not a command with its declared types (a float
     amount, a str account, not a command at all): it is rejected, and journaled as this."""
@@ -150,6 +199,11 @@ AnyCommand = (
     | RequestUnstake
     | CompleteUnstake
     | Malformed
+    | PlaceTrigger
+    | CancelTrigger
+    | SetLeverage
+    | SetMarginMode
+    | AdjustMargin
 )
 
 

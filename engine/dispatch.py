@@ -19,13 +19,20 @@ The hot path
     ``_record`` is ``emit``, which applies the event through ``apply``, and the
     ``_on_*`` changes do nothing more.
 
+After the command
+    Triggers its price moves crossed fire (``engine.triggers``), then
+    whoever it left liquidatable is liquidated (``engine.liquidation``), and
+    again while either finds anything: a triggered order can push an account
+    under, a liquidation's fills can cross a trigger. A command skips the
+    trigger check when no trigger rests.
+
 The liquidation check
-    After a command, the liquidator re-checks the accounts whose money or
-    positions it moved and the markets whose mark it set. The dispatcher notes
-    them as it goes (a fill names its two accounts; any other event the
-    accounts it names), so nothing re-reads the command's events, and a
-    command that moved nobody's money (an order that rests, a cancel) skips
-    the check.
+    The liquidator re-checks the accounts whose money or positions the
+    command (its fired triggers' orders included) moved and the markets whose
+    mark it set. The dispatcher notes them as it goes (a fill names its two
+    accounts; any other event the accounts it names, an isolated margin's
+    move its owner), so nothing re-reads the command's events, and a command
+    that moved nobody's money (an order that rests, a cancel) skips the check.
 
 Order rules
     - Self-trade prevention: when an incoming order meets a resting order of
@@ -53,6 +60,14 @@ Order rules
       order's place; any other is checked again like a new order and may
       trade at once. Its size counts fills: at or below what has filled, the
       rest is cancelled.
+    - Caps (``engine.limits``), at admission: the account's position limit,
+      the leverage its tier allows at the worst case, and the market's open
+      interest (which no fill of an admitted order can then pass).
+      Reduce-only orders pass every cap.
+    - An order in a market the account isolates trades for its isolated
+      margin account (``engine.isolated``): its position, its resting orders,
+      its reduce-only rules; the margin it grows with is reserved from, and
+      then moved out of, the account's cross equity.
 """
 
 from collections.abc import Callable
@@ -66,16 +81,21 @@ from engine.apply import accept, apply, cancel, rest, trade
 from engine.book import Order
 from engine.clientids import client_id_problem
 from engine.commands import (
+    AdjustMargin,
     AmendOrder,
     AnyCommand,
     CancelAll,
     CancelOrder,
+    CancelTrigger,
     Deposit,
     FundInsurance,
     ListMarket,
     Malformed,
     PlaceOrder,
+    PlaceTrigger,
     SetIndexPrice,
+    SetLeverage,
+    SetMarginMode,
     SettleFunding,
     Withdraw,
 )
@@ -94,22 +114,28 @@ from engine.events import (
     OrderRested,
     PricesUpdated,
     TradeExecuted,
+    TriggerRejected,
     Withdrawn,
 )
+from engine.isolated import IsolatedMargin
+from engine.leverage import Leverage
+from engine.limits import opening, tier_leverage, within_tier
 from engine.liquidation import Liquidator
 from engine.margin import (
     fee,
     funding_payment,
     funding_rate_ppm,
+    initial_rate,
     mark_price,
     premium_ppm,
     price_band,
     realized_pnl,
     worst_case_size,
 )
-from engine.markets import MarketSpec, position_limit, spec_problem
+from engine.markets import position_limit, price_problem, qty_problem, spec_problem
 from engine.reasons import RejectReason as R
-from engine.state import Account, ExchangeState, Market
+from engine.state import Account, ExchangeState, Margined, Market, Position
+from engine.triggers import Triggers
 from engine.units import MAX_MONEY
 
 # A command read back through its declared types: a str or float where an int belongs never reaches state or the log.
@@ -130,19 +156,6 @@ def _applied(state: ExchangeState, event: Any, *objects: Any) -> None:
     """A hot event's change in the reference dispatcher: none, since recording the event applied it."""
 
 
-def _qty_problem(spec: MarketSpec, qty: int) -> R | None:
-    """Why an order may not have the size ``qty`` in a market of ``spec``, or None."""
-    if qty <= 0:
-        return R.INVALID_QTY
-    if qty % spec.lot_size:
-        return R.QTY_NOT_ON_LOT
-    if qty < spec.min_qty:
-        return R.QTY_BELOW_MIN
-    if 0 < spec.max_qty < qty:
-        return R.QTY_ABOVE_MAX
-    return None
-
-
 def _reducible(size: int, side: Side) -> int:
     """How much an order on ``side`` can trade against a position of ``size`` while it only reduces it."""
     return abs(size) if size * side < 0 else 0
@@ -158,6 +171,9 @@ class Dispatcher:
         self._record = self._record_direct if direct else self._emit
         changes = (accept, rest, cancel, trade) if direct else (_applied,) * 4
         self._on_accepted, self._on_rested, self._on_cancelled, self._on_traded = changes
+        self.triggers = Triggers(state, self._emit, self._reject, self._place_order)
+        self.isolated = IsolatedMargin(state, self._emit, self._reject)
+        self.leverage = Leverage(state, self._emit, self._reject)
         self._handlers: dict[type, Callable[[Any], None]] = {
             ListMarket: self._list_market,
             Deposit: self._deposit,
@@ -170,18 +186,24 @@ class Dispatcher:
             SettleFunding: self._settle_funding,
             FundInsurance: self._fund_insurance,
             Malformed: self._malformed,
+            PlaceTrigger: self.triggers.place,
+            CancelTrigger: self.triggers.cancel,
+            SetLeverage: self.leverage.set,
+            SetMarginMode: self.isolated.set_mode,
+            AdjustMargin: self.isolated.adjust,
         }
         self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
-        self.liquidator = Liquidator(state, self._apply, self._enforce_reduce_only)
+        self.liquidator = Liquidator(state, self._apply, self._after_fills)
         self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
 
     def handle(self, command: Any, out: list[Any]) -> Any:
-        """Decide and apply one command, then liquidate whoever it left liquidatable
-        (``engine.liquidation``); return the command as handled (``Malformed`` for an input that
+        """Decide and apply one command, then fire the triggers and liquidate whoever it left
+        liquidatable (``_aftermath``); return the command as handled (``Malformed`` for an input that
         is not well typed). Each event goes onto ``out`` as it is applied, so the caller holds
         every applied event even if the command raises. Nothing reads the events ``out`` held
         before (``submit_many`` passes one list for a whole batch): the liquidation check takes the
-        accounts and markets the command noted, and fee sharing reads the command's own events."""
+        accounts and markets the command noted, and the triggers and fee sharing read the command's
+        own events."""
         self._out = out
         start = len(out)
         try:
@@ -193,16 +215,31 @@ class Dispatcher:
         else:
             since = self.state.ts
             self._handlers[type(command)](command)
-            touched, marked = self._touched, self._marked
-            if touched or marked:  # liquidate whoever the command left liquidatable
-                self.liquidator.run(command.ts, touched, marked)
+            self._aftermath(command.ts, out, start)
             if self._fee_sharing:
                 for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
                     self._emit(event)
             self.liquidator.publish_lights(since)
-            touched.clear()  # and what the events after the check noted: the next command starts afresh
-            marked.clear()
+            self._touched.clear()  # and what the events after the check noted: the next command starts afresh
+            self._marked.clear()
         return command
+
+    def _aftermath(self, ts: int, out: list[Any], start: int) -> None:
+        """Fire the triggers the events of ``out`` from ``start`` crossed, liquidate whom the command left
+        liquidatable, and go on while the liquidations add events (their fills may cross triggers) and the
+        triggers they fire move anyone: each reads only what it has not read yet."""
+        touched, marked = self._touched, self._marked
+        while True:
+            if self.state.triggers:
+                self.triggers.run(ts, out, start)
+            if not (touched or marked):
+                return
+            start = len(out)
+            self.liquidator.run(ts, touched, marked)
+            touched.clear()
+            marked.clear()
+            if len(out) == start:
+                return
 
     def _emit(self, event: Any) -> None:
         """Record ``event``, apply it, and note what it moved for the liquidation check."""
@@ -221,11 +258,13 @@ class Dispatcher:
         state.seq = event.seq
         state.ts = event.ts
 
-    def _reject(self, command: Any, reason: R) -> None:
-        """Record the rejection, echoing the command's client id, else its order id (0 when it has neither)."""
+    def _reject(self, command: Any, reason: R, limit: int = 0) -> None:
+        """Record the rejection, echoing the command's client id, else its order id, else its trigger id (0
+        when it has none), and the value of the limit ``reason`` names."""
         account = getattr(command, "account", 0)
-        ref = getattr(command, "client_id", 0) or getattr(command, "order_id", 0)
-        self._emit(CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason))
+        ref = getattr(command, "client_id", 0) or getattr(command, "order_id", 0) or getattr(command, "trigger_id", 0)
+        event = CommandRejected(self.state.seq + 1, command.ts, type(command).__name__, account, ref, reason, limit)
+        self._emit(event)
 
     # markets and money
 
@@ -291,7 +330,9 @@ class Dispatcher:
 
     # orders
 
-    def _place_order(self, c: PlaceOrder) -> None:
+    def _place_order(self, c: PlaceOrder, trigger: int = 0) -> None:
+        """Admit, match and rest an order: a ``PlaceOrder``, or the order of the fired trigger ``trigger``,
+        whose refusal is a ``TriggerRejected`` and whose client id is the trigger's own."""
         state = self.state
         market = state.markets.get(c.market)
         if market is None:
@@ -299,28 +340,28 @@ class Dispatcher:
         account = state.accounts.get(c.account)
         if account is None:
             return self._reject(c, R.UNKNOWN_ACCOUNT)
+        unit = account.isolated.get(c.market, account) if account.isolated else account
         price, reason = self._order_price(c, market)
-        if reason is None:
-            reason = self._order_problem(c, market, account, price)
-        if reason is not None:
-            return self._reject(c, reason)
+        problem = (reason, 0) if reason is not None else self._order_problem(c, market, account, unit, trigger)
+        if problem is not None:
+            return self._refuse(c, trigger, *problem)
         crosses = market.book.head(SELL if c.side is BUY else BUY, price) is not None
         if c.tif is POST_ONLY and crosses:
-            return self._reject(c, R.POST_ONLY_WOULD_CROSS)
+            return self._refuse(c, trigger, R.POST_ONLY_WOULD_CROSS, 0)
         if c.tif is FOK and self._fillable(c, market, price) < c.qty:
-            return self._reject(c, R.FOK_NOT_FILLABLE)
+            return self._refuse(c, trigger, R.FOK_NOT_FILLABLE, 0)
         order_id = state.next_order_id
         rests = not crosses and c.tif in _RESTING_TIFS
         accepted = OrderAccepted(
             state.seq + 1, c.ts, order_id, c.account, c.market, c.client_id,
-            c.side, price, c.qty, c.tif, c.reduce_only, rests, c.stp,
+            c.side, price, c.qty, c.tif, c.reduce_only, rests, c.stp, trigger,
         )  # fmt: skip
         self._record(accepted)
         self._on_accepted(state, accepted, account)
         if rests:
-            return self._enforce_reduce_only(c.ts, account, c.market) if c.reduce_only else None
+            return self._enforce_reduce_only(c.ts, unit, c.market) if c.reduce_only else None
         order = state.orders[order_id]
-        touched = self._match(c, market, order, account, price) if crosses else []
+        touched = self._match(c, market, order, unit, price) if crosses else []
         if order.qty:
             if c.tif in _RESTING_TIFS:
                 rested = OrderRested(state.seq + 1, c.ts, order_id)
@@ -328,9 +369,22 @@ class Dispatcher:
                 self._on_rested(state, rested, account, order)
             else:
                 self._cancel(c.ts, order, CancelReason.UNFILLED)
-        touched.append(account)
+        touched.append(unit)
         for acct in touched:
-            self._enforce_reduce_only(c.ts, acct, c.market)
+            self._after_fills(c.ts, acct, c.market)
+
+    def _refuse(self, c: PlaceOrder, trigger: int, reason: R, limit: int) -> None:
+        if trigger:
+            self._emit(TriggerRejected(self.state.seq + 1, c.ts, trigger, c.account, c.market, reason, limit))
+        else:
+            self._reject(c, reason, limit)
+
+    def _after_fills(self, ts: int, account: Margined, market: str) -> None:
+        """After a margin account's position moved: cancel its reduce-only orders there that would no longer
+        reduce, and return a flat isolated position's margin."""
+        self._enforce_reduce_only(ts, account, market)
+        if account.market:
+            self.isolated.release(ts, account)
 
     def _order_price(self, c: PlaceOrder, market: Market) -> tuple[int, R | None]:
         """The order's limit price (a market order's is the band edge), or why it has none."""
@@ -342,53 +396,78 @@ class Dispatcher:
             if c.price or c.tif not in (IOC, FOK):
                 return 0, R.INVALID_ORDER_TYPE
             return (hi if c.side is BUY else lo), None
-        if c.price <= 0:
-            return 0, R.INVALID_PRICE
-        if c.price > spec.max_price:
-            return 0, R.PRICE_ABOVE_MAX
-        if c.price % spec.tick_size:
-            return 0, R.PRICE_NOT_ON_TICK
+        reason = price_problem(spec, c.price)
+        if reason is not None:
+            return 0, reason
         if not lo <= c.price <= hi:
             return 0, R.PRICE_OUTSIDE_BAND
         return c.price, None
 
-    def _order_problem(self, c: PlaceOrder, market: Market, account: Account, price: int) -> R | None:
+    def _order_problem(
+        self, c: PlaceOrder, market: Market, account: Account, unit: Margined, trigger: int
+    ) -> tuple[R, int] | None:
+        """Why the order may not be admitted, with the value of the limit the reason names (else 0). A fired
+        trigger's order carries the client id the trigger took."""
         qty = c.qty
-        reason = _qty_problem(market.spec, qty)
-        if reason is None:
+        reason = qty_problem(market.spec, qty)
+        if reason is None and not trigger:
             reason = client_id_problem(account.client_ids, c.client_id)
         if reason is not None:
-            return reason
+            return reason, 0
         if c.reduce_only:
-            pos = account.positions.get(c.market)
+            pos = unit.positions.get(c.market)
             size = pos.size if pos else 0
-            if size * c.side >= 0 or qty + self._reduce_only_open(account, c.market, c.side) > abs(size):
-                return R.REDUCE_ONLY_WOULD_INCREASE
+            if size * c.side >= 0 or qty + self._reduce_only_open(unit, c.market, c.side) > abs(size):
+                return R.REDUCE_ONLY_WOULD_INCREASE, 0
             return None
-        return self._exposure_problem(account, market, c.side, qty)
+        return self._exposure_problem(account, unit, market, c.side, qty)
 
-    def _exposure_problem(self, account: Account, market: Market, side: Side, more: int) -> R | None:
-        """Would ``more`` open on ``side`` (fewer, when negative) take the account's worst case in
-        ``market`` past its position limit, or its equity below the initial margin?"""
+    def _exposure_problem(
+        self, account: Account, unit: Margined, market: Market, side: Side, more: int
+    ) -> tuple[R, int] | None:
+        """Would ``more`` open on ``side`` (fewer, when negative) take the account's worst case in ``market``
+        (held in ``unit``, its margin account there) past its position limit, past what its leverage tier
+        or the market's open interest allows, or its equity below the initial margin? With the value of
+        the limit it passes."""
         bids, asks = (more, 0) if side is BUY else (0, more)
-        symbol = market.spec.symbol
-        pos = account.positions.get(symbol)
+        spec = market.spec
+        symbol = spec.symbol
+        pos = unit.positions.get(symbol)
         worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else more
-        if worst > position_limit(market.spec):
-            return R.POSITION_ABOVE_MAX
+        if worst > position_limit(spec):
+            return R.POSITION_ABOVE_MAX, position_limit(spec)
+        if spec.leverage_tiers or spec.max_open_interest:
+            breach = self._cap_problem(market, account, pos, side, more, worst)
+            if breach is not None:
+                return breach
         equity, required = risk.initial_margin(self.state, account, symbol, bids, asks)
         if equity < required:
-            return R.INSUFFICIENT_MARGIN
+            return R.INSUFFICIENT_MARGIN, 0
         return None
 
     @staticmethod
-    def _reduce_only_open(account: Account, market: str, side: Side) -> int:
+    def _cap_problem(
+        market: Market, account: Account, pos: Position | None, side: Side, more: int, worst: int
+    ) -> tuple[R, int] | None:
+        """The leverage its tier allows at the worst case, and the market's open interest (``engine.limits``)."""
+        spec = market.spec
+        if spec.leverage_tiers:
+            cap = tier_leverage(spec.leverage_tiers, worst * market.mark * spec.multiplier)
+            if not within_tier(initial_rate(spec.im_bps, account.leverage.get(spec.symbol, 0)), cap):
+                return R.LEVERAGE_ABOVE_TIER_MAX, cap
+        most = spec.max_open_interest
+        if most and market.open_interest + opening(pos.size if pos else 0, side, more) > most:
+            return R.OPEN_INTEREST_ABOVE_MAX, most
+        return None
+
+    @staticmethod
+    def _reduce_only_open(account: Margined, market: str, side: Side) -> int:
         return sum(o.qty for o in account.orders.values() if o.reduce_only and o.market == market and o.side == side)
 
-    def _match(self, c: PlaceOrder, market: Market, order: Order, taker: Account, limit: int) -> list[Account]:
-        """Trade ``order`` of ``taker`` against the book up to ``limit``: a buy's highest price, a sell's
-        lowest. Returns the makers it traded with, in order. Everything a fill reads more than once is
-        a local: this loop is the matching engine's innermost."""
+    def _match(self, c: PlaceOrder, market: Market, order: Order, taker: Margined, limit: int) -> list[Margined]:
+        """Trade ``order``, whose margin account there is ``taker``, against the book up to ``limit``: a buy's
+        highest price, a sell's lowest. Returns the makers' margin accounts it traded with, in order.
+        Everything a fill reads more than once is a local: this loop is the matching engine's innermost."""
         state = self.state
         accounts = state.accounts
         book = market.book
@@ -397,7 +476,7 @@ class Dispatcher:
         side = order.side
         resting, sign = (SELL, 1) if side is BUY else (BUY, -1)
         record, on_traded = self._record, self._on_traded
-        touched: list[Account] = []
+        touched: list[Margined] = []
         while order.qty:
             maker = book.head(resting, limit)
             if maker is None:
@@ -410,6 +489,8 @@ class Dispatcher:
                     self._cancel(ts, order, CancelReason.SELF_TRADE)
                 continue
             maker_account = accounts[maker.account]
+            if maker_account.isolated:
+                maker_account = maker_account.isolated.get(symbol, maker_account)
             maker_pos = maker_account.positions[symbol]
             qty = min(order.qty, maker.qty)
             if maker.reduce_only:
@@ -462,7 +543,7 @@ class Dispatcher:
                     continue
                 qty = min(c.qty - filled, maker.qty)
                 prior_qty, prior_gain = taken.get(maker.account, (0, 0))
-                account = state.accounts[maker.account]
+                account = state.unit(maker.account, c.market)
                 if maker.reduce_only:
                     qty = min(qty, _reducible(account.positions[c.market].size + prior_qty, maker.side))
                     if not qty:
@@ -485,8 +566,8 @@ class Dispatcher:
         self._record(cancelled)
         self._on_cancelled(state, cancelled, state.accounts[order.account], order)
 
-    def _enforce_reduce_only(self, ts: int, account: Account, market: str) -> None:
-        """Cancel the account's reduce-only orders in ``market`` that would no longer reduce."""
+    def _enforce_reduce_only(self, ts: int, account: Margined, market: str) -> None:
+        """Cancel the margin account's reduce-only orders in ``market`` that would no longer reduce."""
         pos = account.positions.get(market)
         if pos is None or not pos.reduce_only:
             return
@@ -539,7 +620,7 @@ class Dispatcher:
         filled = order.size - order.qty
         if size <= filled:
             return self._cancel(c.ts, order, CancelReason.USER)
-        reason = _qty_problem(spec, size)
+        reason = qty_problem(spec, size)
         if reason is not None:
             return self._reject(c, reason)
         qty = size - filled
@@ -553,28 +634,28 @@ class Dispatcher:
         state = self.state
         market = state.markets[order.market]
         account = state.accounts[order.account]
+        unit = state.unit(order.account, order.market)
         placed = PlaceOrder(
             c.ts, order.account, order.market, order.client_id, order.side, qty, price,
             tif=order.tif, reduce_only=order.reduce_only, stp=order.stp,
         )
         price, reason = self._order_price(placed, market)
-        if reason is None:
-            reason = self._requeue_problem(order, market, account, qty)
-        if reason is not None:
-            return self._reject(c, reason)
+        problem = (reason, 0) if reason is not None else self._requeue_problem(order, market, account, unit, qty)
+        if problem is not None:
+            return self._reject(c, *problem)
         crosses = market.book.head(SELL if order.side == BUY else BUY, price) is not None
         if crosses and order.tif == POST_ONLY:
             return self._reject(c, R.POST_ONLY_WOULD_CROSS)
         self._amended(c.ts, order, price, size, qty, requeued=True, rests=not crosses)
         if not crosses:
-            return self._enforce_reduce_only(c.ts, account, order.market) if order.reduce_only else None
+            return self._enforce_reduce_only(c.ts, unit, order.market) if order.reduce_only else None
         order = state.orders[order.id]  # the amended order, now incoming
-        touched = self._match(placed, market, order, account, price)
+        touched = self._match(placed, market, order, unit, price)
         if order.qty:
             self._emit(OrderRested(state.seq + 1, c.ts, order.id))
-        touched.append(account)
+        touched.append(unit)
         for acct in touched:
-            self._enforce_reduce_only(c.ts, acct, order.market)
+            self._after_fills(c.ts, acct, order.market)
 
     def _amended(self, ts: int, order: Order, price: int, size: int, qty: int, requeued: bool, rests: bool) -> None:
         self._emit(
@@ -583,16 +664,18 @@ class Dispatcher:
             )
         )
 
-    def _requeue_problem(self, order: Order, market: Market, account: Account, qty: int) -> R | None:
-        """The reduce-only, position-limit or margin rule a requeued ``order`` with ``qty`` open would
-        break, counting it in place of what it has open now."""
+    def _requeue_problem(
+        self, order: Order, market: Market, account: Account, unit: Margined, qty: int
+    ) -> tuple[R, int] | None:
+        """The reduce-only, position-limit, cap or margin rule a requeued ``order`` with ``qty`` open would
+        break, counting it in place of what it has open now (with the value of the limit, if it names one)."""
         if order.reduce_only:
-            size = account.positions[order.market].size
-            others = self._reduce_only_open(account, order.market, order.side) - order.qty
+            size = unit.positions[order.market].size
+            others = self._reduce_only_open(unit, order.market, order.side) - order.qty
             if size * order.side >= 0 or qty + others > abs(size):
-                return R.REDUCE_ONLY_WOULD_INCREASE
+                return R.REDUCE_ONLY_WOULD_INCREASE, 0
             return None
-        return self._exposure_problem(account, market, order.side, qty - order.qty)
+        return self._exposure_problem(account, unit, market, order.side, qty - order.qty)
 
     def _cancel_all(self, c: CancelAll) -> None:
         account = self.state.accounts.get(c.account)
@@ -600,10 +683,12 @@ class Dispatcher:
             return self._reject(c, R.UNKNOWN_ACCOUNT)
         if c.market and c.market not in self.state.markets:
             return self._reject(c, R.UNKNOWN_MARKET)
-        for order_id in sorted(account.orders):
-            order = account.orders[order_id]
+        orders = self.state.orders
+        for order_id in sorted(order_id for unit in account.units() for order_id in unit.orders):
+            order = orders[order_id]
             if not c.market or order.market == c.market:
                 self._cancel(c.ts, order, CancelReason.USER)
+        self.triggers.cancel_all(c.ts, c.account, c.market)
 
     # prices and funding
 

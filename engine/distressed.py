@@ -1,20 +1,32 @@
-"""Which accounts are liquidatable, found without scanning every account on every price tick.
+"""Which margin accounts are liquidatable, found without scanning every account on every price tick.
+
+Margin accounts
+    What is liquidated is a margin account (``state.Margined``): an account's
+    cross account, or one of its isolated ones (``state.Isolated``, one
+    market's position on its own margin). Each is named by its unit key,
+    (account id, market), the market being "" for the cross account. An
+    isolated margin account holds one position at most, so it is always
+    keyed by its liquidation price: isolation costs the index nothing more
+    than another account would.
 
 The index (``DistressIndex``)
-    An account with exactly one open position is filed under that market and
-    side, keyed by its liquidation price K (``engine.margin.liquidation_price``):
-    a long is liquidatable iff mark < K, a short iff mark > K. K depends on the
-    account's balance, the position's size and cost and the market's tiers,
-    never on the mark, so a mark move re-keys nobody: the longs it made
-    liquidatable are the keys above the new mark and the shorts the keys below
-    it, two range queries on a ``SortedList`` of (K, account). A liquidation
-    round leaves every account healthy, so these are exactly the accounts the
-    move crossed: O(log n + k) for k of them, and a tick that crosses nobody
-    costs O(log n) however many accounts there are. K is exact, not a bound,
-    so a candidate needs no second check. Each (K, account) pair is stored as
-    the one integer K x 2^64 + account, which orders like the pair (account
-    ids are positive 64-bit integers) and compares and hashes about ten times
-    as cheaply as a tuple when a busy list is re-sorted.
+    A margin account with exactly one open position is filed under that
+    market and side, keyed by its liquidation price K
+    (``engine.margin.liquidation_price``, of its balance less the position's
+    cost): a long is liquidatable iff mark < K, a short iff mark > K. K
+    depends on the account's balance, the position's size and cost and the
+    market's tiers, never on the mark, so a mark move re-keys nobody: the
+    longs it made liquidatable are the keys above the new mark and the shorts
+    the keys below it, two range queries on a ``SortedList`` of (K, margin
+    account). A liquidation round leaves every account healthy, so these are
+    exactly the accounts the move crossed: O(log n + k) for k of them, and a
+    tick that crosses nobody costs O(log n) however many accounts there are.
+    K is exact, not a bound, so a candidate needs no second check. Each (K,
+    margin account) pair is stored as the one integer K x 2^65 + 2 x account
+    + isolated (1 for the market's isolated margin account, 0 for the cross
+    one: a list is one market's, so that bit names the unit), which orders
+    like the pair (account ids are positive 64-bit integers) and compares and
+    hashes about ten times as cheaply as a tuple when a busy list is re-sorted.
 
 Several positions (cross margin)
     Such an account's liquidation price in one market moves with the marks of
@@ -26,29 +38,30 @@ Several positions (cross margin)
     to the account itself can cause.
 
 Keeping keys current
-    K changes only when the account's balance or positions do, that is when an
-    event names it. ``touched`` lists the accounts and markets a batch of
-    events changed (``note`` one event); the liquidator refreshes those
-    accounts once per command and after each liquidation. A refresh gives the
-    verdict at once but only notes the new key; the sorted lists take the
-    noted keys in a batch at the next mark move, so an account that trades
-    many times between two ticks is re-sorted once, O(log n). A list that
-    many of its keys left since (a busy market between two ticks) is rebuilt
-    instead, O(n) in C against O(log n) in Python per key. Event types that
-    cannot move a balance or a position are skipped; every other event's
-    ``account`` and ``*_account`` fields count, so a new money-moving event is
-    covered without a change here.
+    K changes only when the margin account's balance or positions do, that is
+    when an event names its account. ``touched`` lists the accounts and markets
+    a batch of events changed (``note`` one event); the liquidator refreshes
+    those accounts (each of their margin accounts: an isolated position grows
+    its margin out of the cross balance) once per command and after each
+    liquidation. A refresh gives the verdict at once but only notes the new
+    key; the sorted lists take the noted keys in a batch at the next mark
+    move, so an account that trades many times between two ticks is re-sorted
+    once, O(log n). A list that many of its keys left since (a busy market
+    between two ticks) is rebuilt instead, O(n) in C against O(log n) in
+    Python per key. Event types that cannot move a balance or a position are
+    skipped; every other event's ``account`` and ``*_account`` fields count,
+    so a new money-moving event is covered without a change here.
 
 Derived data
     The index is not part of the state: neither hashed nor snapshotted.
     ``DistressIndex(state)`` builds it from any state in O(n log n), and
-    ``check()`` compares it with a brute-force scan of every account.
+    ``check()`` compares it with a brute-force scan of every margin account.
 
 The queue (``DistressQueue``)
     A heap of ``engine.ranking.distress_key``: lowest equity / maintenance
-    first, then larger notional, then account id. Pushing an account again
-    replaces its entry (the old one is skipped when it surfaces), and
-    ``discard`` drops an account that recovered before its turn.
+    first, then larger notional, then the unit key. Pushing a margin account
+    again replaces its entry (the old one is skipped when it surfaces), and
+    ``discard`` drops one that recovered before its turn.
 """
 
 import heapq
@@ -64,6 +77,7 @@ from engine.events import (
     DeleveragingRound,
     FundingSettled,
     InsuranceFunded,
+    LeverageSet,
     LiquidationEnded,
     LiquidationStarted,
     MarketListed,
@@ -71,10 +85,15 @@ from engine.events import (
     OrderCancelled,
     OrderRested,
     PricesUpdated,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerPlaced,
+    TriggerRejected,
 )
 from engine.margin import liquidation_price
-from engine.ranking import SPAN  # a filed key is K x SPAN + account id, and account ids are below SPAN
-from engine.state import Account, ExchangeState
+from engine.state import ExchangeState, Margined
+
+Unit = tuple[int, str]  # a margin account: (account id, its isolated market, or "" for the cross account)
 
 _QUIET = (
     MarketListed,
@@ -88,11 +107,17 @@ _QUIET = (
     LiquidationEnded,
     DeleveragingRound,
     AdlRanksPublished,
+    TriggerPlaced,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerRejected,
+    LeverageSet,  # the initial rate only: maintenance does not change
 )
 _ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
 # A sorted list that more than 1/REBUILD_SHARE of its keys left is rebuilt rather than edited key by key:
 # a SortedList.remove costs about 30 times what copying one key into a new list does.
 REBUILD_SHARE = 32
+SPAN = 1 << 65  # a filed key is K x SPAN + 2 x account id + isolated, and account ids are below 2^64
 
 
 def account_fields(kind: type) -> tuple[str, ...]:
@@ -105,8 +130,8 @@ def account_fields(kind: type) -> tuple[str, ...]:
 
 
 def note(event: Any, accounts: set[int], markets: set[str]) -> None:
-    """Add to ``accounts`` those whose balance or positions ``event`` may have changed, and to ``markets``
-    the one whose mark it set."""
+    """Add to ``accounts`` those whose balance or positions ``event`` may have changed (any of their margin
+    accounts), and to ``markets`` the one whose mark it set."""
     kind = type(event)
     if kind is PricesUpdated:
         markets.add(event.market)
@@ -125,10 +150,16 @@ def touched(events: Iterable[Any]) -> tuple[set[int], set[str]]:
     return accounts, markets
 
 
-def liquidatable(state: ExchangeState, account: Account) -> bool:
+def liquidatable(state: ExchangeState, account: Margined) -> bool:
     """The exact test: equity below the sum of tiered maintenance margins, at mark."""
     equity, maintenance = risk.health(state, account)
     return equity < maintenance
+
+
+def _unit(key: int, market: str) -> Unit:
+    """The margin account a key filed in ``market``'s list names."""
+    code = key % SPAN
+    return code >> 1, market if code & 1 else ""
 
 
 class DistressIndex:
@@ -136,30 +167,42 @@ class DistressIndex:
         self.state = state
         self._longs: dict[str, SortedList] = {}
         self._shorts: dict[str, SortedList] = {}
-        self._multi: dict[str, set[int]] = {}
-        self._keyed: dict[int, tuple[str, int, int]] = {}  # account: (market, side, K) as filed in the lists
-        self._pending: dict[int, tuple[str, int, int] | None] = {}  # refiled since: written at the next query
-        self._spread: dict[int, tuple[str, ...]] = {}  # account: its markets, when it has several positions
+        self._multi: dict[str, set[int]] = {}  # market: cross accounts with several positions, one there
+        self._keyed: dict[Unit, tuple[str, int, int]] = {}  # margin account: (market, side, K) as filed
+        self._pending: dict[Unit, tuple[str, int, int] | None] = {}  # refiled since: written at the next query
+        self._spread: dict[int, tuple[str, ...]] = {}  # account: its markets, when it has several cross positions
         for account_id in state.accounts:
             self.refresh(account_id)
         self._flush()
 
-    def refresh(self, account_id: int) -> bool:
-        """File the account afresh from its current state; is it liquidatable at the current marks?
+    def refresh(self, account_id: int) -> list[Unit]:
+        """File each of the account's margin accounts afresh from its current state; return those that are
+        liquidatable at the current marks (usually none), the cross account first.
 
-        The new key only reaches the sorted lists at the next ``crossed``, so an
+        The new keys only reach the sorted lists at the next ``crossed``, so an
         account that trades many times between two price ticks is re-sorted once.
         """
+        account = self.state.accounts[account_id]
+        cross = (account_id, "")
+        found = [cross] if self._refresh(account, cross) else []
+        if account.isolated:
+            for symbol, isolated in account.isolated.items():
+                unit = (account_id, symbol)
+                if self._refresh(isolated, unit):
+                    found.append(unit)
+        return found
+
+    def _refresh(self, account: Margined, unit: Unit) -> bool:
+        """File one margin account; is it liquidatable?"""
         state = self.state
-        account = state.accounts[account_id]
         held = None  # the one position held, when it is one: a loop without a list, since this runs for
         count = 0  # both sides of every fill
         for item in account.positions.items():
             if item[1].size:
                 held = item
                 count += 1
-        if count > 1 or account_id in self._spread:
-            self._spread_over(account_id, tuple(s for s, p in account.positions.items() if p.size) if count > 1 else ())
+        if not account.market and (count > 1 or account.id in self._spread):
+            self._spread_over(account.id, tuple(s for s, p in account.positions.items() if p.size) if count > 1 else ())
         if count == 1:
             symbol, pos = held
             size = pos.size
@@ -174,18 +217,19 @@ class DistressIndex:
             filed = None
             verdict = liquidatable(state, account)
         pending = self._pending
-        if filed != pending.get(account_id, self._keyed.get(account_id)):
-            pending[account_id] = filed
+        if filed != pending.get(unit, self._keyed.get(unit)):
+            pending[unit] = filed
         return verdict
 
-    def crossed(self, market: str) -> list[int]:
-        """The accounts liquidatable at ``market``'s current mark among those with a position there."""
+    def crossed(self, market: str) -> list[Unit]:
+        """The margin accounts liquidatable at ``market``'s current mark among those with a position there."""
         self._flush()
         mark = self.state.markets[market].mark
-        found = [key % SPAN for key in self._keys(market, 1).irange((mark + 1) * SPAN)]  # K > mark
-        found += [key % SPAN for key in self._keys(market, -1).irange(None, mark * SPAN, (True, False))]  # K < mark
+        found = [_unit(key, market) for key in self._keys(market, 1).irange((mark + 1) * SPAN)]  # K > mark
+        shorts = self._keys(market, -1).irange(None, mark * SPAN, (True, False))  # K < mark
+        found += [_unit(key, market) for key in shorts]
         accounts = self.state.accounts
-        found += [a for a in self._multi.get(market, ()) if liquidatable(self.state, accounts[a])]
+        found += [(a, "") for a in self._multi.get(market, ()) if liquidatable(self.state, accounts[a])]
         return found
 
     def _keys(self, market: str, side: int) -> SortedList:
@@ -199,13 +243,14 @@ class DistressIndex:
         """Write the pending keys into the sorted lists, in one batch per list."""
         gone: dict[tuple[str, int], set[int]] = {}
         added: dict[tuple[str, int], list[int]] = {}
-        for account_id, filed in self._pending.items():
-            old = self._keyed.pop(account_id, None)
+        for unit, filed in self._pending.items():
+            code = 2 * unit[0] + (1 if unit[1] else 0)
+            old = self._keyed.pop(unit, None)
             if old is not None:
-                gone.setdefault(old[:2], set()).add(old[2] * SPAN + account_id)
+                gone.setdefault(old[:2], set()).add(old[2] * SPAN + code)
             if filed is not None:
-                self._keyed[account_id] = filed
-                added.setdefault(filed[:2], []).append(filed[2] * SPAN + account_id)
+                self._keyed[unit] = filed
+                added.setdefault(filed[:2], []).append(filed[2] * SPAN + code)
         for (symbol, side), keys in gone.items():
             books = self._longs if side > 0 else self._shorts
             held = books[symbol]
@@ -219,7 +264,7 @@ class DistressIndex:
         self._pending.clear()
 
     def _spread_over(self, account_id: int, markets: tuple[str, ...]) -> None:
-        """Record that the account holds positions in ``markets`` (empty: fewer than two)."""
+        """Record that the account holds cross positions in ``markets`` (empty: fewer than two)."""
         old = self._spread.pop(account_id, ())
         if old != markets:
             for symbol in old:
@@ -241,19 +286,21 @@ class DistressIndex:
             for symbol, keys in books.items():
                 if list(keys) != list(fresh._keys(symbol, side)):
                     problems.append(f"{symbol}: side {side} keys differ from a rebuild")
-        said = {a for symbol in state.markets for a in self.crossed(symbol)}
+        said = {unit for symbol in state.markets for unit in self.crossed(symbol)}
         for account_id, account in state.accounts.items():
-            scan = liquidatable(state, account)
-            positions = account_id in self._keyed or account_id in self._spread
-            if positions and (account_id in said) != scan:
-                problems.append(f"account {account_id}: index says {account_id in said}, scan says {scan}")
+            for margined in account.units():
+                unit = (account_id, margined.market)
+                scan = liquidatable(state, margined)
+                positions = unit in self._keyed or (not margined.market and account_id in self._spread)
+                if positions and (unit in said) != scan:
+                    problems.append(f"{unit}: index says {unit in said}, scan says {scan}")
         return problems
 
 
 class DistressQueue:
     def __init__(self) -> None:
         self._heap: list[tuple[Any, ...]] = []
-        self._entry: dict[int, tuple[Any, ...]] = {}  # account: its live key
+        self._entry: dict[Unit, tuple[Any, ...]] = {}  # margin account: its live key
 
     def __bool__(self) -> bool:
         return bool(self._entry)
@@ -262,15 +309,15 @@ class DistressQueue:
         return len(self._entry)
 
     def push(self, key: tuple[Any, ...]) -> None:
-        """Queue (or re-queue) the account that ends ``key``."""
+        """Queue (or re-queue) the margin account whose unit key ends ``key``."""
         self._entry[key[-1]] = key
         heapq.heappush(self._heap, key)
 
-    def discard(self, account_id: int) -> None:
-        self._entry.pop(account_id, None)
+    def discard(self, unit: Unit) -> None:
+        self._entry.pop(unit, None)
 
-    def pop(self) -> int:
-        """The most distressed account; skips entries replaced or discarded since they were pushed."""
+    def pop(self) -> Unit:
+        """The most distressed margin account; skips entries replaced or discarded since they were pushed."""
         entry = self._entry
         while True:
             key = heapq.heappop(self._heap)

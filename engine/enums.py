@@ -40,3 +40,20 @@ class CancelReason(IntEnum):
     REDUCE_ONLY = 3  # a reduce-only order that would no longer reduce
     INSUFFICIENT_MARGIN = 4  # a resting order whose owner can no longer afford its fill
     LIQUIDATION = 5  # the account entered liquidation
+    POSITION_CLOSED = 6  # a position TP/SL whose position closed or flipped
+
+
+class TriggerKind(IntEnum):
+    """Which way a trigger fires: a stop when the price moves against the order's side, a take-profit
+    when it moves with it (``engine.triggers``)."""
+
+    STOP = 0  # a buy fires at or above its trigger price, a sell at or below
+    TAKE_PROFIT = 1  # a buy fires at or below its trigger price, a sell at or above
+
+
+class PriceSource(IntEnum):
+    """The price a trigger watches."""
+
+    MARK = 0
+    INDEX = 1
+    LAST = 2  # the last trade in the book (fills and liquidation fills)

@@ -8,7 +8,7 @@ logs still decode (``array_like`` encoding keeps them positional and small).
 
 import msgspec
 
-from engine.enums import CancelReason, SelfTradePrevention, Side, TimeInForce
+from engine.enums import CancelReason, PriceSource, SelfTradePrevention, Side, TimeInForce, TriggerKind
 from engine.markets import Deleveraging, MarketSpec
 from engine.reasons import RejectReason
 from engine.transitions import Stage
@@ -47,6 +47,7 @@ class OrderAccepted(Event):
     reduce_only: bool
     rests: bool
     stp: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING  # kept with the order: an amend may trade it
+    trigger_id: int = 0  # the trigger that placed it (after its ``TriggerFired``); 0: a PlaceOrder
 
 
 class OrderAmended(Event):
@@ -105,12 +106,14 @@ class OrderCancelled(Event):
 
 
 class CommandRejected(Event):
-    """A command that changed nothing. ``ref`` echoes its client id or order id."""
+    """A command that changed nothing. ``ref`` echoes its client id or order id; ``limit`` is the value
+    of the limit a reason names (a position, open interest or leverage cap), else 0."""
 
     command: str
     account: int
     ref: int
     reason: RejectReason
+    limit: int = 0
 
 
 class PricesUpdated(Event):
@@ -209,6 +212,7 @@ class LiquidationStarted(Event):
     equity: int
     maintenance: int
     notional: int  # of all its positions, at mark
+    market: str = ""  # an isolated position's market: its margin account is liquidated alone; "": cross
 
 
 class LiquidationFilled(Event):
@@ -340,6 +344,7 @@ class BadDebtWrittenOff(Event):
 
     account: int
     amount: int
+    market: str = ""  # the isolated market whose margin it settles; "": the cross balance
 
 
 class DeficitSettled(Event):
@@ -355,6 +360,7 @@ class DeficitSettled(Event):
     written_off: int  # what nobody could take
     market_fund: int = 0  # paid by the markets' own funds
     backstop: int = 0  # taken by the backstop vault with the positions it took over
+    market: str = ""  # an isolated margin account's market; "": cross
 
 
 class LiquidationEnded(Event):
@@ -364,6 +370,7 @@ class LiquidationEnded(Event):
     stage: Stage
     equity: int
     maintenance: int
+    market: str = ""  # as in ``LiquidationStarted``
 
 
 class AdlRanksPublished(Event):
@@ -377,6 +384,90 @@ class AdlRanksPublished(Event):
     market: str
     longs: tuple[int, ...]
     shorts: tuple[int, ...]
+
+
+# Trigger orders (engine.triggers)
+
+
+class TriggerPlaced(Event):
+    """A trigger now rests outside the book; it reserves no margin (its order is checked when it fires)."""
+
+    trigger_id: int
+    account: int
+    market: str
+    client_id: int
+    side: Side
+    qty: int  # 0: the whole position when it fires
+    trigger_price: int
+    kind: TriggerKind
+    source: PriceSource
+    price: int  # the order's limit; 0: market
+    tif: TimeInForce
+    reduce_only: bool
+    attached: bool
+
+
+class TriggerCancelled(Event):
+    trigger_id: int
+    account: int
+    market: str
+    reason: CancelReason  # USER, or POSITION_CLOSED for a position TP/SL
+
+
+class TriggerFired(Event):
+    """``source`` reached the trigger price: the trigger leaves the index at ``price`` (the source's price
+    that crossed it) and its order follows, as an ``OrderAccepted`` naming it or a ``TriggerRejected``."""
+
+    trigger_id: int
+    account: int
+    market: str
+    source: PriceSource
+    price: int
+
+
+class TriggerRejected(Event):
+    """The order a fired trigger placed was refused, for the reasons a ``PlaceOrder`` would be (say
+    INSUFFICIENT_MARGIN: a resting trigger reserves nothing)."""
+
+    trigger_id: int
+    account: int
+    market: str
+    reason: RejectReason
+    limit: int = 0
+
+
+# Margin settings (engine.isolated, engine.limits)
+
+
+class LeverageSet(Event):
+    account: int
+    market: str
+    leverage: int
+
+
+class MarginModeSet(Event):
+    """The account margins ``market`` in isolation from now on (``isolated``), or with its cross balance."""
+
+    account: int
+    market: str
+    isolated: bool
+
+
+class MarginAdjusted(Event):
+    """``amount`` moved from the account's balance into its isolated margin in ``market`` (negative: back), as
+    an ``AdjustMargin`` asked."""
+
+    account: int
+    market: str
+    amount: int
+
+
+class MarginReleased(Event):
+    """A flat isolated position's margin, ``amount``, went back to the account's balance."""
+
+    account: int
+    market: str
+    amount: int
 
 
 AnyEvent = (
@@ -411,4 +502,12 @@ AnyEvent = (
     | DeficitSettled
     | LiquidationEnded
     | AdlRanksPublished
+    | TriggerPlaced
+    | TriggerCancelled
+    | TriggerFired
+    | TriggerRejected
+    | LeverageSet
+    | MarginModeSet
+    | MarginAdjusted
+    | MarginReleased
 )

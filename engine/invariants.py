@@ -10,7 +10,7 @@ from engine.book import BookIntegrityError
 from engine.clientids import KEPT
 from engine.enums import Side
 from engine.funds import balance
-from engine.state import ExchangeState
+from engine.state import ExchangeState, Margined
 
 
 class Conservation(msgspec.Struct, frozen=True):
@@ -40,12 +40,14 @@ class Conservation(msgspec.Struct, frozen=True):
 
 
 def conservation(state: ExchangeState) -> Conservation:
-    accounts = state.accounts.values()
+    """``balances`` and ``open_cost`` sum over every margin account: each account's cross balance and its
+    isolated margins."""
+    units = [unit for a in state.accounts.values() for unit in a.units()]
     return Conservation(
         deposits=state.deposits,
         withdrawals=state.withdrawals,
-        balances=sum(a.balance for a in accounts),
-        open_cost=sum(p.cost for a in accounts for p in a.positions.values()),
+        balances=sum(u.balance for u in units),
+        open_cost=sum(p.cost for u in units for p in u.positions.values()),
         insurance_fund=state.insurance_fund,
         fee_pool=state.fee_pool,
         bad_debt=state.bad_debt,
@@ -73,25 +75,45 @@ def check(state: ExchangeState) -> list[str]:
         sizes = sum(p.size for p in market.positions.values())
         if sizes:
             problems.append(f"{symbol}: positions sum to {sizes}, not 0")
+        longs = sum(p.size for p in market.positions.values() if p.size > 0)
+        if longs != market.open_interest:
+            problems.append(f"{symbol}: open interest {market.open_interest}, but longs hold {longs}")
     if live != len(state.orders):
         problems.append(f"{len(state.orders)} live orders indexed but {live} in books")
     for account in state.accounts.values():
-        if account.client_orders != {o.client_id: o.id for o in account.orders.values()}:
+        if account.client_orders != {o.client_id: o.id for unit in account.units() for o in unit.orders.values()}:
             problems.append(f"account {account.id}: client id index differs from its resting orders")
         kept = account.client_ids
         if len(kept) > KEPT or kept != sorted(set(kept)):
             problems.append(f"account {account.id}: kept client ids are not the ascending {KEPT} highest")
-        for symbol, pos in account.positions.items():
-            mine = [o for o in account.orders.values() if o.market == symbol]
-            bids = sum(o.qty for o in mine if o.side == Side.BUY and not o.reduce_only)
-            asks = sum(o.qty for o in mine if o.side == Side.SELL and not o.reduce_only)
-            ro = sum(1 for o in mine if o.reduce_only)
-            if (bids, asks, ro) != (pos.bids, pos.asks, pos.reduce_only):
-                problems.append(f"account {account.id} {symbol}: open-order totals are stale")
-            if pos.idle():
-                problems.append(f"account {account.id} {symbol}: idle position record kept")
-            if state.markets[symbol].positions.get(account.id) is not pos:
-                problems.append(f"account {account.id} {symbol}: market position index is stale")
+        for unit in account.units():
+            problems += _margin_account_problems(state, unit)
+    for trigger in state.triggers.values():
+        if trigger.market not in state.markets or trigger.account not in state.accounts:
+            problems.append(f"trigger {trigger.id}: unknown market or account")
+    return problems
+
+
+def _margin_account_problems(state: ExchangeState, unit: Margined) -> list[str]:
+    """Open-order totals, position records and their market index; an isolated margin account holds only
+    its own market, and no orders elsewhere."""
+    problems = []
+    name = f"account {unit.id}" + (f" isolated {unit.market}" if unit.market else "")
+    isolated = state.accounts[unit.id].isolated
+    markets = set(unit.positions) | {o.market for o in unit.orders.values()}
+    if (markets - {unit.market}) if unit.market else (markets & isolated.keys()):
+        problems.append(f"{name}: holds a position or order of a market it does not margin")
+    for symbol, pos in unit.positions.items():
+        mine = [o for o in unit.orders.values() if o.market == symbol]
+        bids = sum(o.qty for o in mine if o.side == Side.BUY and not o.reduce_only)
+        asks = sum(o.qty for o in mine if o.side == Side.SELL and not o.reduce_only)
+        ro = sum(1 for o in mine if o.reduce_only)
+        if (bids, asks, ro) != (pos.bids, pos.asks, pos.reduce_only):
+            problems.append(f"{name} {symbol}: open-order totals are stale")
+        if pos.idle():
+            problems.append(f"{name} {symbol}: idle position record kept")
+        if state.markets[symbol].positions.get(unit.id) is not pos:
+            problems.append(f"{name} {symbol}: market position index is stale")
     return problems
 
 

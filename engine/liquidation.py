@@ -70,6 +70,24 @@ Cost
     An account's (equity, maintenance) is worked out once and kept until an
     event names it: the waterfall asks at every step.
 
+Isolated margin
+    What is liquidated is a margin account (``state.Margined``): an account's
+    cross account, or one of its isolated ones (``engine.isolated``). The queue
+    holds unit keys, (account, market), and every stage works on the margin
+    account alone: an isolated position's liquidation cancels only its own
+    orders, closes only its position, charges its fee to its margin, and its
+    deficit (margin + PnL below zero) goes down its market's waterfall exactly
+    as a cross account's: the funds pay into its margin, the backstop vault
+    takes its position over, then ADL or socialized loss, then the write-off,
+    never the rest of the account. A counterparty's room for an ADL or
+    socialized charge is the equity of the margin account that holds its
+    position; the vault takes over into its cross account (one that margins
+    the market in isolation takes nothing). The events name
+    the account and the market, so ``engine.apply`` settles them into the
+    right margin; ``LiquidationStarted`` and ``LiquidationEnded`` (and the
+    write-off and the settlement) carry the isolated market, "" for cross.
+    When it ends flat, a positive margin left returns to the owner's balance.
+
 Fills
     A liquidation fill follows the matching rules for resting orders: a maker
     that could not afford the fill (equity below IM after it) is cancelled
@@ -84,7 +102,7 @@ from typing import Any
 from engine import funds, risk
 from engine.backstop import takeover_qty
 from engine.book import Order
-from engine.distressed import DistressIndex, DistressQueue, account_fields
+from engine.distressed import DistressIndex, DistressQueue, Unit, account_fields
 from engine.enums import CancelReason, Side
 from engine.events import (
     AdlRanksPublished,
@@ -119,7 +137,7 @@ from engine.margin import (
 )
 from engine.markets import Deleveraging
 from engine.ranking import AdlOrder, distress_key, published_score, queue_of, ranked
-from engine.state import Account, ExchangeState, Market
+from engine.state import ExchangeState, Margined, Market
 from engine.transitions import Stage, next_stage
 from engine.units import ceil_div, floor_div
 from engine.waterfall import FUNDS, Layer, middle
@@ -134,10 +152,10 @@ class Liquidator:
         self,
         state: ExchangeState,
         emit: Callable[[Any], None],
-        after_fills: Callable[[int, Account, str], None],
+        after_fills: Callable[[int, Margined, str], None],
     ) -> None:
-        """``emit`` applies and records an event; ``after_fills(ts, account, market)`` re-checks an
-        account's reduce-only orders after its position moved."""
+        """``emit`` applies and records an event; ``after_fills(ts, account, market)`` tidies a margin
+        account after its position moved (its reduce-only orders, a flat isolated position's margin)."""
         self.state = state
         self._record = emit
         self._after_fills = after_fills
@@ -146,10 +164,10 @@ class Liquidator:
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
         self._named: set[int] = set()  # accounts the events of the liquidation under way named
-        self._memo: tuple[int, Account | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
-        self._held: list[str] = []  # the markets the account being liquidated held positions in at the start
+        self._memo: tuple[int, Margined | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
+        self._held: list[str] = []  # the markets whose layers the margin account being liquidated falls down
         self._lights_due = (0, 0)  # (ts, markets): no market listed then has a lights boundary before that ts
-        self._steps: dict[Stage, Callable[[int, Account], None]] = {
+        self._steps: dict[Stage, Callable[[int, Margined], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
             Stage.FULL_CLOSE: self.close_fully,
@@ -158,15 +176,16 @@ class Liquidator:
         }
 
     def run(self, ts: int, accounts: set[int], markets: set[str]) -> None:
-        """Liquidate, until none is left, every account a command left liquidatable: of ``accounts``, those
-        whose money or positions it moved, and of the positions in ``markets``, whose mark it set."""
+        """Liquidate, until none is left, every margin account a command left liquidatable: of ``accounts``'
+        margin accounts, those whose money or positions it moved, and of the positions in ``markets``, whose
+        mark it set."""
         index = self.index
         for account_id in accounts:
-            if index.refresh(account_id):
-                self._enqueue(account_id)
+            for unit in index.refresh(account_id):
+                self._enqueue(unit)
         for symbol in markets:
-            for account_id in index.crossed(symbol):
-                self._enqueue(account_id)
+            for unit in index.crossed(symbol):
+                self._enqueue(unit)
         if self._queue:
             self._drain(ts)
 
@@ -176,14 +195,17 @@ class Liquidator:
         queue = self._queue
         named = self._named
         while queue:
-            account_id = queue.pop()
+            unit = queue.pop()
             named.clear()
-            self._liquidate(ts, account_id)
-            for other in named:  # the accounts its events named: only they can have changed
-                if index.refresh(other) and other != account_id:
-                    self._enqueue(other)
-                else:
-                    queue.discard(other)
+            self._liquidate(ts, unit)
+            for other in named:  # the accounts its events named: only their margin accounts can have changed
+                distressed = index.refresh(other)
+                for margined in self.state.accounts[other].units():
+                    key = (other, margined.market)
+                    if key in distressed and key != unit:
+                        self._enqueue(key)
+                    else:
+                        queue.discard(key)
         self._adl.clear()
         self._stale.clear()
 
@@ -243,17 +265,19 @@ class Liquidator:
             order = self._adl[market, side] = AdlOrder(self.state, market, side)
         return order
 
-    def _enqueue(self, account_id: int) -> None:
-        account = self.state.accounts[account_id]
+    def _enqueue(self, unit: Unit) -> None:
+        account = self.state.unit(*unit)
         equity, maintenance = self._health(account)
-        self._queue.push(distress_key(equity, maintenance, self._notional(account), account_id))
+        self._queue.push(distress_key(equity, maintenance, self._notional(account), unit))
 
-    def _liquidate(self, ts: int, account_id: int) -> None:
-        """Walk one account down the waterfall."""
-        account = self.state.accounts[account_id]
-        self._held = [symbol for symbol, pos in account.positions.items() if pos.size]
+    def _liquidate(self, ts: int, unit: Unit) -> None:
+        """Walk one margin account down the waterfall."""
+        account = self.state.unit(*unit)
+        held = [symbol for symbol, pos in account.positions.items() if pos.size]
+        self._held = [account.market] if account.market else held  # an isolated one: its market's, even flat
         equity, maintenance = self._health(account)
-        self._emit(LiquidationStarted(self._seq(), ts, account_id, equity, maintenance, self._notional(account)))
+        notional = self._notional(account)
+        self._emit(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
         stage = Stage.CANCEL_ORDERS
         while True:
             self._steps[stage](ts, account)
@@ -262,15 +286,17 @@ class Liquidator:
             if after is Stage.DONE:
                 break
             stage = after
-        self._emit(LiquidationEnded(self._seq(), ts, account_id, stage, equity, maintenance))
+        self._emit(LiquidationEnded(self._seq(), ts, account.id, stage, equity, maintenance, account.market))
+        if account.market:
+            self._after_fills(ts, account, account.market)
 
     # the stages
 
-    def cancel_orders(self, ts: int, account: Account) -> None:
+    def cancel_orders(self, ts: int, account: Margined) -> None:
         for order_id in sorted(account.orders):
             self._cancel(ts, account.orders[order_id], CancelReason.LIQUIDATION)
 
-    def close_partially(self, ts: int, account: Account) -> None:
+    def close_partially(self, ts: int, account: Margined) -> None:
         for symbol in self._closable(account):
             equity, maintenance = self._health(account)
             if equity >= maintenance:
@@ -285,11 +311,11 @@ class Liquidator:
             )  # fmt: skip
             self._close_within_bankruptcy(ts, account, symbol, qty)
 
-    def close_fully(self, ts: int, account: Account) -> None:
+    def close_fully(self, ts: int, account: Margined) -> None:
         for symbol in self._closable(account):
             self._close_within_bankruptcy(ts, account, symbol, abs(account.positions[symbol].size))
 
-    def close_insured(self, ts: int, account: Account) -> None:
+    def close_insured(self, ts: int, account: Margined) -> None:
         for symbol in self._closable(account):
             market = self.state.markets[symbol]
             spec = market.spec
@@ -297,7 +323,7 @@ class Liquidator:
             lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
             self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
 
-    def deleverage(self, ts: int, account: Account) -> None:
+    def deleverage(self, ts: int, account: Margined) -> None:
         """Close what the book could not take and settle the deficit down each position's waterfall: its funds
         and the backstop vault in their order, then ADL or socialized loss, then the write-off."""
         state = self.state
@@ -307,7 +333,7 @@ class Liquidator:
         if not held:  # the book closed it beyond bankruptcy: the funds of the markets it held, then the write-off
             left = deficit
             for fund in self._funds_without_position():
-                left -= self._pay_from_fund(ts, account, "", fund, left, paid)
+                left -= self._pay_from_fund(ts, account, account.market, fund, left, paid)
             return self._settle(ts, account, deficit, paid, 0, 0)
         parts = pro_rata(deficit, [self._maintenance(state.markets[s], account.positions[s].size) for s in held])
         funded = [0] * len(held)  # what the funds paid toward each position's part
@@ -316,7 +342,7 @@ class Liquidator:
         still = [i for i, symbol in enumerate(held) if symbol in account.positions and account.positions[symbol].size]
         held, parts, funded = [held[i] for i in still], [parts[i] for i in still], [funded[i] for i in still]
         own: dict[str, list[DeleveragingShare]] = {}  # a socialized market's charges of its own part
-        room: dict[int, int] = {}  # what each counterparty may still be charged: its equity
+        room: dict[Unit, int] = {}  # what each counterparty's margin account may still be charged: its equity
         left = 0
         for symbol, part in zip(held, parts, strict=True):
             if part and self._policy(symbol) == Deleveraging.SOCIALIZED:
@@ -336,22 +362,22 @@ class Liquidator:
         return self._settle(ts, account, deficit, paid, deleveraged, socialized)
 
     def _settle(
-        self, ts: int, account: Account, deficit: int, paid: list[int], deleveraged: int, socialized: int
+        self, ts: int, account: Margined, deficit: int, paid: list[int], deleveraged: int, socialized: int
     ) -> None:
         """Write off what is still below zero, and sum up where the deficit went."""
         written_off = max(0, -account.balance)
         if written_off:
-            self._emit(BadDebtWrittenOff(self._seq(), ts, account.id, written_off))
+            self._emit(BadDebtWrittenOff(self._seq(), ts, account.id, written_off, account.market))
         if deficit:
             self._emit(
                 DeficitSettled(
                     self._seq(), ts, account.id, deficit, paid[SHARED_FUND], deleveraged, socialized,
-                    written_off, paid[MARKET_FUND], paid[BACKSTOP],
+                    written_off, paid[MARKET_FUND], paid[BACKSTOP], account.market,
                 )
             )  # fmt: skip
 
     def _middle_layers(
-        self, ts: int, account: Account, symbol: str, part: int, paid: list[int]
+        self, ts: int, account: Margined, symbol: str, part: int, paid: list[int]
     ) -> tuple[int, int]:
         """Walk ``part`` of the deficit, the position's in ``symbol``, down the market's funds and vault in their
         order, each taking what it can of what reached it; tally each layer in ``paid``. Returns (what is left of
@@ -368,7 +394,8 @@ class Liquidator:
 
     def _funds_without_position(self) -> list[str]:
         """The funds that pay the deficit of an account the book closed beyond bankruptcy: the fund layers of the
-        markets it held, by symbol, each market's in its waterfall's order; the shared fund if it held none."""
+        markets it held (an isolated margin account: its market), by symbol, each market's in its waterfall's
+        order; the shared fund if it held none."""
         order: list[str] = []
         for symbol in sorted(self._held):
             for layer in middle(self.state.markets[symbol].spec):
@@ -378,7 +405,7 @@ class Liquidator:
 
     # closing through the book
 
-    def _close_within_bankruptcy(self, ts: int, account: Account, symbol: str, qty: int) -> None:
+    def _close_within_bankruptcy(self, ts: int, account: Margined, symbol: str, qty: int) -> None:
         """Close ``qty`` at prices no worse than the bankruptcy price, then charge the liquidation fee."""
         market = self.state.markets[symbol]
         spec = market.spec
@@ -391,7 +418,7 @@ class Liquidator:
             share = funds.fee_share(charge, spec.fund_fee_bps) if spec.fund_fee_bps else 0
             self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share))
 
-    def _trade(self, ts: int, account: Account, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
+    def _trade(self, ts: int, account: Margined, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
         """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
 
         ``insured``: a fill's loss against mark may take the account's equity
@@ -425,7 +452,7 @@ class Liquidator:
             if not fill:
                 continue
             value = fill * price * multiplier
-            maker_pos = state.accounts[maker.account].positions[symbol]
+            maker_pos = market.positions[maker.account]
             size = pos.size
             self._emit(
                 LiquidationFilled(
@@ -440,7 +467,7 @@ class Liquidator:
             notional += value
             makers.add(maker.account)
         for maker_id in sorted(makers):
-            self._after_fills(ts, state.accounts[maker_id], symbol)
+            self._after_fills(ts, state.unit(maker_id, symbol), symbol)
         return notional
 
     def _maker_fill(self, ts: int, market: Market, maker: Order, side: Side, fill: int) -> int:
@@ -448,7 +475,7 @@ class Liquidator:
         orders; 0 after cancelling it when it may take nothing."""
         state = self.state
         spec = market.spec
-        account = state.accounts[maker.account]
+        account = state.unit(maker.account, spec.symbol)
         size = account.positions[spec.symbol].size
         if maker.reduce_only:
             fill = min(fill, abs(size) if size * maker.side < 0 else 0)
@@ -471,7 +498,7 @@ class Liquidator:
         return sum(funds.available(self.state, _fund(layer, symbol)) for layer in middle(spec) if layer in FUNDS)
 
     def _pay_from_fund(
-        self, ts: int, account: Account, symbol: str, fund: str, part: int, paid: list[int]
+        self, ts: int, account: Margined, symbol: str, fund: str, part: int, paid: list[int]
     ) -> int:
         """``fund`` pays what it can of ``part``, a deficit: equity below zero, never an account's own loss."""
         amount = min(funds.available(self.state, fund), part)
@@ -480,14 +507,15 @@ class Liquidator:
             paid[SHARED_FUND if fund == funds.SHARED else MARKET_FUND] += amount
         return amount
 
-    def _take_over(self, ts: int, account: Account, symbol: str, part: int, paid: list[int]) -> int:
+    def _take_over(self, ts: int, account: Margined, symbol: str, part: int, paid: list[int]) -> int:
         """The backstop vault takes what its margin allows of the position, at mark moved by its share of ``part``
-        (``engine.backstop``). Returns the share of ``part`` it took."""
+        (``engine.backstop``), into its cross account: a vault that margins the market in isolation takes
+        nothing. Returns the share of ``part`` it took."""
         state = self.state
         market = state.markets[symbol]
         spec = market.spec
         vault = state.accounts.get(spec.backstop_account)
-        if vault is None or vault is account:
+        if vault is None or vault is account or symbol in vault.isolated:
             return 0
         pos = account.positions[symbol]
         held = abs(pos.size)
@@ -498,7 +526,7 @@ class Liquidator:
 
         def fits(qty: int) -> bool:
             charge = ceil_div(part * qty, held)
-            return equity - charge >= risk.position_requirement(state, vault, "im_bps", symbol, sign * qty)
+            return equity - charge >= risk.position_requirement(state, vault, symbol, sign * qty)
 
         qty = takeover_qty(fits, held, max(0, -sign * vault_size), spec.lot_size)
         if not qty:
@@ -520,7 +548,7 @@ class Liquidator:
         paid[BACKSTOP] += charge
         return charge
 
-    def _picks(self, account: Account, symbol: str, part: int, room: dict[int, int]) -> tuple[list["Pick"], int, int]:
+    def _picks(self, account: Margined, symbol: str, part: int, room: dict[Unit, int]) -> tuple[list["Pick"], int, int]:
         """Who takes the account's position in ``symbol``: (picks, candidates, what they could not take of ``part``).
 
         The opposite side, highest ranked first, each taking what it holds
@@ -544,20 +572,21 @@ class Liquidator:
             take = min(left, abs(pos.size))
             pnl = pos.size * unit - pos.cost
             profit = floor_div(pnl * take, abs(pos.size)) if adl and pnl > 0 else 0
-            picks.append(Pick(other, published_score(*order.score(other)), take, profit))
+            holder = (other, symbol if symbol in state.accounts[other].isolated else "")
+            picks.append(Pick(other, holder, published_score(*order.score(other)), take, profit))
             left -= take
         unplaced = 0
         nominal = pro_rata(part, [pick.qty for pick in picks]) if adl else [0] * len(picks)
         for pick, share in zip(picks, nominal, strict=True):
-            if pick.account not in room:
-                room[pick.account] = max(0, risk.equity(state, state.accounts[pick.account]))
-            pick.charge = min(share, pick.profit, room[pick.account])
-            room[pick.account] -= pick.charge
+            if pick.unit not in room:
+                room[pick.unit] = max(0, risk.equity(state, state.unit(*pick.unit)))
+            pick.charge = min(share, pick.profit, room[pick.unit])
+            room[pick.unit] -= pick.charge
             unplaced += share - pick.charge
         return picks, candidates, unplaced
 
     def _close(
-        self, ts: int, account: Account, symbol: str, picks: list["Pick"], candidates: int,
+        self, ts: int, account: Margined, symbol: str, picks: list["Pick"], candidates: int,
         part: int, insurance: int, own: list[DeleveragingShare],
     ) -> int:  # fmt: skip
         """Close the position against ``picks``, each for its qty at mark moved by its charge; audit the round.
@@ -574,7 +603,7 @@ class Liquidator:
         value = 0
         for pick in picks:
             piece = pick.qty * unit + sign * pick.charge  # received by a long, paid by a short
-            other_pos = state.accounts[pick.account].positions[symbol]
+            other_pos = market.positions[pick.account]
             size = pos.size
             self._emit(
                 PositionDeleveraged(
@@ -594,10 +623,10 @@ class Liquidator:
             )
         )  # fmt: skip
         for pick in picks:
-            self._after_fills(ts, state.accounts[pick.account], symbol)
+            self._after_fills(ts, state.unit(pick.account, symbol), symbol)
         return sum(pick.charge for pick in picks)
 
-    def _socialize(self, ts: int, account: Account, symbol: str, amount: int) -> list[DeleveragingShare]:
+    def _socialize(self, ts: int, account: Margined, symbol: str, amount: int) -> list[DeleveragingShare]:
         """Charge up to ``amount`` to the accounts with unrealized profit in ``symbol``, pro rata to it, none
         beyond its profit or its equity (``margin.capped_pro_rata``); units left by rounding go to the largest
         remainders, then lower ids. Returns the charges made."""
@@ -610,7 +639,7 @@ class Liquidator:
             profit = pos.size * unit - pos.cost
             if profit > 0 and account_id != account.id:
                 winners.append((account_id, profit))
-                caps.append(min(profit, max(0, risk.equity(state, state.accounts[account_id]))))
+                caps.append(min(profit, max(0, risk.equity(state, state.unit(account_id, symbol)))))
         charges = capped_pro_rata(amount, [profit for _, profit in winners], caps)
         shares = []
         for (account_id, profit), charge in zip(winners, charges, strict=True):
@@ -627,7 +656,7 @@ class Liquidator:
     def _cancel(self, ts: int, order: Order, reason: CancelReason) -> None:
         self._emit(OrderCancelled(self._seq(), ts, order.id, order.account, order.market, order.qty, reason))
 
-    def _health(self, account: Account) -> tuple[int, int]:
+    def _health(self, account: Margined) -> tuple[int, int]:
         """``risk.health``, kept while no event names the account: the waterfall asks at every step.
 
         The memo holds the seq it is good for; ``_emit`` moves it past each event
@@ -639,7 +668,7 @@ class Liquidator:
             self._memo = (self.state.seq, account, health)
         return health
 
-    def _notional(self, account: Account) -> int:
+    def _notional(self, account: Margined) -> int:
         markets = self.state.markets
         total = 0
         for symbol, pos in account.positions.items():
@@ -651,7 +680,7 @@ class Liquidator:
         spec = market.spec
         return maintenance_margin(abs(size) * market.mark * spec.multiplier, spec.mm_bps, spec.mm_tiers)
 
-    def _by_risk(self, account: Account) -> list[str]:
+    def _by_risk(self, account: Margined) -> list[str]:
         """The account's markets with a position, largest maintenance margin first, then by symbol."""
         markets, positions = self.state.markets, account.positions
         held = [symbol for symbol, pos in positions.items() if pos.size]
@@ -659,7 +688,7 @@ class Liquidator:
             held.sort(key=lambda s: (-self._maintenance(markets[s], positions[s].size), s))
         return held
 
-    def _closable(self, account: Account) -> list[str]:
+    def _closable(self, account: Margined) -> list[str]:
         """``_by_risk``, less the markets whose book has nothing on the side a close would trade with."""
         markets, positions = self.state.markets, account.positions
         return [s for s in self._by_risk(account) if markets[s].book.best_level(BUY if positions[s].size > 0 else SELL)]
@@ -667,7 +696,7 @@ class Liquidator:
     def _policy(self, symbol: str) -> Deleveraging:
         return self.state.markets[symbol].spec.deleveraging
 
-    def _bankruptcy_value(self, account: Account, symbol: str) -> int:
+    def _bankruptcy_value(self, account: Margined, symbol: str) -> int:
         market = self.state.markets[symbol]
         size = account.positions[symbol].size
         equity, maintenance = self._health(account)
@@ -683,24 +712,25 @@ def _fund(layer: Layer, symbol: str) -> str:
 class Pick:
     """One counterparty's part in closing a bankrupt position: its qty, and what it is charged against mark."""
 
-    __slots__ = ("account", "charge", "profit", "qty", "score")
+    __slots__ = ("account", "charge", "profit", "qty", "score", "unit")
 
-    def __init__(self, account: int, score: int, qty: int, profit: int) -> None:
+    def __init__(self, account: int, unit: Unit, score: int, qty: int, profit: int) -> None:
         self.account = account
+        self.unit = unit  # the margin account that holds its position: its equity bounds its charges
         self.score = score  # published ADL score, millionths
         self.qty = qty
         self.profit = profit  # its unrealized profit on ``qty``: the most it may be charged (0: at mark)
         self.charge = 0
 
 
-def _spill(amount: int, picks: list[Pick], room: dict[int, int]) -> int:
+def _spill(amount: int, picks: list[Pick], room: dict[Unit, int]) -> int:
     """Place ``amount`` on the picks' spare capacity (profit not yet charged, within equity), in order:
     what one counterparty could not take goes to the next. Returns what is left."""
     for pick in picks:
         if not amount:
             break
-        extra = min(amount, pick.profit - pick.charge, room[pick.account])
+        extra = min(amount, pick.profit - pick.charge, room[pick.unit])
         pick.charge += extra
-        room[pick.account] -= extra
+        room[pick.unit] -= extra
         amount -= extra
     return amount

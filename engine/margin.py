@@ -29,6 +29,26 @@ def margin_requirement(notional_value: int, fraction_bps: int) -> int:
     return ceil_div(notional_value * fraction_bps, BPS)
 
 
+def initial_rate(im_bps: int, leverage: int) -> int:
+    """An account's initial margin fraction in bps: max(IM, 10^4 / L) for its chosen leverage L (0: none
+    chosen, the market's IM). 10^4 / L rounds up: 3x needs 3,334 bps, the trader holds the last unit."""
+    return max(im_bps, ceil_div(BPS, leverage)) if leverage else im_bps
+
+
+def isolated_growth(before: int, after: int, mark: int, multiplier: int, rate_bps: int) -> int:
+    """The margin a fill moves into an isolated position as it grows from ``before`` to ``after``:
+    IM(|after| x M x m) - IM(|before| x M x m), after minus before, each rounded up; 0 when |q| does not grow.
+
+    Valued at mark, like the reservation the order was admitted against
+    (``risk.initial_margin``), so the account's cross margin to spare is
+    the same after the fill as before it.
+    """
+    if abs(after) <= abs(before):
+        return 0
+    unit = mark * multiplier
+    return margin_requirement(abs(after) * unit, rate_bps) - margin_requirement(abs(before) * unit, rate_bps)
+
+
 def fee(notional_value: int, fee_bps: int) -> int:
     """Fee charged on a fill: N x f / 10^4.
 

@@ -4,6 +4,7 @@ from enum import IntEnum
 
 import msgspec
 
+from engine.reasons import RejectReason
 from engine.units import BPS, MAX_NOTIONAL, PPM, floor_div
 from engine.waterfall import Layer, waterfall_problem
 
@@ -25,6 +26,14 @@ class MarginTier(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
 
     floor: int
     mm_bps: int
+
+
+class LeverageTier(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A risk-limit tier: a position whose notional (quote units, at mark) reaches ``floor`` may be held at
+    ``max_leverage`` at most, as venues' risk-limit brackets cap it (``engine.limits``)."""
+
+    floor: int
+    max_leverage: int
 
 
 class Display(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -81,12 +90,44 @@ class MarketSpec(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     waterfall: tuple[Layer, ...] = ()  # who covers a deficit, in order (``engine.waterfall``); () the default
     fund_fee_bps: int = 0  # the market fund's share of trading and liquidation fees (``engine.funds``)
     backstop_account: int = 0  # the backstop vault's account, for a waterfall with that layer
+    leverage_tiers: tuple[LeverageTier, ...] = ()  # larger positions: lower leverage allowed
+    max_open_interest: int = 0  # cap on the market's open interest (the longs' total size); 0: none
 
 
 def position_limit(spec: MarketSpec) -> int:
     """The largest |position| in the market: ``max_position``, or when 0 the most whose value stays within
     ``MAX_NOTIONAL`` at twice ``max_price`` (the mark never passes twice the index): see ``engine.units``."""
     return spec.max_position or floor_div(MAX_NOTIONAL, 2 * spec.max_price * spec.multiplier)
+
+
+def max_leverage(spec: MarketSpec) -> int:
+    """The highest leverage an account may choose: floor(10^4 / im_bps), where 1 / L reaches the market's IM."""
+    return floor_div(BPS, spec.im_bps)
+
+
+def qty_problem(spec: MarketSpec, qty: int) -> RejectReason | None:
+    """What is wrong with an order size in this market, or None: positive, on the lot grid, within bounds
+    (``max_qty`` 0: none)."""
+    if qty <= 0:
+        return RejectReason.INVALID_QTY
+    if qty % spec.lot_size:
+        return RejectReason.QTY_NOT_ON_LOT
+    if qty < spec.min_qty:
+        return RejectReason.QTY_BELOW_MIN
+    if 0 < spec.max_qty < qty:
+        return RejectReason.QTY_ABOVE_MAX
+    return None
+
+
+def price_problem(spec: MarketSpec, price: int) -> RejectReason | None:
+    """What is wrong with a limit price in this market, or None: positive, at most ``max_price``, on tick."""
+    if price <= 0:
+        return RejectReason.INVALID_PRICE
+    if price > spec.max_price:
+        return RejectReason.PRICE_ABOVE_MAX
+    if price % spec.tick_size:
+        return RejectReason.PRICE_NOT_ON_TICK
+    return None
 
 
 def spec_problem(spec: MarketSpec) -> str | None:
@@ -111,10 +152,12 @@ def spec_problem(spec: MarketSpec) -> str | None:
         (spec.adl_lights_interval > 0, "adl_lights_interval must be positive"),
         (_within_notional(spec), "max_position x 2 x max_price x multiplier must not exceed 2^58"),
         (0 <= spec.fund_fee_bps <= BPS, "need 0 <= fund_fee_bps <= 10000"),
+        (spec.max_open_interest >= 0, "max_open_interest must not be negative"),
     )
     return (
         next((why for ok, why in checks if not ok), None)
         or _tiers_problem(spec)
+        or _leverage_tiers_problem(spec)
         or _display_problem(spec)
         or waterfall_problem(spec)
     )
@@ -148,6 +191,18 @@ def _tiers_problem(spec: MarketSpec) -> str | None:
         if not (tier.floor > floor and rate < tier.mm_bps < spec.im_bps):
             return "mm_tiers need rising floors and rates between mm_bps and im_bps"
         floor, rate = tier.floor, tier.mm_bps
+    return None
+
+
+def _leverage_tiers_problem(spec: MarketSpec) -> str | None:
+    """Leverage tiers must rise in floor and fall in leverage, from below the market's own highest: a tier
+    that allowed as much as the market's IM would cap nothing. Their IM (1 / L) is then above ``im_bps``
+    and so above every maintenance rate."""
+    floor, most = 0, max_leverage(spec) if spec.im_bps > 0 else 0
+    for tier in spec.leverage_tiers:
+        if not (tier.floor > floor and 1 <= tier.max_leverage < most):
+            return "leverage_tiers need rising floors and falling max_leverage, below 10000 / im_bps"
+        floor, most = tier.floor, tier.max_leverage
     return None
 
 

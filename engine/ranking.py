@@ -17,13 +17,16 @@ Exact integer keys
 
 Liquidation priority (``distress_key``)
     Lowest equity / maintenance first, then the larger notional, then the
-    account id. An account with no position has maintenance 0 and is only
-    distressed with negative equity: its ratio counts as -inf.
+    margin account's unit key (account id, then market: an account's cross
+    account before its isolated ones). A margin account with no position has
+    maintenance 0 and is only distressed with negative equity: its ratio
+    counts as -inf.
 
 ADL rank (``adl_score``; BitMEX's, the template most venues copy)
     PnL% = U / |C| with U = q x M x m - C the unrealized PnL and C the entry
-    cost; effective leverage L = N / E with N = |q| x M x m and E the
-    account's equity (cross margin: the whole equity backs the position;
+    cost; effective leverage L = N / E with N = |q| x M x m and E the equity
+    of the margin account that holds it (cross margin: the whole equity backs
+    the position; isolated: its own margin and PnL;
     below one unit it counts as one, so L stays finite and an account at or
     past bankruptcy ranks as the most levered). Score = PnL% x L when U > 0,
     else PnL% / L: the most profitable and most levered positions are closed
@@ -47,6 +50,7 @@ ADL lights (``adl_lights``)
 
 import heapq
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from engine import risk
 from engine.errors import PerpxError
@@ -70,11 +74,12 @@ def ratio_key(num: int, den: int) -> int:
     return floor_div(num << 2 * EXACT_BITS, den)
 
 
-def distress_key(equity: int, maintenance: int, notional: int, account: int) -> tuple[int, ...]:
-    """Ascending = liquidated first: lowest equity / maintenance, larger notional, lower account id."""
+def distress_key(equity: int, maintenance: int, notional: int, unit: tuple[int, str]) -> tuple[Any, ...]:
+    """Ascending = liquidated first: lowest equity / maintenance, larger notional, then the margin account's
+    unit key (account id, market)."""
     if not maintenance:  # no position: the ratio counts as -inf
-        return (0, 0, -notional, account)
-    return (1, ratio_key(equity, maintenance), -notional, account)
+        return (0, 0, -notional, unit)
+    return (1, ratio_key(equity, maintenance), -notional, unit)
 
 
 def adl_score(size: int, cost: int, mark: int, multiplier: int, equity: int) -> tuple[int, int]:
@@ -136,6 +141,8 @@ def keys(state: ExchangeState, market: str, side: int) -> tuple[list[int], list[
         size = pos.size
         if size and size * side >= 0:
             account = accounts[account_id]
+            if account.isolated:
+                account = account.isolated.get(market, account)
             cost = pos.cost
             value = size * unit
             pnl = value - cost
@@ -218,7 +225,7 @@ class AdlOrder:
 
     def score(self, account_id: int) -> tuple[int, int]:
         pos = self.market.positions[account_id]
-        equity = risk.equity(self.state, self.state.accounts[account_id])
+        equity = risk.equity(self.state, self.state.unit(account_id, self.market.spec.symbol))
         return adl_score(pos.size, pos.cost, self.market.mark, self.market.spec.multiplier, equity)
 
     def update(self, account_id: int) -> None:

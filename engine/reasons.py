@@ -35,15 +35,25 @@ class RejectReason(IntEnum):
     CLIENT_ID_TOO_LOW = 216  # at or below the smallest of the 100 highest kept (engine.clientids)
     INVALID_ORDER_REF = 217  # a cancel or amend names neither or both of order_id and client_id
     NOTHING_TO_AMEND = 218  # an amend that changes neither price nor size
+    UNKNOWN_TRIGGER = 219
+    TRIGGER_WOULD_FIRE = 220  # its price source is already at or past the trigger price
+    INVALID_TRIGGER_PRICE = 221
+    NO_POSITION = 222  # a position TP/SL or a margin change needs an open position to act on
 
     INSUFFICIENT_MARGIN = 300
     INSUFFICIENT_BALANCE = 301
-    POSITION_ABOVE_MAX = 302
+    POSITION_ABOVE_MAX = 302  # the account's position limit (``limit``: the market's max_position)
+    OPEN_INTEREST_ABOVE_MAX = 303  # the market's open-interest cap (``limit``: max_open_interest)
+    LEVERAGE_ABOVE_MAX = 304  # the market's highest leverage, 10^4 / im_bps (``limit``)
+    LEVERAGE_ABOVE_TIER_MAX = 305  # the leverage tier of the position's size (``limit``: its max leverage)
+    INVALID_LEVERAGE = 306
 
     UNKNOWN_ACCOUNT = 400
     INVALID_AMOUNT = 401
     INVALID_ACCOUNT = 402
     AMOUNT_TOO_LARGE = 403
+    NOT_ISOLATED = 404  # margin can be added or removed only in an isolated market
+    MARGIN_MODE_IN_USE = 405  # the margin mode changes only with no position and no open orders there
 
     TIMESTAMP_REGRESSED = 500
     MALFORMED = 501

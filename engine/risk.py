@@ -1,22 +1,31 @@
-"""Account-level margin: equity and requirements across all of an account's markets.
+"""Margin of one margin account: equity and requirements, valued at each market's mark price.
 
-Cross margin: one balance backs every position. Everything is valued at each
-market's mark price, never at the last trade.
+A margin account is an account's cross account (``state.Account``: one balance
+backs every position it holds outside its isolated markets) or one of its
+isolated ones (``state.Isolated``: one market's position on its own margin).
+Both have a ``balance`` and ``positions``, so equity and maintenance are one
+formula for either:
 
-- equity = balance + sum over positions of unrealized PnL at mark
-- initial requirement = sum over markets of IM on the worst-case size, i.e. the
-  position if every open (non-reduce-only) order on one side filled. Open
-  orders are valued at mark; the price band bounds how far from the mark an
-  order can be priced, so the gap is bounded too.
-- maintenance requirement = sum over markets of MM on the position alone,
-  tiered by the position's notional (``engine.margin.maintenance_margin``).
+- equity = balance + sum over its positions of unrealized PnL at mark
+- maintenance requirement = sum over its positions of tiered MM
+  (``engine.margin.maintenance_margin``)
+
+Initial margin is at the account's rate in each market, ``margin.initial_rate``:
+the market's IM, or 1 / leverage when the account chose a lower leverage
+(``SetLeverage``). What an account's cross equity must cover before it may
+open more (``initial_margin``): IM of each cross market's worst case
+(the position if every open, non-reduce-only order on one side filled), and
+for each isolated market the margin its open orders would move from the
+balance into the isolated margin as they fill (``margin.isolated_growth`` of
+its worst case): an isolated position's own losses are its margin's, but the
+margin it grows with is reserved from the balance when the order is placed.
 """
 
-from engine.margin import maintenance_margin, margin_requirement, worst_case_size
-from engine.state import Account, ExchangeState
+from engine.margin import initial_rate, isolated_growth, maintenance_margin, margin_requirement, worst_case_size
+from engine.state import Account, ExchangeState, Margined
 
 
-def equity(state: ExchangeState, account: Account) -> int:
+def equity(state: ExchangeState, account: Margined) -> int:
     markets = state.markets
     total = account.balance
     for symbol, pos in account.positions.items():
@@ -26,7 +35,7 @@ def equity(state: ExchangeState, account: Account) -> int:
     return total
 
 
-def health(state: ExchangeState, account: Account) -> tuple[int, int]:
+def health(state: ExchangeState, account: Margined) -> tuple[int, int]:
     """(equity, sum of tiered MM on the positions) at mark, in one pass: it is liquidatable when the
     first is below the second. The liquidator asks at every step, so it is one loop, not two."""
     markets = state.markets
@@ -43,13 +52,20 @@ def health(state: ExchangeState, account: Account) -> tuple[int, int]:
     return total, maintenance
 
 
+def rate(state: ExchangeState, account_id: int, market: str) -> int:
+    """The account's initial margin fraction in ``market``, in bps."""
+    return initial_rate(state.markets[market].spec.im_bps, state.accounts[account_id].leverage.get(market, 0))
+
+
 def initial_margin(
-    state: ExchangeState, account: Account, market: str = "", bids: int = 0, asks: int = 0
+    state: ExchangeState, account: Account, market: str = "", bids: int = 0, asks: int = 0, leverage: int = 0
 ) -> tuple[int, int]:
-    """(equity, IM of the worst case), with ``bids``/``asks`` more open in ``market`` (a new order):
+    """(cross equity, what it must cover: see the module doc), with ``bids``/``asks`` more open in
+    ``market`` (a new order) and, when ``leverage`` is given, that leverage there (a leverage change):
     an order is admitted, and a withdrawal allowed, while the first covers the second. One pass over
     the positions for both, since every caller needs both."""
     markets = state.markets
+    chosen = account.leverage
     equity = account.balance
     required = 0
     for symbol, pos in account.positions.items():
@@ -58,26 +74,44 @@ def initial_margin(
         unit = mkt.mark * mkt.spec.multiplier
         if size:
             equity += size * unit - pos.cost
+        lev = chosen.get(symbol, 0) if chosen else 0
         if symbol == market:
             b += bids
             a += asks
+            lev = leverage or lev
             market = ""  # seen
         worst = worst_case_size(size, b, a)
         if worst:
-            required += margin_requirement(worst * unit, mkt.spec.im_bps)
+            im = initial_rate(mkt.spec.im_bps, lev) if lev else mkt.spec.im_bps
+            required += margin_requirement(worst * unit, im)
+    if account.isolated:
+        for symbol, isolated in account.isolated.items():
+            pos = isolated.positions.get(symbol)
+            size, b, a = (pos.size, pos.bids, pos.asks) if pos else (0, 0, 0)
+            lev = chosen.get(symbol, 0)
+            if symbol == market:
+                b += bids
+                a += asks
+                lev = leverage or lev
+                market = ""  # seen
+            if b or a:
+                mkt = markets[symbol]
+                spec = mkt.spec
+                worst = worst_case_size(size, b, a)
+                required += isolated_growth(size, worst, mkt.mark, spec.multiplier, initial_rate(spec.im_bps, lev))
     if market:
         mkt = markets[market]
-        required += margin_requirement(max(bids, asks) * mkt.mark * mkt.spec.multiplier, mkt.spec.im_bps)
+        im = initial_rate(mkt.spec.im_bps, leverage or chosen.get(market, 0))
+        required += margin_requirement(max(bids, asks) * mkt.mark * mkt.spec.multiplier, im)
     return equity, required
 
 
-def margin_after(
-    state: ExchangeState, account: Account, fraction: str, market: str = "", fill: int = 0
-) -> tuple[int, int]:
-    """(equity at mark, sum of IM or MM on positions alone, ``fraction`` being ``"im_bps"`` or
-    ``"mm_bps"``) as if a fill of signed ``fill`` in ``market`` had happened, in one pass: a fill is
-    affordable while the first, moved by the fill's gain, covers the second."""
+def margin_after(state: ExchangeState, account: Margined, market: str = "", fill: int = 0) -> tuple[int, int]:
+    """(equity at mark, sum of IM on the margin account's positions alone, at the owner's rates) as if a fill
+    of signed ``fill`` in ``market`` had happened, in one pass: a fill is affordable while the first, moved
+    by the fill's gain, covers the second."""
     markets = state.markets
+    chosen = state.accounts[account.id].leverage if account.market else account.leverage
     equity = account.balance
     required = 0
     for symbol, pos in account.positions.items():
@@ -90,36 +124,46 @@ def margin_after(
             size += fill
             fill = 0  # counted
         if size:
-            required += margin_requirement(abs(size) * unit, getattr(mkt.spec, fraction))
+            im = initial_rate(mkt.spec.im_bps, chosen.get(symbol, 0)) if chosen else mkt.spec.im_bps
+            required += margin_requirement(abs(size) * unit, im)
     if market and fill:
         mkt = markets[market]
-        required += margin_requirement(abs(fill) * mkt.mark * mkt.spec.multiplier, getattr(mkt.spec, fraction))
+        im = initial_rate(mkt.spec.im_bps, chosen.get(market, 0))
+        required += margin_requirement(abs(fill) * mkt.mark * mkt.spec.multiplier, im)
     return equity, required
 
 
-def position_requirement(
-    state: ExchangeState, account: Account, fraction: str, market: str = "", fill: int = 0
-) -> int:
-    """Sum of IM or MM (``fraction`` is ``"im_bps"`` or ``"mm_bps"``) on positions alone,
-    as if a fill of signed ``fill`` in ``market`` had happened."""
-    return margin_after(state, account, fraction, market, fill)[1]
+def position_requirement(state: ExchangeState, account: Margined, market: str = "", fill: int = 0) -> int:
+    """Sum of IM on the margin account's positions alone, at the owner's rates, as if a fill of signed
+    ``fill`` in ``market`` had happened."""
+    return margin_after(state, account, market, fill)[1]
 
 
 def can_afford_fill(
-    state: ExchangeState, account: Account, market: str, fill: int, gain: int, prior_fill: int = 0, prior_gain: int = 0
+    state: ExchangeState, account: Margined, market: str, fill: int, gain: int, prior_fill: int = 0, prior_gain: int = 0
 ) -> bool:
-    """May a resting order of this account fill by signed ``fill``?
+    """May a resting order of this margin account fill by signed ``fill``?
 
     ``gain`` is the fill's effect on equity: its gap to mark less its fee,
     ``fill x (M - p) x m - fee``; ``prior_*`` are fills the same sweep already
     gave the account (used when a FOK order is checked before it trades).
-    Yes when the fill only reduces the position; otherwise when equity after
-    it still covers the initial margin of the positions. A resting order that
-    fails is cancelled instead of filled into a margin breach.
+    Yes when the fill only reduces the position; otherwise, cross, when
+    equity after it still covers the initial margin of the positions. An
+    isolated position brings its own margin: the IM it grows by moves from the
+    owner's balance (``margin.isolated_growth``), so the owner's cross equity
+    after that must still cover the IM of the cross positions. A resting order
+    that fails is cancelled instead of filled into a margin breach.
     """
     pos = account.positions.get(market)
-    size = (pos.size if pos else 0) + prior_fill
+    base = pos.size if pos else 0
+    size = base + prior_fill
     if abs(size + fill) <= abs(size):
         return True
-    equity, required = margin_after(state, account, "im_bps", market, prior_fill + fill)
+    if account.market:
+        owner = state.accounts[account.id]
+        mkt = state.markets[market]
+        grown = isolated_growth(base, size + fill, mkt.mark, mkt.spec.multiplier, rate(state, account.id, market))
+        equity, required = margin_after(state, owner)
+        return equity - grown >= required
+    equity, required = margin_after(state, account, market, prior_fill + fill)
     return equity + prior_gain + gain >= required

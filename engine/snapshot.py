@@ -17,8 +17,10 @@ What is stored
       in priority order and rebuilt by adding them back in that order, so every
       order keeps its queue position (the dead queue entries that lazy removal
       leaves behind are dropped: matching skips them anyway);
-    - a ``Position`` belongs to its account and to its market: it is stored
-      under the account and relinked into the market.
+    - a ``Position`` belongs to its margin account (the account, or its
+      isolated margin account in that market) and to its market: it is stored
+      under the margin account and relinked into the market; an isolated
+      margin account's resting orders are relinked like the account's.
 
     Dict insertion order is not kept. The engine never depends on it: every
     decision whose outcome depends on an order sorts by id first.
@@ -79,11 +81,17 @@ def _market(market: Market) -> dict[str, Any]:
     return tree
 
 
+def _account(account: Account) -> dict[str, Any]:
+    tree = _fields(account, ("orders", "isolated"))
+    tree["isolated"] = {symbol: _fields(unit, ("orders",)) for symbol, unit in account.isolated.items()}
+    return tree
+
+
 def take(state: ExchangeState, tip: Any, cursor: str = "") -> bytes:
     """Encode ``state``; ``tip`` is the event at ``state.seq``, the last one the log acknowledged."""
     tree = _fields(state, LINKED)
     tree["markets"] = [_market(m) for _, m in sorted(state.markets.items())]
-    tree["accounts"] = [_fields(a, ("orders",)) for _, a in sorted(state.accounts.items())]
+    tree["accounts"] = [_account(a) for _, a in sorted(state.accounts.items())]
     tree["orders"] = [o for _, o in sorted(state.orders.items())]
     return encode(Snapshot(state.seq, state_hash(state), tip, tree, cursor))
 
@@ -108,12 +116,13 @@ def restore(snapshot: Snapshot, where: str) -> ExchangeState:
             for order_id in fields["bids"] + fields["asks"]:
                 order = state.orders[order_id]
                 market.book.add(order)
-                state.accounts[order.account].orders[order_id] = order
+                state.unit(order.account, order.market).orders[order_id] = order
     except (msgspec.ValidationError, KeyError, TypeError) as exc:
         raise CorruptLog(where, f"snapshot seq {snapshot.seq}", f"malformed state: {exc!r}") from None
     for account in state.accounts.values():
-        for symbol, position in account.positions.items():
-            state.markets[symbol].positions[account.id] = position
+        for unit in account.units():
+            for symbol, position in unit.positions.items():
+                state.markets[symbol].positions[account.id] = position
     digest = state_hash(state)
     if digest != snapshot.state_hash:
         raise CorruptLog(where, f"snapshot seq {snapshot.seq}", f"state hashes to {digest}, not {snapshot.state_hash}")

@@ -1,8 +1,9 @@
 """The exchange's whole state: plain data and lookups, changed only by ``engine.apply``.
 
-Money identity (checked by ``engine.invariants.conservation``)::
+Money identity (checked by ``engine.invariants.conservation``), summed over
+every margin account (each account's cross account and its isolated ones)::
 
-    sum(account.balance - sum(position.cost)) + insurance_fund + sum(market.fund) + fee_pool - bad_debt
+    sum(balance - sum(position.cost)) + insurance_fund + sum(market.fund) + fee_pool - bad_debt
         == deposits - withdrawals
 
 ``balance`` is realized cash (deposits, realized PnL, fees, funding);
@@ -18,9 +19,12 @@ bankrupt accounts' balances (which return to zero) and carried by the exchange.
 fund, so a pool's shares are claims on a fund, never money of their own.
 """
 
+from typing import ClassVar
+
 import msgspec
 
 from engine.book import Book, Order
+from engine.enums import PriceSource, Side, TimeInForce, TriggerKind
 from engine.markets import MarketSpec
 
 
@@ -37,13 +41,73 @@ class Position(msgspec.Struct, gc=False):
         return not (self.size or self.bids or self.asks or self.reduce_only)
 
 
+class Isolated(msgspec.Struct):
+    """An account's isolated margin in one market: a margin account of its own, holding that market's
+    position and orders, whose ``balance`` is the position's margin.
+
+    It has the fields of an ``Account`` that margin needs (``id``, ``balance``,
+    ``positions``, ``orders``), so the risk functions and the liquidation
+    waterfall take either: an isolated position is valued, liquidated and
+    settled against its own margin, never the rest of the account
+    (``engine.isolated``). ``id`` is the owning account's: events name the
+    account and the market, and ``ExchangeState.unit`` finds the margin
+    account they mean.
+    """
+
+    id: int  # the owning account
+    market: str
+    balance: int = 0  # the isolated margin
+    positions: dict[str, Position] = msgspec.field(default_factory=dict)  # this market's, while open
+    orders: dict[int, Order] = msgspec.field(default_factory=dict)  # resting orders in this market
+
+
 class Account(msgspec.Struct):
+    """An account: its cross margin account (``balance``, ``positions`` and ``orders`` in every market it
+    does not isolate), its isolated ones, and its per-market settings."""
+
     id: int
     balance: int = 0
     positions: dict[str, Position] = msgspec.field(default_factory=dict)
     orders: dict[int, Order] = msgspec.field(default_factory=dict)  # resting orders
     client_ids: list[int] = msgspec.field(default_factory=list)  # the 100 highest used, ascending (engine.clientids)
-    client_orders: dict[int, int] = msgspec.field(default_factory=dict)  # client id -> order id, resting orders
+    client_orders: dict[int, int] = msgspec.field(default_factory=dict)  # client id -> order id, every resting order
+    leverage: dict[str, int] = msgspec.field(default_factory=dict)  # chosen per market; absent: the market's most
+    isolated: dict[str, Isolated] = msgspec.field(default_factory=dict)  # the markets it margins in isolation
+
+    market: ClassVar[str] = ""  # a cross account's market: "" (an isolated account names its own)
+
+    def units(self) -> list["Account | Isolated"]:
+        """Its margin accounts: the cross one, then the isolated ones."""
+        return [self, *self.isolated.values()]
+
+
+class Trigger(msgspec.Struct, frozen=True, gc=False):
+    """A stop or take-profit order resting outside the book until its price ``source`` reaches
+    ``trigger_price`` (``engine.triggers``); it then places an ordinary order."""
+
+    id: int
+    account: int
+    market: str
+    client_id: int  # the client id of the order it places
+    side: Side
+    qty: int  # 0: a position TP/SL for the whole position when it fires
+    trigger_price: int
+    kind: TriggerKind
+    source: PriceSource
+    price: int  # the order's limit price; 0: a market order
+    tif: TimeInForce
+    reduce_only: bool
+    attached: bool  # a position TP/SL: reduce-only, cancelled once the position closes or flips
+
+    @property
+    def rises(self) -> bool:
+        return rising(self.kind, self.side)
+
+
+def rising(kind: TriggerKind, side: Side) -> bool:
+    """Does a trigger fire when its price rises to the trigger price (else when it falls to it)? A stop
+    buy and a take-profit sell do."""
+    return (kind == TriggerKind.STOP) == (side == Side.BUY)
 
 
 class Unstake(msgspec.Struct, frozen=True):
@@ -76,6 +140,8 @@ class Market(msgspec.Struct):
     last_funding_ts: int = 0
     positions: dict[int, Position] = msgspec.field(default_factory=dict)  # by account
     fund: int = 0  # the market's own insurance fund
+    open_interest: int = 0  # the total size of the long positions (equal to the shorts')
+    last_price: int = 0  # of the last fill in the book; 0 before the first
 
 
 class ExchangeState(msgspec.Struct):
@@ -85,6 +151,8 @@ class ExchangeState(msgspec.Struct):
     markets: dict[str, Market] = msgspec.field(default_factory=dict)
     accounts: dict[int, Account] = msgspec.field(default_factory=dict)
     orders: dict[int, Order] = msgspec.field(default_factory=dict)  # every live order
+    triggers: dict[int, Trigger] = msgspec.field(default_factory=dict)  # every resting trigger, by id
+    next_trigger_id: int = 1
     insurance_fund: int = 0
     fee_pool: int = 0
     bad_debt: int = 0  # written off: what no layer of the waterfall could cover
@@ -92,7 +160,13 @@ class ExchangeState(msgspec.Struct):
     withdrawals: int = 0
     pools: dict[str, Pool] = msgspec.field(default_factory=dict)  # by fund ("" the shared), once set up
 
-    def position(self, account: Account, market: str) -> Position:
+    def unit(self, account_id: int, market: str) -> "Account | Isolated":
+        """The margin account that holds ``account_id``'s position in ``market``: its isolated one there,
+        or the account itself (cross; and for ``market`` "", the account)."""
+        account = self.accounts[account_id]
+        return account.isolated.get(market, account) if account.isolated else account
+
+    def position(self, account: "Account | Isolated", market: str) -> Position:
         """The account's position record in ``market``, created empty if missing."""
         pos = account.positions.get(market)
         if pos is None:
@@ -100,7 +174,10 @@ class ExchangeState(msgspec.Struct):
             self.markets[market].positions[account.id] = pos
         return pos
 
-    def drop_if_idle(self, account: Account, market: str, pos: Position) -> None:
+    def drop_if_idle(self, account: "Account | Isolated", market: str, pos: Position) -> None:
         if pos.idle():
             del account.positions[market]
             del self.markets[market].positions[account.id]
+
+
+Margined = Account | Isolated  # a margin account: what risk and liquidation value

@@ -14,11 +14,12 @@ from typing import Any
 import msgspec
 
 from engine.enums import Side
-from engine.state import ExchangeState, Market
+from engine.state import ExchangeState, Margined, Market
 
 # v3: orders carry size, time in force and self-trade mode; accounts keep their 100 highest client ids;
 # markets their fund, and every fund's pool of shares
-DOMAIN_TAG = b"perpx-state-v3\x00"
+# v4: margin settings, isolated margin accounts, open interest, last price, triggers
+DOMAIN_TAG = b"perpx-state-v4\x00"
 
 
 def _book(market: Market) -> list[Any]:
@@ -27,6 +28,12 @@ def _book(market: Market) -> list[Any]:
         [[o.id, o.account, o.price, o.qty, o.client_id, o.reduce_only, o.size, o.tif, o.stp] for o in book.orders(side)]
         for side in (Side.BUY, Side.SELL)
     ]
+
+
+def _margined(account: Margined) -> list[Any]:
+    """A margin account's money, positions and resting orders (an isolated one under its market)."""
+    positions = [[s, p.size, p.cost, p.bids, p.asks, p.reduce_only] for s, p in sorted(account.positions.items())]
+    return [account.balance, positions, sorted(account.orders)]
 
 
 def canonical(state: ExchangeState) -> bytes:
@@ -41,19 +48,22 @@ def canonical(state: ExchangeState) -> bytes:
             m.last_funding_ts,
             _book(m),
             m.fund,
+            m.open_interest,
+            m.last_price,
         ]
         for symbol, m in sorted(state.markets.items())
     ]
     accounts = [
         [
             a.id,
-            a.balance,
-            [[s, p.size, p.cost, p.bids, p.asks, p.reduce_only] for s, p in sorted(a.positions.items())],
-            sorted(a.orders),
+            *_margined(a),
             a.client_ids,  # kept ascending: its order is part of the state
+            sorted(a.leverage.items()),
+            [[symbol, *_margined(unit)] for symbol, unit in sorted(a.isolated.items())],
         ]
         for _, a in sorted(state.accounts.items())
     ]
+    triggers = [msgspec.structs.astuple(t) for _, t in sorted(state.triggers.items())]
     totals = [
         state.seq,
         state.ts,
@@ -63,6 +73,7 @@ def canonical(state: ExchangeState) -> bytes:
         state.bad_debt,
         state.deposits,
         state.withdrawals,
+        state.next_trigger_id,
     ]
     pools = [
         [
@@ -74,7 +85,7 @@ def canonical(state: ExchangeState) -> bytes:
         ]
         for name, p in sorted(state.pools.items())
     ]
-    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts, pools])
+    return DOMAIN_TAG + msgspec.msgpack.encode([totals, markets, accounts, triggers, pools])
 
 
 def state_hash(state: ExchangeState) -> str:

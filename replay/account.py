@@ -21,6 +21,7 @@ from engine.margin import unrealized_pnl
 from engine.ranking import adl_quantiles
 from engine.state import Account, ExchangeState
 from replay.display import average_entry
+from replay.text import event_fields
 
 Lights = dict[str, dict[int, int]]  # market: account: ADL lights
 
@@ -32,6 +33,7 @@ class PositionView(msgspec.Struct, frozen=True):
     average_entry: str  # cost / (size x multiplier) in price units, a decimal string for display only
     unrealized_pnl: int  # at mark
     adl_lights: int  # its ADL quintile on its side (engine.ranking.adl_quantiles): 5 is next in line, 1 last
+    isolated_margin: int | None = None  # its own margin when isolated (engine.isolated); None: cross
 
 
 class OrderView(msgspec.Struct, frozen=True):
@@ -69,24 +71,26 @@ def market_lights(state: ExchangeState, markets: Iterable[str]) -> Lights:
 
 
 def account_view(state: ExchangeState, account_id: int, lights: Lights | None = None) -> AccountView:
-    """The account as it stands in ``state``; all zeros if it has no record yet.
+    """The account as it stands in ``state``; all zeros if it has no record yet. Its balance, equity and
+    margins are its cross account's; its positions and orders include its isolated ones.
 
     ``lights``: the ``market_lights`` of its markets, when the caller views many accounts.
     """
     account = state.accounts.get(account_id) or Account(id=account_id)
-    held = sorted((symbol, pos) for symbol, pos in account.positions.items() if pos.size)
+    held = sorted((symbol, pos, unit) for unit in account.units() for symbol, pos in unit.positions.items() if pos.size)
     if lights is None:
-        lights = market_lights(state, (symbol for symbol, _ in held))
+        lights = market_lights(state, (symbol for symbol, _, _ in held))
     positions = []
-    for symbol, pos in held:
+    for symbol, pos, unit in held:
         market = state.markets[symbol]
         m = market.spec.multiplier
         pnl = unrealized_pnl(pos.size, pos.cost, market.mark, m)
         entry = average_entry(pos.cost, pos.size, m)
-        positions.append(PositionView(symbol, pos.size, pos.cost, entry, pnl, lights[symbol][account_id]))
+        margin = unit.balance if unit.market else None
+        positions.append(PositionView(symbol, pos.size, pos.cost, entry, pnl, lights[symbol][account_id], margin))
     orders = [
         OrderView(o.id, o.market, o.side.name, o.price, o.qty, o.client_id, o.reduce_only)
-        for _, o in sorted(account.orders.items())
+        for o in sorted((o for unit in account.units() for o in unit.orders.values()), key=lambda o: o.id)
     ]
     equity, maintenance = risk.health(state, account)
     return AccountView(
@@ -109,8 +113,7 @@ def entry(event: Any) -> Entry:
     """One event as a timeline entry, for text or JSON."""
     fields = {
         name: value.name if isinstance(value, Enum) else msgspec.to_builtins(value)
-        for name, value in msgspec.structs.asdict(event).items()
-        if name not in ("seq", "ts")
+        for name, value in event_fields(event).items()
     }
     return Entry(event.seq, event.ts, type(event).__name__, fields)
 

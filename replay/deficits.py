@@ -81,7 +81,7 @@ class Charges:
         before = self._before.setdefault((e.market, e.account), {})
         if e.counterparty_account not in before:
             market = state.markets[e.market]
-            position = state.accounts[e.counterparty_account].positions[e.market]
+            position = market.positions[e.counterparty_account]
             before[e.counterparty_account] = unrealized_pnl(
                 position.size, position.cost, market.mark, market.spec.multiplier
             )

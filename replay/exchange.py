@@ -17,7 +17,7 @@ import msgspec
 from engine import risk
 from engine.distressed import liquidatable
 from engine.ranking import distress_key
-from engine.state import Account, ExchangeState
+from engine.state import ExchangeState, Margined
 from replay.account import AccountView, Entry, OrderView, PositionView, account_view, market_lights
 from replay.display import Units
 from replay.rebuild import Progress
@@ -25,11 +25,14 @@ from replay.text import field_lines, section
 
 
 class QueuedAccount(msgspec.Struct, frozen=True):
+    """A margin account waiting for liquidation: an account's cross account, or its isolated one in ``market``."""
+
     account: int
     equity: int
     maintenance: int
     health: Decimal | None  # equity / maintenance, display only
     notional: int  # of all its positions, at mark
+    market: str = ""  # an isolated margin account's market; "": cross
 
 
 class ExchangeView(msgspec.Struct, frozen=True):
@@ -48,7 +51,7 @@ def health(equity: int, maintenance: int) -> Decimal | None:
     return (Decimal(equity) / maintenance).quantize(Decimal("0.0001")) if maintenance else None
 
 
-def notional(state: ExchangeState, account: Account) -> int:
+def notional(state: ExchangeState, account: Margined) -> int:
     """The sum of |size| x mark x multiplier over the account's positions."""
     markets = state.markets
     return sum(
@@ -60,12 +63,14 @@ def notional(state: ExchangeState, account: Account) -> int:
 def liquidation_queue(state: ExchangeState) -> list[QueuedAccount]:
     keyed = []
     for account in state.accounts.values():
-        if liquidatable(state, account):
-            equity, maintenance = risk.health(state, account)
-            size = notional(state, account)
-            keyed.append((distress_key(equity, maintenance, size, account.id), equity, maintenance, size))
+        for unit in account.units():
+            if liquidatable(state, unit):
+                equity, maintenance = risk.health(state, unit)
+                size = notional(state, unit)
+                key = distress_key(equity, maintenance, size, (unit.id, unit.market))
+                keyed.append((key, equity, maintenance, size))
     keyed.sort()
-    return [QueuedAccount(key[-1], e, mm, health(e, mm), n) for key, e, mm, n in keyed]
+    return [QueuedAccount(key[-1][0], e, mm, health(e, mm), n, key[-1][1]) for key, e, mm, n in keyed]
 
 
 def exchange_view(state: ExchangeState, event: Entry | None) -> ExchangeView:
@@ -110,7 +115,8 @@ def margin_cells(a: AccountView, units: Units) -> tuple[str, ...]:
 def position_cells(p: PositionView, units: Units) -> tuple[Any, ...]:
     """One position as ``POSITION_COLUMNS``, in its market's units."""
     average = units.average(p.market, p.cost, p.size)
-    return (p.market, units.size(p.market, p.size), units.money(p.cost), average, units.money(p.unrealized_pnl),
+    market = p.market if p.isolated_margin is None else f"{p.market} isolated, margin {units.money(p.isolated_margin)}"
+    return (market, units.size(p.market, p.size), units.money(p.cost), average, units.money(p.unrealized_pnl),
             p.adl_lights)  # fmt: skip
 
 
@@ -145,9 +151,13 @@ def exchange_lines(view: ExchangeView) -> list[str]:
         ("order", "account", *ORDER_COLUMNS, "reduce only"),
         [(order_id, account, *order_cells(o, u), o.reduce_only) for order_id, account, o in orders],
     )
+    queue = view.liquidation_queue
+    isolated = any(q.market for q in queue)  # the column shows only when an isolated margin account waits
     lines += section(
         "liquidation queue (equity below maintenance, next first)",
-        ("account", "equity", "maintenance", "health", "notional"),
-        [(q.account, m(q.equity), m(q.maintenance), q.health, m(q.notional)) for q in view.liquidation_queue],
+        ("account", "equity", "maintenance", "health", "notional", "isolated")[: 6 if isolated else 5],
+        [(q.account, m(q.equity), m(q.maintenance), q.health, m(q.notional), q.market or None) for q in queue]
+        if isolated
+        else [(q.account, m(q.equity), m(q.maintenance), q.health, m(q.notional)) for q in queue],
     )
     return lines

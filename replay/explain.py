@@ -35,6 +35,8 @@ from engine.events import (
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
+    MarginAdjusted,
+    MarginReleased,
     MarketListed,
     OrderAccepted,
     OrderAmended,
@@ -45,6 +47,10 @@ from engine.events import (
     SocializedLossCharged,
     Staked,
     TradeExecuted,
+    TriggerCancelled,
+    TriggerFired,
+    TriggerPlaced,
+    TriggerRejected,
     Unstaked,
     UnstakeRequested,
     Withdrawn,
@@ -56,7 +62,7 @@ from replay.account import AccountView, Involvement, account_view
 from replay.display import Units
 from replay.exchange import health
 from replay.rebuild import Progress, untracked
-from replay.text import field_lines
+from replay.text import event_fields, field_lines
 
 
 class Line(msgspec.Struct, frozen=True):
@@ -104,11 +110,8 @@ def _ratio(num: int, den: int) -> Decimal:
 
 def generic(event: Any) -> str:
     """Any event as ``Type field=value ...``: how an event with no sentence is told."""
-    fields = msgspec.structs.asdict(event)
     shown = " ".join(
-        f"{name}={value.name if isinstance(value, Enum) else value}"
-        for name, value in fields.items()
-        if name not in ("seq", "ts")
+        f"{name}={value.name if isinstance(value, Enum) else value}" for name, value in event_fields(event).items()
     )
     return f"{type(event).__name__} {shown}"
 
@@ -145,6 +148,12 @@ class Narrator:
             BadDebtWrittenOff: self._written_off,
             DeficitSettled: self._deficit_settled,
             LiquidationEnded: self._liquidation_ended,
+            TriggerPlaced: self._trigger_placed,
+            TriggerFired: self._trigger_fired,
+            TriggerRejected: self._trigger_rejected,
+            TriggerCancelled: self._trigger_cancelled,
+            MarginAdjusted: self._margin_adjusted,
+            MarginReleased: self._margin_released,
             PositionTakenOver: self._taken_over,
             Staked: self._staked,
             UnstakeRequested: self._unstake_requested,
@@ -208,7 +217,8 @@ class Narrator:
         options = ", ".join([e.tif.name] + (["reduce-only"] if e.reduce_only else []))
         rests = "; rests in the book" if e.rests else ""
         what = self._qty_at(e.market, e.qty, e.price)
-        return f"order {e.order_id} accepted: {e.side.name.lower()} {what} ({options}){rests}"
+        placed = f", placed by trigger {e.trigger_id}" if e.trigger_id else ""
+        return f"order {e.order_id} accepted: {e.side.name.lower()} {what} ({options}{placed}){rests}"
 
     def _order_amended(self, e: OrderAmended) -> str:
         place = "loses its place" if e.requeued else "keeps its place"
@@ -252,19 +262,51 @@ class Narrator:
             f" realized pnl {self.units.money(pnl)}; position {self._signed(e.market, position)}"
         )
 
+    # triggers and isolated margin
+
+    def _trigger_placed(self, e: TriggerPlaced) -> str:
+        u = self.units
+        what = "the whole position" if not e.qty else u.size(e.market, e.qty)
+        order = f"a limit at {u.price(e.market, e.price)}" if e.price else "a market order"
+        kind = ("position " if e.attached else "") + e.kind.name.lower().replace("_", "-")
+        return (
+            f"trigger {e.trigger_id} placed: {kind} {e.side.name.lower()} of {what} in {e.market} when the"
+            f" {e.source.name.lower()} price reaches {u.price(e.market, e.trigger_price)}, as {order}"
+        )
+
+    def _trigger_fired(self, e: TriggerFired) -> str:
+        price = self.units.price(e.market, e.price)
+        return f"trigger {e.trigger_id} fired: the {e.source.name.lower()} price reached {price}"
+
+    def _trigger_rejected(self, e: TriggerRejected) -> str:
+        return f"the order of trigger {e.trigger_id} was rejected: {e.reason.name}"
+
+    def _trigger_cancelled(self, e: TriggerCancelled) -> str:
+        return f"trigger {e.trigger_id} cancelled ({e.reason.name.lower().replace('_', ' ')})"
+
+    def _margin_released(self, e: MarginReleased) -> str:
+        money = self.units.money(e.amount)
+        return f"its flat {e.market} position's isolated margin, {money}, came back; balance {self._balance()}"
+
+    def _margin_adjusted(self, e: MarginAdjusted) -> str:
+        money = self.units.money
+        moved = f"moved {money(e.amount)} into" if e.amount > 0 else f"moved {money(-e.amount)} out of"
+        return f"{moved} its isolated {e.market} margin; balance {self._balance()}"
+
     # liquidation
 
     def _liquidation_started(self, e: LiquidationStarted) -> str:
         self.totals.liquidations += 1
         markets, u = self.state.markets, self.units
-        held = sorted(self.state.accounts[e.account].positions.items())
+        held = sorted(self.state.unit(e.account, e.market).positions.items())
         marks = ", ".join(
             f"{symbol} {self._signed(symbol, pos.size)} at mark {u.price(symbol, markets[symbol].mark)}"
             for symbol, pos in held
             if pos.size
         )
+        margin = f"the equity of its isolated {e.market} margin" if e.market else "equity"
         return (
-            f"became liquidatable: equity {u.money(e.equity)} below maintenance margin {u.money(e.maintenance)}"
+            f"became liquidatable: {margin} {u.money(e.equity)} below maintenance margin {u.money(e.maintenance)}"
             f" (health {health(e.equity, e.maintenance)}); positions {marks}; notional {u.money(e.notional)}"
         )
 

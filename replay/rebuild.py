@@ -32,11 +32,16 @@ from engine.events import (
     Deposited,
     FundingSettled,
     InsuranceFunded,
+    LeverageSet,
+    MarginAdjusted,
+    MarginModeSet,
     MarketListed,
     OrderAccepted,
     OrderAmended,
     OrderCancelled,
     PricesUpdated,
+    TriggerCancelled,
+    TriggerPlaced,
     Withdrawn,
 )
 from engine.snapshot import SnapshotStore, restore_latest
@@ -61,13 +66,18 @@ def events_until(log: EventLog, seq: int) -> Iterable[Any]:
 
 
 # The events that only ever begin a command: each command type's first event (a user's cancel for CancelOrder,
-# CancelAll and an amend to a size already filled); liquidation, fills, rests and funding payments only follow one.
-FIRST_EVENTS = (MarketListed, Deposited, Withdrawn, InsuranceFunded, OrderAccepted, OrderAmended, CommandRejected,
-                PricesUpdated, FundingSettled)  # fmt: skip
+# CancelTrigger, CancelAll and an amend to a size already filled; an order's acceptance unless a trigger placed
+# it); liquidation, fills, rests, funding payments, fired triggers and released margin only follow one.
+FIRST_EVENTS = (MarketListed, Deposited, Withdrawn, InsuranceFunded, OrderAmended, CommandRejected, PricesUpdated,
+                FundingSettled, TriggerPlaced, LeverageSet, MarginModeSet, MarginAdjusted)  # fmt: skip
+USER_CANCELS = (OrderCancelled, TriggerCancelled)
 
 
 def starts_command(event: Any) -> bool:
-    return isinstance(event, FIRST_EVENTS) or (type(event) is OrderCancelled and event.reason == CancelReason.USER)
+    kind = type(event)
+    if kind is OrderAccepted:
+        return not event.trigger_id  # a fired trigger's order follows its TriggerFired
+    return isinstance(event, FIRST_EVENTS) or (kind in USER_CANCELS and event.reason == CancelReason.USER)
 
 
 class Upto:

@@ -158,6 +158,32 @@ def _liquidation(s: SimulationSummary) -> list[tuple[str, str]]:
     ]
 
 
+def _named(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name.lower().replace('_', ' ')} {n}" for name, n in sorted(counts.items())) or "none"
+
+
+def _triggers(s: SimulationSummary) -> list[tuple[str, str]]:
+    """What the trigger orders and the margin settings did (none placed or set: no lines)."""
+    t, m = s.triggers, s.margins
+    lines = []
+    if t.placed:
+        fired = sum(t.fired.values())
+        lines += [
+            ("triggers", f"{t.placed} placed, {fired} fired ({_named(t.fired)}), cancelled: {_named(t.cancelled)}"),
+            ("  refused", f"on firing: {_named(t.rejected)}"),
+            ("  cascade", f"at most {t.most_in_one_command} fired by one command, at {s.units.time(t.most_at)}"),
+        ]
+    if m.isolated or m.leverage_set:
+        lines.append(
+            (
+                "margin",
+                f"{m.isolated} markets isolated, {m.leverage_set} leverage settings, {s.units.money(m.margin_added)}"
+                f" added to isolated margin, {m.isolated_liquidations} isolated liquidations",
+            )
+        )
+    return lines
+
+
 def _layered(o: Outcome) -> bool:
     """Did any layer beyond the default waterfall's (book, shared fund, ADL or socialized) take part?"""
     return bool(o.market_funds_paid or o.fees_to_market_funds or o.market_funds_final or o.backstop_value)
@@ -235,6 +261,7 @@ def simulation_text(s: SimulationSummary, log: str) -> str:
                 f" {units.exact(s.funding_remainder)} (rounding)",
             ),
             ("rejections", rejections),
+            *_triggers(s),
             *_liquidation(s),
             ("state hash", s.state_hash),
             ("conservation", _conservation(r.conservation, units)),

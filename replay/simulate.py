@@ -17,23 +17,32 @@ Scenarios
     ``SCENARIOS`` maps a name to a scenario's constructor; ``default`` is a
     trading session: market makers quoting three levels a side around the
     oracle (cancelling and requoting), takers sending market, IOC, FOK and
-    resting orders (some reduce-only or post-only), cancelling, depositing and
-    withdrawing, a random-walk oracle with one sharp drop half way through,
-    and funding settled every interval. ``crash`` is a leveraged market
-    caught by a crash: traders pair up at the start, a long at 4x to 15x
-    against a short at 2x to 4x, in two markets whose losses go different
-    ways (BTC-PERP deleverages, ETH-PERP socializes), with a small insurance
-    fund; then the oracle falls 5 % a step for five steps. The makers keep
-    quoting, thinly, so liquidations take what the book has, and every layer
-    of the markets' waterfalls (``Crash.WATERFALLS``) takes its turn: each
-    market's own fund (fed by a transfer from the shared fund and a fifth of
-    the fees), the shared fund, a backstop vault (an account of its own, with
-    ``Crash.VAULT_DEPOSIT`` a trader, first in line in ETH-PERP, after the funds in
-    BTC-PERP, and itself liquidated as the fall goes on), then ADL or
-    socialized loss. One maker in five
-    stakes into a fund; half of them ask to unstake ten steps before the
-    fall and complete during it (their shares bear the payouts made
-    meanwhile), the other half five steps after it.
+    resting orders (some reduce-only or post-only), stop-losses and
+    take-profits on their positions and stop entries (on the mark, the index
+    or the last trade), cancelling, depositing and withdrawing, some of them
+    trading a market in isolation, with a chosen leverage, and moving margin
+    in and out; markets with leverage tiers and an open-interest cap; a
+    random-walk oracle with one sharp drop half way through, and funding
+    settled every interval. ``crash`` is a leveraged market caught by a
+    crash: traders pair up at the start, a long at 4x to 15x (a third of them
+    isolated, at that leverage) against a short at 2x to 4x, in two markets
+    whose losses go different ways (BTC-PERP deleverages, ETH-PERP
+    socializes), with a small insurance fund; most longs protect themselves
+    with a stop-loss 3 % to 15 % below their entry, on the mark or on the
+    last trade. Then the oracle falls 5 % a step for five steps. The stops
+    fire first and sell into the thin book, pushing the last trade down
+    through more stops (a cascade within one command) and the mark down at
+    the next step; the makers keep quoting, thinly, so liquidations take what
+    the book has left, and every layer of the markets' waterfalls
+    (``Crash.WATERFALLS``) takes its turn, for isolated positions as for cross
+    ones: each market's own fund (fed by a transfer from the shared fund and a
+    fifth of the fees), the shared fund, a backstop vault (an account of its
+    own, with ``Crash.VAULT_DEPOSIT`` a trader, first in line in ETH-PERP,
+    after the funds in BTC-PERP, and itself liquidated as the fall goes on),
+    then ADL or socialized loss. One maker in five stakes into a fund; half
+    of them ask to unstake ten steps before the fall and complete during it
+    (their shares bear the payouts made meanwhile), the other half five steps
+    after it.
 
     Makers quote around the oracle's index rather than the engine's mark: the
     mark is made partly of the book (the median of best bid, best ask and
@@ -51,34 +60,39 @@ import msgspec
 
 from engine import funds, risk
 from engine.commands import (
+    AdjustMargin,
     CancelAll,
     CancelOrder,
+    CancelTrigger,
     CompleteUnstake,
     Deposit,
     FundInsurance,
     ListMarket,
     PlaceOrder,
+    PlaceTrigger,
     RequestUnstake,
     SetFundCooldown,
     SetIndexPrice,
+    SetLeverage,
+    SetMarginMode,
     SettleFunding,
     Stake,
     TransferFunds,
     Withdraw,
 )
 from engine.engine import Engine
-from engine.enums import OrderType, Side, TimeInForce
+from engine.enums import OrderType, PriceSource, Side, TimeInForce, TriggerKind
 from engine.errors import PerpxError
 from engine.eventlog import EventLog
 from engine.journal import Journal
-from engine.markets import Deleveraging, Display, MarginTier, MarketSpec
+from engine.markets import Deleveraging, Display, LeverageTier, MarginTier, MarketSpec
 from engine.state import ExchangeState
 from engine.units import BPS, ceil_div
 from engine.waterfall import Layer
 from replay.display import Units
 from replay.incident import Measure, Outcome, outcome
 from replay.rebuild import Progress, rebuild, untracked
-from replay.tally import Tally
+from replay.tally import Margins, Tally, Triggers
 from replay.verify import Verification, verify
 
 QUOTE_DECIMALS = 6  # quote units are micro-USD
@@ -101,8 +115,9 @@ class Listing(msgspec.Struct, frozen=True):
     shock_steps: int = 1  # how many steps the drop lasts
 
 
-def _spec(symbol: str, display: Display) -> MarketSpec:
-    """20x initial (5 %), maintenance 2.5 %, maker rebate 1 bp, taker 5 bps, hourly funding."""
+def _spec(symbol: str, display: Display, max_open_interest: int) -> MarketSpec:
+    """20x initial (5 %), maintenance 2.5 %, maker rebate 1 bp, taker 5 bps, hourly funding; at most 10x from
+    $50,000 of notional and 5x from $250,000; open interest capped."""
     return MarketSpec(
         symbol=symbol,
         tick_size=1,
@@ -119,25 +134,29 @@ def _spec(symbol: str, display: Display) -> MarketSpec:
         funding_interval=FUNDING_INTERVAL,
         funding_cap_ppm=7_500,
         display=display,
+        leverage_tiers=(LeverageTier(50_000 * USD, 10), LeverageTier(250_000 * USD, 5)),
+        max_open_interest=max_open_interest,
     )
 
 
 # Money in micro-USD, ts in Unix seconds; BTC prices in $0.1 and sizes in 0.001 BTC, ETH in $0.01 and 0.01 ETH.
 BTC_DISPLAY = Display("$", QUOTE_DECIMALS, 1, "BTC", 3, epoch=0)
 ETH_DISPLAY = Display("$", QUOTE_DECIMALS, 2, "ETH", 2, epoch=0)
-LISTINGS = (
-    Listing(_spec("BTC-PERP", BTC_DISPLAY), 600_000, 3.0, 800, 500, 200, 20_000),  # $60,000.0
-    Listing(_spec("ETH-PERP", ETH_DISPLAY), 300_000, 4.0, 1_000, 500, 300, 20_000),  # $3,000.00
+LISTINGS = (  # open interest at most 20 BTC and 320 ETH (about $1.2 million and $1 million)
+    Listing(_spec("BTC-PERP", BTC_DISPLAY, 20_000), 600_000, 3.0, 800, 500, 200, 20_000),  # $60,000.0
+    Listing(_spec("ETH-PERP", ETH_DISPLAY, 32_000), 300_000, 4.0, 1_000, 500, 300, 20_000),  # $3,000.00
 )
 
 
 # The default listings with liquidation parameters: a fee of 0.5 %, MM 4 % above $1,000,000 of notional
-# (10^12 quote units), one loss policy each, thinner quotes and larger takes, and a 5-step fall of 5 % a step.
+# (10^12 quote units), one loss policy each, no leverage tiers or open-interest cap (the pairs open all they
+# can at the start), thinner quotes and larger takes, and a 5-step fall of 5 % a step.
 CRASH_LISTINGS = tuple(
     msgspec.structs.replace(
         listing,
         spec=msgspec.structs.replace(
-            listing.spec, liquidation_fee_bps=50, mm_tiers=(MarginTier(USD * 1_000_000, 400),), deleveraging=policy
+            listing.spec, liquidation_fee_bps=50, mm_tiers=(MarginTier(USD * 1_000_000, 400),), deleveraging=policy,
+            leverage_tiers=(), max_open_interest=0,
         ),
         shock_bps=500,
         shock_steps=5,
@@ -203,13 +222,27 @@ class TradingSession:
         self.client_id += 1
         return self.client_id
 
-    def setup(self) -> list[Any]:
-        rng = self.rng
+    def open(self) -> list[Any]:
+        """Markets, prices and deposits."""
         commands: list[Any] = [ListMarket(START_TS, o.listing.spec) for o in self.oracles]
         commands += [SetIndexPrice(START_TS, o.listing.spec.symbol, o.price) for o in self.oracles]
         commands += [Deposit(START_TS, maker, 5_000_000 * USD) for maker in self.makers]
-        self.deposits = {taker: rng.randint(2_000, 50_000) * USD for taker in self.takers}
-        commands += [Deposit(START_TS, taker, amount) for taker, amount in self.deposits.items()]
+        self.deposits = {taker: self.rng.randint(2_000, 50_000) * USD for taker in self.takers}
+        return commands + [Deposit(START_TS, taker, amount) for taker, amount in self.deposits.items()]
+
+    def setup(self) -> list[Any]:
+        """``open``; the makers trade at 5x, whose tier holds their whole inventory; a quarter of the takers
+        isolate a market, a third choose a leverage in one."""
+        rng = self.rng
+        commands = self.open()
+        symbols = [o.listing.spec.symbol for o in self.oracles]
+        commands += [SetLeverage(START_TS, maker, symbol, 5) for maker in self.makers for symbol in symbols]
+        for taker in self.takers:
+            symbol = rng.choice(self.oracles).listing.spec.symbol
+            if rng.random() < 0.25:
+                commands.append(SetMarginMode(START_TS, taker, symbol, True))
+            if rng.random() < 1 / 3:
+                commands.append(SetLeverage(START_TS, taker, symbol, rng.choice((2, 3, 5, 10, 20))))
         return commands
 
     def step(self, i: int) -> list[Any]:
@@ -230,7 +263,7 @@ class TradingSession:
         return commands
 
     def position(self, account: int, symbol: str) -> int:
-        pos = self.state.accounts[account].positions.get(symbol)
+        pos = self.state.unit(account, symbol).positions.get(symbol)
         return pos.size if pos else 0
 
     def quote(self, ts: int, maker: int, oracle: Oracle) -> list[Any]:
@@ -267,28 +300,65 @@ class TradingSession:
         side = rng.choice((Side.BUY, Side.SELL))
         qty = rng.randint(1, listing.take_lots)
         roll = rng.random()
-        if roll < 0.45:
+        if roll < 0.40:
             return order(side, qty, order_type=OrderType.MARKET, tif=TimeInForce.IOC)
-        if roll < 0.48:
+        if roll < 0.43:
             return order(side, qty, order_type=OrderType.MARKET, tif=TimeInForce.FOK)
-        if roll < 0.80:
+        if roll < 0.72:
             # a limit order up to 10 bps through the index (IOC) or up to 20 bps behind it (resting)
             tif = rng.choice((TimeInForce.IOC, TimeInForce.GTC, TimeInForce.GTC, TimeInForce.POST_ONLY))
             offset = rng.randint(0, 10) if tif == TimeInForce.IOC else -rng.randint(0, 20)
             return order(side, qty, oracle.price * (BPS + side * offset) // BPS // tick * tick, tif=tif)
-        if roll < 0.88:
+        if roll < 0.78:
             size = self.position(taker, symbol)
             if not size:
                 return []
             close = Side.SELL if size > 0 else Side.BUY
             qty = rng.randint(1, abs(size))
             return order(close, qty, order_type=OrderType.MARKET, tif=TimeInForce.IOC, reduce_only=True)
-        if roll < 0.95:
-            orders = self.state.accounts[taker].orders
+        if roll < 0.86:
+            return self.trigger(ts, taker, oracle, side, qty)
+        if roll < 0.87:
+            mine = [t.id for t in self.state.triggers.values() if t.account == taker]
+            return [CancelTrigger(ts, taker, min(mine))] if mine else []
+        if roll < 0.88:
+            return self.adjust_margin(ts, taker, symbol)
+        if roll < 0.94:
+            orders = [o for unit in self.state.accounts[taker].units() for o in unit.orders]
             return [CancelOrder(ts, taker, min(orders)) if orders else CancelAll(ts, taker)]
         if roll < 0.98:
             return [Withdraw(ts, taker, rng.randint(100, 5_000) * USD)]
         return [Deposit(ts, taker, rng.randint(1_000, 10_000) * USD)]
+
+    def trigger(self, ts: int, taker: int, oracle: Oracle, side: Side, qty: int) -> list[Any]:
+        """With a position, a stop-loss or take-profit on it, 0.5 % to 3 % away (for the whole position, or a
+        part, or as a stop-limit); without, a stop entry in either direction: breakouts."""
+        rng = self.rng
+        spec = oracle.listing.spec
+        size = self.position(taker, spec.symbol)
+        source = rng.choice((PriceSource.MARK, PriceSource.MARK, PriceSource.LAST, PriceSource.INDEX))
+        away = rng.randint(50, 300)  # bps from the index
+        if size:
+            side = Side.SELL if size > 0 else Side.BUY
+            kind = rng.choice((TriggerKind.STOP, TriggerKind.TAKE_PROFIT))
+            qty = 0 if rng.random() < 0.7 else rng.randint(1, abs(size))
+        else:
+            kind = TriggerKind.STOP
+        rises = (kind == TriggerKind.STOP) == (side == Side.BUY)
+        price = oracle.price * (BPS + (away if rises else -away)) // BPS // spec.tick_size * spec.tick_size
+        limit, tif = (0, TimeInForce.IOC) if rng.random() < 0.8 else (price, TimeInForce.GTC)  # market, or stop-limit
+        return [
+            PlaceTrigger(ts, taker, spec.symbol, self.next_client_id(), side, qty, price, kind, source, limit, tif,
+                         attached=bool(size))
+        ]  # fmt: skip
+
+    def adjust_margin(self, ts: int, taker: int, symbol: str) -> list[Any]:
+        """Move $100 to $2,000 into an isolated position's margin, or half as much out."""
+        rng = self.rng
+        if not self.position(taker, symbol) or symbol not in self.state.accounts[taker].isolated:
+            return []
+        amount = rng.randint(100, 2_000) * USD
+        return [AdjustMargin(ts, taker, symbol, amount if rng.random() < 0.5 else -amount // 2)]
 
 
 class Crash(TradingSession):
@@ -332,21 +402,35 @@ class Crash(TradingSession):
 
     def setup(self) -> list[Any]:
         """Markets, deposits, the funds, the vault and the stakes, then each pair of takers opens a long and a
-        short at the index."""
-        commands = [*super().setup(), FundInsurance(START_TS, self.FUND)]
+        short at the index; a third of the longs isolated at their leverage; seven in ten longs with a
+        stop-loss."""
+        rng = self.rng
+        commands = [*self.open(), FundInsurance(START_TS, self.FUND)]
         if self.LAYERED:
             commands += self.layers()
         ts = START_TS + 1
         for long, short in zip(self.takers[::2], self.takers[1::2], strict=False):
-            oracle = self.rng.choice(self.oracles)
-            symbol, price = oracle.listing.spec.symbol, oracle.price
-            notional = min(self.deposits[long] * self.rng.randint(4, 15), self.deposits[short] * self.rng.randint(2, 4))
-            qty = notional // (price * oracle.listing.spec.multiplier)
-            if qty:
-                commands += [
-                    PlaceOrder(ts, short, symbol, self.next_client_id(), Side.SELL, qty, price),
-                    PlaceOrder(ts, long, symbol, self.next_client_id(), Side.BUY, qty, price, tif=TimeInForce.IOC),
-                ]
+            oracle = rng.choice(self.oracles)
+            spec = oracle.listing.spec
+            symbol, price = spec.symbol, oracle.price
+            leverage = rng.randint(4, 15)
+            notional = min(self.deposits[long] * leverage, self.deposits[short] * rng.randint(2, 4))
+            qty = notional // (price * spec.multiplier)
+            if not qty:
+                continue
+            if rng.random() < 1 / 3:
+                commands += [SetMarginMode(ts, long, symbol, True), SetLeverage(ts, long, symbol, leverage)]
+            commands += [
+                PlaceOrder(ts, short, symbol, self.next_client_id(), Side.SELL, qty, price),
+                PlaceOrder(ts, long, symbol, self.next_client_id(), Side.BUY, qty, price, tif=TimeInForce.IOC),
+            ]
+            if rng.random() < 0.7:
+                below = price * (BPS - rng.randint(300, 1_500)) // BPS
+                source = PriceSource.MARK if rng.random() < 0.6 else PriceSource.LAST
+                commands.append(
+                    PlaceTrigger(ts, long, symbol, self.next_client_id(), Side.SELL, 0, below, source=source,
+                                 attached=True)
+                )  # fmt: skip
         return commands
 
     def layers(self) -> list[Any]:
@@ -403,6 +487,8 @@ class SimulationSummary(msgspec.Struct, frozen=True):
     funding_paid: int  # quote units paid by positions; receivers got this less the remainder
     funding_remainder: int  # rounding remainder kept by the insurance fund
     rejections: dict[str, int]  # by reason
+    triggers: Triggers  # placed, fired by source, their orders refused, cancelled; the largest cascade
+    margins: Margins  # isolated markets, leverage settings, margin added, isolated liquidations
     liquidation: Outcome  # liquidations, the insurance fund, ADL and socialized loss (``perpx whatif``'s measure)
     insurance_before: int  # the insurance fund when the first liquidation started (the final one if none did)
     state_hash: str  # the live engine's
@@ -471,6 +557,8 @@ def simulate(
         funding_paid=tally.funding_paid,
         funding_remainder=tally.funding_remainder,
         rejections=dict(sorted(tally.rejections.items())),
+        triggers=tally.triggers,
+        margins=tally.margins,
         liquidation=outcome(incident),
         insurance_before=incident.fund_before_liquidations if incident.liquidations else incident.fund,
         state_hash=live_hash,

@@ -3,7 +3,10 @@
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
+
+import msgspec
 
 # A figure as ``replay.display`` prints one: a sign, a currency sign, digits, decimals, a unit or code after.
 FIGURE = re.compile(r"[-+]?[^\w\s-]?[\d,]+(\.\d+)?( [A-Z]+)?")
@@ -31,3 +34,26 @@ def field_lines(fields: list[tuple[str, Any]], indent: str = "") -> list[str]:
     """``name  value`` lines, the values aligned in one column."""
     width = max(len(name) for name, _ in fields)
     return [f"{indent}{name.ljust(width)}  {value}" for name, value in fields]
+
+
+# Fields appended to event types in schema 9 that mean "none" at their default: a trigger's order, a rejection's
+# limit, an isolated market on the liquidation events.
+_QUIET_DEFAULTS = frozenset(("trigger_id", "limit", "market"))
+
+
+@cache
+def _unset(kind: type) -> dict[str, Any]:
+    """The fields of an event type appended in schema 9 (``_QUIET_DEFAULTS``), with their defaults."""
+    fields = msgspec.structs.fields(kind)
+    return {f.name: f.default for f in fields if f.name in _QUIET_DEFAULTS and f.default is not msgspec.NODEFAULT}
+
+
+def event_fields(event: Any) -> dict[str, Any]:
+    """An event's fields but ``seq`` and ``ts``, leaving out those appended to its type later that still say
+    "none" (``trigger_id`` 0, ``limit`` 0, an empty isolated ``market``): they show only when they say something."""
+    unset = _unset(type(event))
+    return {
+        name: value
+        for name, value in msgspec.structs.asdict(event).items()
+        if name not in ("seq", "ts") and (name not in unset or value != unset[name])
+    }

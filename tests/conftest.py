@@ -33,6 +33,13 @@ Every engine is checked against its own events
     distress index at a mark the engine never set) says so with
     ``@pytest.mark.edits_state``.
 
+Which build of the engine
+    ``--engine pure`` (the default) or ``--engine compiled``: the build this run
+    must load, the modules' .py files or the Cython-compiled ones built in place
+    (docs/build.md). ``tests/test_build.py`` fails when another is loaded, so a
+    compiled run cannot silently test the .py files, nor a pure run a stale
+    build left in the tree.
+
 Fixtures
     ``engine_with_market``  ``listed()``: BTC-PERP at index 50,000, no accounts
     ``redis_url``           a real Redis for the session: ``REDIS_URL`` when set,
@@ -63,6 +70,15 @@ from engine.statehash import DOMAIN_TAG, canonical, state_hash
 
 BTC = "BTC-PERP"
 BTC_INDEX = 50_000
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine",
+        choices=("pure", "compiled"),
+        default="pure",
+        help="the build of the engine modules this run must load: pure (.py) or compiled (docs/build.md)",
+    )
 
 
 QUIET_LIGHTS = 10**12  # an ADL lights interval no test's clock reaches: events show only what the test is about

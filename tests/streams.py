@@ -2,7 +2,10 @@
 
 Two markets, eight accounts, and every command type with most order options
 (limit and market, every time in force, reduce-only, every self-trade mode).
-Cancels and amends name orders by order id or by client id. Some commands
+Cancels and amends name orders by order id or by client id. Triggers of every
+kind and price source (position TP/SLs among them) rest, fire and are
+cancelled; accounts isolate markets, choose leverage and move margin; one
+market has leverage tiers and an open-interest cap. Some commands
 are meant to be rejected (cancels and amends of orders that are gone,
 withdrawals beyond the balance, reused client ids): rejections are events
 too. The index walks, and funding falls due often, so positions, fees and
@@ -15,18 +18,26 @@ from typing import Any
 from conftest import BTC, btc_perp
 
 from engine import (
+    AdjustMargin,
     AmendOrder,
     CancelAll,
     CancelOrder,
+    CancelTrigger,
     Deposit,
+    LeverageTier,
     ListMarket,
     OrderType,
     PlaceOrder,
+    PlaceTrigger,
+    PriceSource,
     SelfTradePrevention,
     SetIndexPrice,
+    SetLeverage,
+    SetMarginMode,
     SettleFunding,
     Side,
     TimeInForce,
+    TriggerKind,
     Withdraw,
 )
 
@@ -36,13 +47,20 @@ TICKS = {BTC: 10, ETH: 1}
 
 
 def setup() -> list[Any]:
-    """List both markets with their first index prices and fund every account with $1,000,000."""
+    """List both markets with their first index prices (ETH-PERP with leverage tiers, 5x from a notional of
+    20,000,000 and 2x from 40,000,000, and an open-interest cap of 12,000), fund every account with $1,000,000,
+    and isolate BTC-PERP for accounts 1 to 3 and ETH-PERP for accounts 3 and 4."""
+    tiers = (LeverageTier(20_000_000, 5), LeverageTier(40_000_000, 2))
     return [
         ListMarket(1, btc_perp(funding_interval=50)),
-        ListMarket(1, btc_perp(symbol=ETH, tick_size=1, funding_interval=70)),
+        ListMarket(
+            1, btc_perp(symbol=ETH, tick_size=1, funding_interval=70, leverage_tiers=tiers, max_open_interest=12_000)
+        ),
         SetIndexPrice(1, BTC, 50_000),
         SetIndexPrice(1, ETH, 3_000),
         *(Deposit(1, account, 10**9) for account in ACCOUNTS),
+        *(SetMarginMode(1, account, BTC, True) for account in (1, 2, 3)),
+        *(SetMarginMode(1, account, ETH, True) for account in (3, 4)),
     ]
 
 
@@ -67,6 +85,11 @@ def command_stream(seed: int, n: int) -> list[Any]:
             commands.append(_by_client_id(rng, ts, rng.choice(placed[-20:]), index))
         elif draw < 0.74:
             commands.append(CancelAll(ts, account, rng.choice((market, ""))))
+        elif draw < 0.77:
+            places += 1
+            commands.append(_trigger(rng, ts, account, market, index[market], places))
+        elif draw < 0.79:
+            commands.append(_setting(rng, ts, account, market, places))
         elif draw < 0.90:
             index[market] += TICKS[market] * rng.randint(-index[market] // 200, index[market] // 200) // TICKS[market]
             commands.append(SetIndexPrice(ts, market, index[market]))
@@ -110,3 +133,29 @@ def _order(rng: random.Random, ts: int, account: int, market: str, index: int, c
         rng.random() < 0.1,
         rng.choice(list(SelfTradePrevention)),
     )
+
+
+def _trigger(rng: random.Random, ts: int, account: int, market: str, index: int, client_id: int) -> PlaceTrigger:
+    """A stop or take-profit within 1 % of the index, of any price source, a market order mostly; a position
+    TP/SL one time in three (it needs a position on the other side)."""
+    tick = TICKS[market]
+    price = (index + rng.randint(-index // 100, index // 100)) // tick * tick
+    attached = rng.random() < 1 / 3
+    return PlaceTrigger(
+        ts, account, market, client_id, rng.choice((Side.BUY, Side.SELL)), 0 if attached else rng.randint(1, 3_000),
+        price, rng.choice(list(TriggerKind)), rng.choice(list(PriceSource)),
+        price if rng.random() < 0.2 else 0, TimeInForce.GTC if rng.random() < 0.2 else TimeInForce.IOC,
+        attached=attached,
+    )  # fmt: skip
+
+
+def _setting(rng: random.Random, ts: int, account: int, market: str, places: int) -> Any:
+    """A trigger cancel, a margin-mode or leverage change, or an isolated margin move."""
+    draw = rng.random()
+    if draw < 0.3:
+        return CancelTrigger(ts, account, rng.randint(1, max(1, places // 20)))
+    if draw < 0.55:
+        return SetMarginMode(ts, account, market, rng.random() < 0.7)
+    if draw < 0.8:
+        return SetLeverage(ts, account, market, rng.choice((2, 5, 10, 11)))
+    return AdjustMargin(ts, account, market, rng.randint(-10**7, 10**7))

@@ -6,8 +6,12 @@ direct=False)`` sends those events through ``engine.apply`` like every other,
 as replay does. Each stream below goes through both, command by command: the
 events must be equal byte for byte as the log encodes them, and the two states
 must hash alike after every command. The streams cover every command type
-(``streams.command_stream``, the random streams of ``test_properties``) and
-every liquidation stage (``test_liquidation_properties``).
+(``streams.command_stream``, the random streams of ``test_properties``):
+triggers that fire into the book (their orders take the hot path), isolated
+margin accounts trading as makers and takers, leverage and its tiers, the
+open-interest cap; and every liquidation stage and layer, of cross and
+isolated margin accounts, with stops firing around them
+(``test_liquidation_properties``).
 """
 
 from typing import Any
@@ -20,7 +24,18 @@ from test_properties import asks_of_a_long_then_sweeps, command_streams
 
 from engine.codec import encode
 from engine.dispatch import Dispatcher
-from engine.events import LiquidationFilled, OrderCancelled, TradeExecuted
+from engine.events import (
+    CommandRejected,
+    LeverageSet,
+    LiquidationFilled,
+    LiquidationStarted,
+    MarginAdjusted,
+    MarginReleased,
+    OrderCancelled,
+    TradeExecuted,
+    TriggerFired,
+)
+from engine.reasons import RejectReason
 from engine.state import ExchangeState
 from engine.statehash import state_hash
 
@@ -41,11 +56,23 @@ def both_ways(commands: list[Any]) -> list[Any]:
     return made
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+SEEDS = [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_seeded_streams_of_every_command_agree(seed: int) -> None:
     """600 commands of every type over two markets; the stream trades, rests, cancels and rejects."""
     made = {type(e) for e in both_ways(command_stream(seed=seed, n=600))}
     assert {TradeExecuted, OrderCancelled} <= made
+
+
+def test_seeded_streams_fire_triggers_move_isolated_margin_and_meet_the_caps() -> None:
+    """The seeded streams above reach what issue 20 added (a check on the test itself): fired triggers,
+    isolated margin moved, leverage set, and orders refused by a leverage tier and by the open-interest cap."""
+    events = [e for seed in SEEDS for e in both_ways(command_stream(seed=seed, n=600))]
+    assert {TriggerFired, MarginAdjusted, LeverageSet} <= {type(e) for e in events}
+    refused = {e.reason for e in events if type(e) is CommandRejected}
+    assert {RejectReason.LEVERAGE_ABOVE_TIER_MAX, RejectReason.OPEN_INTEREST_ABOVE_MAX} <= refused
 
 
 @settings(max_examples=100, deadline=None)
@@ -70,13 +97,16 @@ def test_liquidation_scenarios_agree(commands: list[Any]) -> None:
 
 
 def test_liquidation_scenarios_do_liquidate() -> None:
-    """The scenarios above reach the liquidation stages that fill makers (a check on the test itself)."""
-    found: set[type] = set()
+    """The scenarios above reach the liquidation stages that fill makers, isolated margin accounts liquidated
+    and released, and fired triggers (a check on the test itself)."""
+    found: set[Any] = set()
 
     @settings(max_examples=40, deadline=None, database=None)
     @given(scenarios())
     def collect(commands: list[Any]) -> None:
-        found.update(type(e) for e in both_ways(commands))
+        events = both_ways(commands)
+        found.update(type(e) for e in events)
+        found.update("isolated" for e in events if type(e) is LiquidationStarted and e.market)
 
     collect()
-    assert LiquidationFilled in found
+    assert {LiquidationFilled, MarginReleased, TriggerFired, "isolated"} <= found

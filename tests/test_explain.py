@@ -8,7 +8,19 @@ import pytest
 from conftest import BTC, btc_perp
 from incidents import IN_DOLLARS, adl_incident, written
 
-from engine import AmendOrder, Deposit, FileLog, ListMarket, PlaceOrder, SetIndexPrice, Side, TimeInForce
+from engine import (
+    AmendOrder,
+    Deposit,
+    Engine,
+    FileLog,
+    ListMarket,
+    PlaceOrder,
+    PlaceTrigger,
+    SetIndexPrice,
+    SetMarginMode,
+    Side,
+    TimeInForce,
+)
 from engine.events import LiquidationStarted
 from engine.markets import Deleveraging
 from replay.cli import main
@@ -212,4 +224,31 @@ def test_a_listing_with_a_display_is_told_in_dollars_coins_and_utc(tmp_path: Pat
         "  qty closed against bankrupts  0.040 BTC",
         "  socialized charges            $0.00",
         "now: balance $1,237.15, equity $1,297.15, positions BTC-PERP -0.010 BTC (ADL lights 5), 0 open orders",
+    ]
+
+
+def test_a_stop_and_an_isolated_position_are_told(tmp_path: Path) -> None:
+    """Alice isolates BTC-PERP, buys 10 at 50,000 (margin 50,000 less the 250 fee: 49,750) and attaches a stop-loss
+    at 48,000. The index gaps to 47,000, where her isolated equity (19,750) is below maintenance (23,500), but the
+    stop fires first (triggers fire before liquidations): a market sell, IOC at the band edge 42,300, takes Mo's bid
+    at 46,000 (-40,000, fee 5 bps of 460,000 = 230), and the 9,520 left of her margin goes home: 959,520."""
+    path = tmp_path / "stop.log"
+    log = FileLog(path)
+    engine = Engine(log)
+    engine.submit_many([
+        ListMarket(1, btc_perp()), SetIndexPrice(1, BTC, 50_000), Deposit(1, 1, 1_000_000), Deposit(1, 2, 10**7),
+        Deposit(1, 3, 10**7), SetMarginMode(1, 1, BTC, True), PlaceOrder(1, 2, BTC, 1, Side.SELL, 10, 50_000),
+        PlaceOrder(1, 1, BTC, 1, Side.BUY, 10, 50_000, tif=TimeInForce.IOC),
+        PlaceOrder(1, 3, BTC, 1, Side.BUY, 10, 46_000),
+        PlaceTrigger(1, 1, BTC, 2, Side.SELL, 0, 48_000, attached=True), SetIndexPrice(2, BTC, 47_000),
+    ])  # fmt: skip
+    log.close()
+    assert story(path, 1)[5:10] == [
+        "  seq 11  ts 1  trigger 1 placed: position stop sell of the whole position in BTC-PERP when the mark price"
+        " reaches 48000, as a market order",
+        "  seq 13  ts 2  trigger 1 fired: the mark price reached 47000",
+        "  seq 14  ts 2  order 4 accepted: sell 10 BTC-PERP at 42300 (IOC, reduce-only, placed by trigger 1)",
+        "  seq 15  ts 2  sold 10 BTC-PERP at 46000 to account 3 (taker, order 4); fee 230; realized pnl -40000;"
+        " position 0 (flat)",
+        "  seq 16  ts 2  its flat BTC-PERP position's isolated margin, 9520, came back; balance 959520",
     ]

@@ -225,7 +225,7 @@ def test_damage_anywhere_is_corruption_naming_its_offset(
     [
         pytest.param(b"NOTALOG!\x01\x00", "offset 0", "bad magic", id="bad-magic"),
         pytest.param(b"PERPX", "offset 0", "bad magic", id="header-too-short"),
-        pytest.param(MAGIC + b"\x09\x00", "offset 8", "unsupported schema version 9", id="bad-version"),
+        pytest.param(MAGIC + b"\x63\x00", "offset 8", "unsupported schema version 99", id="bad-version"),
     ],
 )
 @pytest.mark.parametrize("writable", [True, False])

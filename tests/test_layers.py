@@ -15,8 +15,9 @@ from conftest import BTC, btc_perp, funded, listed, place
 from test_docs_examples import python_blocks
 
 from engine import Engine, ListMarket, SetIndexPrice, Side, TimeInForce
-from engine.commands import FundInsurance, TransferFunds
+from engine.commands import FundInsurance, SetMarginMode, TransferFunds
 from engine.events import (
+    BadDebtWrittenOff,
     DeficitSettled,
     DeleveragingRound,
     DeleveragingShare,
@@ -27,6 +28,7 @@ from engine.events import (
     LiquidationFeeCharged,
     LiquidationFilled,
     LiquidationStarted,
+    MarginReleased,
     OrderAccepted,
     PositionDeleveraged,
     PositionTakenOver,
@@ -123,6 +125,89 @@ def test_the_vault_is_an_ordinary_account_and_can_itself_be_liquidated() -> None
                                             5_000_000, 0, 0)  # fmt: skip
     assert not [e for e in events if type(e) is PositionTakenOver]
     assert engine.state.accounts[VAULT].balance == 200_000
+
+
+def isolated_story(vault_isolates: bool = False) -> Engine:
+    """The story above with both positions isolated. Alice deposits 6,000,000: her buy moves IM 10 % of
+    50,000,000 = 5,000,000 into her isolated margin, so her margin account is the cross story's and 1,000,000
+    stays in her balance. Bob deposits exactly his IM, 5,000,000, which his short moves into his isolated
+    margin: his cross balance is 0. The vault (2,450,000) margins the market cross, unless ``vault_isolates``."""
+    engine = listed(EVERY_LAYER)
+    for account, amount in ((ALICE, 6_000_000), (BOB, 5_000_000), (VAULT, 2_450_000)):
+        funded(engine, account, amount)
+    for account in (ALICE, BOB, VAULT) if vault_isolates else (ALICE, BOB):
+        engine.submit(SetMarginMode(1, account, BTC, True))
+    for fund, amount in ((BTC, 300_000), ("", 200_000)):
+        engine.submit(FundInsurance(1, amount, fund))
+    place(engine, BOB, SELL, 1_000, 50_000)
+    place(engine, ALICE, BUY, 1_000, 50_000)
+    return engine
+
+
+def test_an_isolated_deficit_goes_down_the_same_layers_into_its_margin() -> None:
+    """Alice's isolated margin account is bankrupt at 44,000 exactly as the cross one above, and goes down the same
+    layers with the same figures: the market fund 300,000 and the shared fund 200,000 pay into her margin, the
+    vault takes 500 at 44,500, ADL the other 500 from Bob. The events name her isolated market. Her balance's
+    1,000,000 would have covered the deficit, but is untouched: her margin ends at 0, her balance at 1,000,000.
+
+    Bob's room for the ADL charge is the equity of his isolated margin, 5,000,000 + 1,000 x 6,000 = 11,000,000,
+    not his cross balance (0, which would have spared him): he pays the 250,000. So his score uses E =
+    11,000,000: floor(10^6 x 6,000,000 x 44,000,000 / (50,000,000 x 11,000,000)) = 480,000; his margin ends at
+    5,000,000 + 2,750,000 = 7,750,000, still short 500."""
+    engine = isolated_story()
+    assert facts(crash(engine, 44_000)) == [
+        LiquidationStarted(0, 0, ALICE, -1_000_000, 2_200_000, 44_000_000, BTC),
+        InsuranceFundPaid(0, 0, BTC, ALICE, 300_000, BTC),
+        InsuranceFundPaid(0, 0, BTC, ALICE, 200_000, ""),
+        PositionTakenOver(0, 0, BTC, ALICE, VAULT, SELL, 500, 22_250_000, 44_500, -2_750_000, 0, 500, 500, 250_000),
+        PositionDeleveraged(0, 0, BTC, ALICE, BOB, SELL, 500, 22_250_000, 44_500, -2_750_000, 2_750_000, 0, -500),
+        DeleveragingRound(
+            0, 0, BTC, ALICE, Deleveraging.ADL, 500, 22_250_000, 500_000, 250_000, 1,
+            (DeleveragingShare(BOB, 480_000, 500, 250_000),),
+        ),
+        DeficitSettled(0, 0, ALICE, 1_000_000, 200_000, 250_000, 0, 0, 300_000, 250_000, BTC),
+        LiquidationEnded(0, 0, ALICE, Stage.DELEVERAGE, 0, 0, BTC),
+    ]  # fmt: skip
+    alice, bob = engine.state.accounts[ALICE], engine.state.accounts[BOB]
+    assert (alice.balance, alice.isolated[BTC].balance, alice.isolated[BTC].positions) == (1_000_000, 0, {})
+    assert (bob.balance, bob.isolated[BTC].balance, bob.isolated[BTC].positions[BTC].size) == (0, 7_750_000, -500)
+
+
+def test_a_vault_that_isolates_the_market_takes_nothing() -> None:
+    """The same story with the vault isolating BTC-PERP: it takes nothing (a takeover goes into the vault's cross
+    account), so after the funds' 500,000 ADL takes the other 500,000 from Bob, closing all 1,000 at 44,000 + 500
+    = 44,500. Bob realizes 1,000 x (50,000 - 44,500) = 5,500,000: flat, his margin, 10,500,000, returns to his
+    balance."""
+    engine = isolated_story(vault_isolates=True)
+    events = facts(crash(engine, 44_000))
+    assert not [e for e in events if type(e) is PositionTakenOver]
+    assert events[-2] == DeficitSettled(0, 0, ALICE, 1_000_000, 200_000, 500_000, 0, 0, 300_000, 0, BTC)
+    assert [(e.account, e.amount) for e in events if type(e) is MarginReleased] == [(BOB, 10_500_000)]
+    assert engine.state.accounts[BOB].balance == 10_500_000
+
+
+def test_an_isolated_margin_its_own_order_left_below_zero_falls_to_its_markets_funds() -> None:
+    """In the isolated story Carol bids 1,000 at 44,000; at 47,400 Alice's isolated margin account is healthy
+    (5,000,000 - 1,000 x 2,600 = 2,400,000 >= MM 2,370,000). She sells her 1,000 herself, reduce-only, into the
+    bid: 44,000,000 - 50,000,000 = -6,000,000 leaves her margin at -1,000,000 with no position. Flat, it still
+    falls down its market's layers: the market fund pays 300,000, the shared fund 200,000, into the margin; with
+    no position there is no vault or ADL to reach, so 500,000 is written off. Her balance keeps its 1,000,000."""
+    engine = isolated_story()
+    funded(engine, CAROL, 100_000_000)
+    place(engine, CAROL, BUY, 1_000, 44_000)
+    crash(engine, 47_400)
+    events = facts(place(engine, ALICE, SELL, 1_000, 44_000, tif=TimeInForce.IOC, reduce_only=True))
+    assert events[2:] == [
+        LiquidationStarted(0, 0, ALICE, -1_000_000, 0, 0, BTC),
+        InsuranceFundPaid(0, 0, BTC, ALICE, 300_000, BTC),
+        InsuranceFundPaid(0, 0, BTC, ALICE, 200_000, ""),
+        BadDebtWrittenOff(0, 0, ALICE, 500_000, BTC),
+        DeficitSettled(0, 0, ALICE, 1_000_000, 200_000, 0, 0, 500_000, 300_000, 0, BTC),
+        LiquidationEnded(0, 0, ALICE, Stage.DELEVERAGE, 0, 0, BTC),
+    ]
+    alice = engine.state.accounts[ALICE]
+    assert (alice.balance, alice.isolated[BTC].balance) == (1_000_000, 0)
+    assert check(engine.state) == []
 
 
 def test_the_order_of_the_funds_is_the_waterfalls() -> None:

@@ -595,7 +595,7 @@ def test_replay_and_restart_reproduce_a_liquidation_exactly() -> None:
 
 def test_the_readme_example_runs_as_described() -> None:
     """The liquidation page's example: ADL at 45,000 a BTC, 1,000,000 over the mark value, Alice at 0."""
-    block = python_blocks("liquidation.md")[0]  # the first: the waterfall as data has its own
+    block = python_blocks("liquidation.md")[0]  # the first: the waterfall as data and isolated margin have theirs
     namespace: dict[str, Any] = {}
     exec(compile(block, "docs", "exec"), namespace)
     (close,) = [e for e in namespace["events"] if type(e) is PositionDeleveraged]

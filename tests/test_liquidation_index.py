@@ -1,4 +1,6 @@
-"""The distress index and queue (engine.distressed): what a mark move finds, and that it matches a full scan."""
+"""The distress index and queue (engine.distressed): what a mark move finds, and that it matches a full scan.
+
+Margin accounts are named by unit key, (account, market): "" for an account's cross account."""
 
 from typing import Any
 
@@ -52,14 +54,14 @@ def test_a_mark_move_finds_exactly_the_accounts_it_crossed() -> None:
     at_mark(state, BTC, 47_369)
     assert index.crossed(BTC) == []
     at_mark(state, BTC, 47_368)
-    assert index.crossed(BTC) == [1]
+    assert index.crossed(BTC) == [(1, "")]
     at_mark(state, BTC, 52_380)
     assert index.crossed(BTC) == []
     at_mark(state, BTC, 52_381)
-    assert index.crossed(BTC) == [2]
+    assert index.crossed(BTC) == [(2, "")]
     at_mark(state, BTC, 50_000)
     at_mark(state, ETH, 30_000)  # Carol's ETH long loses 20,000,000: equity 0 < MM 1,500,000 + 2,500,000
-    assert index.crossed(ETH) == [3]
+    assert index.crossed(ETH) == [(3, "")]
 
 
 @pytest.mark.edits_state
@@ -68,11 +70,11 @@ def test_refresh_rekeys_an_account_whose_balance_changed() -> None:
     engine = two_sided()
     index = DistressIndex(engine.state)
     funded(engine, 1, 1_000_000)
-    assert index.refresh(1) is False
+    assert index.refresh(1) == []  # no margin account of hers is liquidatable
     at_mark(engine.state, BTC, 46_316)
     assert index.crossed(BTC) == []
     at_mark(engine.state, BTC, 46_315)
-    assert index.crossed(BTC) == [1]
+    assert index.crossed(BTC) == [(1, "")]
     assert index.check() == []
 
 
@@ -101,7 +103,7 @@ def test_sorted_keys_stay_exact_whether_few_or_most_accounts_moved_between_ticks
     """64 leveraged longs, each 10 lots bought at 50,000 on a 100,000 deposit less the 250 taker fee:
     K = ceil(10^4 x 400,250 / (9,500 x 10)) = 42,132. A deposit moves an account's key; at the next
     tick one moved key (under 1/32 of the list) is re-filed in place, and 40 moved keys make the list be
-    rebuilt: both times it equals a fresh build."""
+    rebuilt: both times it equals a fresh build. Account 1's cross margin account is filed as K x 2^65 + 2 x 1 + 0."""
     engine = listed()
     funded(engine, 1_000, 10**9)
     place(engine, 1_000, Side.SELL, 640, 50_000)
@@ -110,7 +112,7 @@ def test_sorted_keys_stay_exact_whether_few_or_most_accounts_moved_between_ticks
         place(engine, account, Side.BUY, 10, 50_000, tif=TimeInForce.IOC)
     index = engine._dispatcher.liquidator.index
     assert index.check() == []
-    assert index.crossed(BTC) == [] and 42_132 * SPAN + 1 in index._longs[BTC]
+    assert index.crossed(BTC) == [] and 42_132 * SPAN + 2 in index._longs[BTC]
     for movers, rebuilt in (([1], False), (list(range(2, 42)), True)):
         longs = index._longs[BTC]
         for account in movers:
@@ -123,13 +125,13 @@ def test_sorted_keys_stay_exact_whether_few_or_most_accounts_moved_between_ticks
 def test_queue_pops_most_distressed_first_and_skips_replaced_or_discarded() -> None:
     """Re-pushing replaces an account's entry; a discarded account never surfaces."""
     queue = DistressQueue()
-    queue.push(distress_key(90, 100, 0, 1))
-    queue.push(distress_key(80, 100, 0, 2))
-    queue.push(distress_key(70, 100, 0, 3))
-    queue.push(distress_key(95, 100, 0, 2))  # account 2 partly recovered: 0.95 now
-    queue.discard(3)  # account 3 recovered
+    queue.push(distress_key(90, 100, 0, (1, "")))
+    queue.push(distress_key(80, 100, 0, (2, "")))
+    queue.push(distress_key(70, 100, 0, (3, "")))
+    queue.push(distress_key(95, 100, 0, (2, "")))  # account 2 partly recovered: 0.95 now
+    queue.discard((3, ""))  # account 3 recovered
     assert len(queue) == 2
-    assert [queue.pop(), queue.pop()] == [1, 2]
+    assert [queue.pop(), queue.pop()] == [(1, ""), (2, "")]
     assert not queue
 
 
@@ -144,7 +146,7 @@ def test_index_agrees_with_a_brute_force_scan(alice: int, bob: int, btc: int, et
     at_mark(state, BTC, btc)
     at_mark(state, ETH, eth)
     found = set(index.crossed(BTC)) | set(index.crossed(ETH))
-    assert found == {a.id for a in state.accounts.values() if liquidatable(state, a)}
+    assert found == {(a.id, "") for a in state.accounts.values() if liquidatable(state, a)}
     assert index.check() == []
 
 

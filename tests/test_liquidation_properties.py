@@ -2,23 +2,30 @@
 
 Hypothesis draws two markets (tiers, fees, rebates, lot, multiplier and
 deleveraging policy at random, so ADL and socialized loss meet in one
-account), thinly collateralized accounts trading both near the index, an
-insurance fund that may be empty, and index paths with sharp gaps and spikes,
-so partial, full and insured closes, ADL, socialized losses and write-offs
-all happen. Half the markets list a waterfall of their own (a random order of
-their fund, the shared fund and a backstop vault, one of the trading accounts),
-with a fee share to their fund; accounts stake into the funds, ask to unstake
-and complete, and the operator moves money between funds. After every command:
+account), thinly collateralized accounts trading both near the index, some
+of them isolating a market or lowering their leverage there, insurance funds
+that may be empty, stops and take-profits (position TP/SLs among them) on
+every price source, isolated margin moved in and out, and index paths with
+sharp gaps and spikes, so partial, full and insured closes, ADL, socialized
+losses and write-offs all happen, to cross and isolated margin accounts
+alike, and stops fire into liquidations and cascade. Half the markets list a
+waterfall of their own (a random order of their fund, the shared fund and a
+backstop vault, one of the trading accounts), with a fee share to their fund;
+accounts stake into the funds, ask to unstake and complete, and the operator
+moves money between funds. After every command:
 
-- money is conserved and the fund is not negative (``invariants.check``), the
-  distress index agrees with a brute-force scan, nobody is left liquidatable;
-- every event is checked as it is folded into a shadow state (``Payers``):
-  the fund pays only an account below zero, and never lifts it above zero;
-  ADL and socialized charges never take an account below zero nor by more than
-  its unrealized profit in that market; an ADL close charges a counterparty
-  no more than its profit on the qty it closes; closes come from the opposite
-  side, highest rank first, and add up to the round; each ``DeficitSettled``
-  adds up to the unit with the events it sums, and leaves its account at zero;
+- money is conserved and the funds are not negative (``invariants.check``),
+  the distress and trigger indexes agree with a brute-force scan, no margin
+  account is left liquidatable;
+- every event is checked as it is folded into a shadow state (``Payers``),
+  against the margin account it settles (the account's cross one, or its
+  isolated one in the event's market): a fund pays only one below zero, and
+  never lifts it above zero; ADL and socialized charges never take one below
+  zero nor by more than its unrealized profit in that market; an ADL close
+  charges a counterparty no more than its profit on the qty it closes; closes
+  come from the opposite side, highest rank first, and add up to the round;
+  each ``DeficitSettled`` adds up to the unit with the events it sums, and
+  leaves its margin account at zero;
 - the layers (``Payers`` too): a fund pays no more than it may (V, or V - 1
   with stakers) and only once every fund before it in the market's waterfall
   is empty; the vault takes a charge only once the funds before it are empty,
@@ -45,14 +52,20 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from engine import (
+    AdjustMargin,
     Deposit,
     Engine,
     ListMarket,
     PlaceOrder,
+    PlaceTrigger,
+    PriceSource,
     SetIndexPrice,
+    SetLeverage,
+    SetMarginMode,
     SettleFunding,
     Side,
     TimeInForce,
+    TriggerKind,
     fold,
     funds,
     liquidation,
@@ -67,10 +80,12 @@ from engine.events import (
     DeficitSettled,
     DeleveragingRound,
     InsuranceFundPaid,
+    LiquidationStarted,
     PositionDeleveraged,
     PositionTakenOver,
     SocializedLossCharged,
     Staked,
+    TriggerFired,
     Unstaked,
 )
 from engine.invariants import check
@@ -129,6 +144,12 @@ def scenarios(draw: st.DrawFn) -> list[Any]:
         if fund:
             commands.append(FundInsurance(0, fund, name))
         commands.append(SetFundCooldown(0, name, draw(st.sampled_from([0, 1, 3_600]))))
+    for a in ACCOUNTS:
+        for m in markets:
+            if draw(st.integers(0, 2)) == 0:
+                commands.append(SetMarginMode(0, a, m, True))
+            if draw(st.integers(0, 3)) == 0:
+                commands.append(SetLeverage(0, a, m, draw(st.sampled_from([5, 8]))))
     stakers = [(a, draw(st.sampled_from(FUND_NAMES))) for a in draw(st.lists(st.sampled_from(ACCOUNTS), max_size=3))]
     for account, name in stakers:
         commands.append(Stake(0, account, name, deposits[account] // draw(st.sampled_from([2, 5]))))
@@ -151,7 +172,7 @@ def scenarios(draw: st.DrawFn) -> list[Any]:
         ts += draw(st.sampled_from([0, 1, 3_600]))
         market = draw(st.sampled_from(markets))
         s = spec[market]
-        kind = draw(st.integers(0, 13))
+        kind = draw(st.integers(0, 16))
         if kind < 6:
             side = draw(st.sampled_from([Side.BUY, Side.SELL]))
             away = draw(st.sampled_from([0, 0, 1, 2, 8, 300, 1_500]))  # bps from the index: near, or deep in the band
@@ -170,9 +191,31 @@ def scenarios(draw: st.DrawFn) -> list[Any]:
             commands.append(SetIndexPrice(ts, market, index[market]))
         elif kind == 9:
             commands.append(SettleFunding(ts, market))
+        elif kind < 12:
+            commands.append(draw(triggers(ts, market, s, index[market], len(commands))))
+        elif kind == 12:
+            amount = draw(st.sampled_from([-1, 1])) * draw(st.integers(1, 20)) * unit[BTC] // 10
+            commands.append(AdjustMargin(ts, draw(st.sampled_from(ACCOUNTS)), market, amount))
         else:
             commands.append(fund_command(draw, kind, ts, unit[BTC], stakers))
     return commands
+
+
+@st.composite
+def triggers(draw: st.DrawFn, ts: int, market: str, s: MarketSpec, index: int, client_id: int) -> PlaceTrigger:
+    """A stop or take-profit 0.5 % to 12 % from the index, on any source, a market order mostly; a third of them
+    position TP/SLs (for the whole position now and then)."""
+    side = draw(st.sampled_from([Side.BUY, Side.SELL]))
+    kind = draw(st.sampled_from(TriggerKind))
+    away = draw(st.sampled_from([50, 200, 600, 1_200]))  # bps on the side it fires from
+    rises = (kind == TriggerKind.STOP) == (side == Side.BUY)
+    price = max(s.tick_size, index * (10_000 + (away if rises else -away)) // 10_000 // s.tick_size * s.tick_size)
+    attached = draw(st.integers(0, 2)) == 0
+    qty = 0 if attached and draw(st.booleans()) else draw(st.integers(1, 60)) * s.lot_size
+    return PlaceTrigger(
+        ts, draw(st.sampled_from(ACCOUNTS)), market, client_id, side, qty, price, kind,
+        draw(st.sampled_from(PriceSource)), reduce_only=draw(st.integers(0, 3)) == 0, attached=attached,
+    )  # fmt: skip
 
 
 def fund_command(draw: st.DrawFn, kind: int, ts: int, unit: int, stakers: list[tuple[int, str]]) -> Any:
@@ -180,11 +223,11 @@ def fund_command(draw: st.DrawFn, kind: int, ts: int, unit: int, stakers: list[t
     some are rejected."""
     anyone = (draw(st.sampled_from(ACCOUNTS)), draw(st.sampled_from(FUND_NAMES)))
     account, fund = draw(st.sampled_from(stakers)) if stakers and draw(st.integers(0, 3)) else anyone
-    if kind == 10:
+    if kind == 13:
         return Stake(ts, account, fund, draw(st.integers(1, 5)) * unit)
-    if kind == 11:
+    if kind == 14:
         return RequestUnstake(ts, account, fund, draw(st.integers(1, 20)) * unit // 4)
-    if kind == 12:
+    if kind == 15:
         return CompleteUnstake(ts, account, fund)
     return TransferFunds(ts, fund, draw(st.sampled_from(FUND_NAMES)), draw(st.integers(1, 10)) * unit)
 
@@ -198,15 +241,17 @@ class Payers:
     def __init__(self) -> None:
         self.state = ExchangeState()
         self.problems: list[str] = []
-        self.settling: dict[int, list[int]] = {}  # bankrupt: what each layer took so far, in DeficitSettled's order
+        self.settling: dict[tuple[int, str], list[int]] = {}  # bankrupt margin account: what each layer took so far,
+        # in DeficitSettled's order
         self.pools: dict[str, tuple[int, int, dict[int, int], dict[int, Any]]] = {}  # before each event
 
     def fold(self, events: list[Any]) -> list[str]:
         self.problems = []
         for e in events:
             check_event = getattr(self, f"_{type(e).__name__}", None)
-            before = {a: self._equity(a) for a in _named(e)}
-            pnl = {a: self._profit(a, e.market) for a in _named(e) if hasattr(e, "market")}
+            market = getattr(e, "market", "")
+            before = {a: self._equity(a, market) for a in _named(e)}
+            pnl = {a: self._profit(a, market) for a in _named(e)}
             self.pools = self._pools()
             apply(self.state, e)
             self._shares_keep_their_value(e)
@@ -234,8 +279,10 @@ class Payers:
             if type(e) not in (Staked, Unstaked) and p.stakes != stakes:
                 self.problems.append(f"seq {e.seq}: {type(e).__name__} changed the stakes of fund {name!r}")
 
-    def _settled(self, account: int) -> list[int]:
-        return self.settling.setdefault(account, [0] * 6)
+    def _settled(self, account: int, market: str) -> list[int]:
+        """What the layers took so far of the deficit of the margin account an event about ``account`` in
+        ``market`` settles."""
+        return self.settling.setdefault((account, self._unit(account, market).market), [0] * 6)
 
     def _exhausted(self, e: Any, market: str, until: Layer) -> None:
         """Every fund layer before ``until`` in ``market``'s waterfall is empty (funds only fall while a deficit
@@ -246,13 +293,17 @@ class Payers:
             if layer in FUNDS and funds.available(self.state, fund):
                 self.problems.append(f"seq {e.seq}: {type(e).__name__} while fund {fund!r}, before it, still pays")
 
-    def _equity(self, account: int) -> int:
-        acct = self.state.accounts.get(account)
-        return risk.equity(self.state, acct) if acct else 0
+    def _unit(self, account: int, market: str) -> Any:
+        """The margin account an event about ``account`` in ``market`` settles: its isolated one there, or cross."""
+        return self.state.unit(account, market) if account in self.state.accounts else None
+
+    def _equity(self, account: int, market: str) -> int:
+        unit = self._unit(account, market)
+        return risk.equity(self.state, unit) if unit is not None else 0
 
     def _profit(self, account: int, market: str) -> int:
-        acct = self.state.accounts.get(account)
-        pos = acct.positions.get(market) if acct else None
+        unit = self._unit(account, market)
+        pos = unit.positions.get(market) if unit is not None else None
         if pos is None or not market:
             return 0
         return max(
@@ -274,7 +325,7 @@ class Payers:
         layer = Layer.SHARED_FUND if e.fund == "" else Layer.MARKET_FUND
         if e.market:
             self._exhausted(e, e.market, layer)
-        self._settled(e.account)[SHARED_PAID if e.fund == "" else MARKET_PAID] += e.amount
+        self._settled(e.account, e.market)[SHARED_PAID if e.fund == "" else MARKET_PAID] += e.amount
 
     def _PositionTakenOver(self, e: PositionTakenOver, before: dict[int, int], _: Any) -> None:
         """The vault is charged no more than the deficit that reached it, after the funds before it, and stays
@@ -282,20 +333,22 @@ class Payers:
         vault = self.state.accounts[e.vault_account]
         if e.vault_account == e.account or e.charge < 0 or before[e.account] + e.charge > max(0, before[e.account]):
             self.problems.append(f"seq {e.seq}: vault charged {e.charge} for a deficit of {-before[e.account]}")
-        if before[e.vault_account] - self._equity(e.vault_account) != e.charge:
+        if vault.isolated.get(e.market) is not None:
+            self.problems.append(f"seq {e.seq}: the vault took over into an isolated margin")
+        if before[e.vault_account] - self._equity(e.vault_account, e.market) != e.charge:
             self.problems.append(f"seq {e.seq}: the vault lost other than its charge {e.charge}")
-        if self._equity(e.vault_account) < risk.position_requirement(self.state, vault, "im_bps"):
+        if self._equity(e.vault_account, e.market) < risk.position_requirement(self.state, vault):
             self.problems.append(f"seq {e.seq}: the vault took {e.qty}, beyond its initial margin")
         if e.charge:
             self._exhausted(e, e.market, Layer.BACKSTOP)
-        self._settled(e.account)[BACKSTOP_PAID] += e.charge
+        self._settled(e.account, e.market)[BACKSTOP_PAID] += e.charge
 
     def _Staked(self, e: Staked, before: dict[int, int], _: Any) -> None:
         """Worth no more than was staked; the balance moves by exactly the stake."""
         p = funds.pool(self.state, e.fund)
         if funds.redeem(e.shares, p.shares, funds.balance(self.state, e.fund)) > e.amount:
             self.problems.append(f"seq {e.seq}: {e.shares} shares for {e.amount} are worth more")
-        if before[e.account] - self._equity(e.account) != e.amount:
+        if before[e.account] - self._equity(e.account, "") != e.amount:
             self.problems.append(f"seq {e.seq}: staking {e.amount} moved the balance otherwise")
 
     def _Unstaked(self, e: Unstaked, before: dict[int, int], _: Any) -> None:
@@ -304,39 +357,38 @@ class Payers:
         request = requests[e.account]
         if e.amount != min(request.value, funds.redeem(request.shares, shares, money)) or e.shares != request.shares:
             self.problems.append(f"seq {e.seq}: unstake paid {e.amount} for {request} at V {money}, S {shares}")
-        if self._equity(e.account) - before[e.account] != e.amount:
+        if self._equity(e.account, "") - before[e.account] != e.amount:
             self.problems.append(f"seq {e.seq}: unstaking {e.amount} moved the balance otherwise")
 
     def _PositionDeleveraged(self, e: PositionDeleveraged, before: dict[int, int], profit: dict[int, int]) -> None:
         other = e.counterparty_account
-        drop = before[other] - self._equity(other)
+        drop = before[other] - self._equity(other, e.market)
         self._charged(other, drop, before[other], profit[other], "ADL", e.seq)
         counterparty = e.counterparty_position + e.side * e.qty  # its size before: it moved by -side x qty
         if counterparty * e.side <= 0:  # the bankrupt was on side -side: the counterparty must be on side
             self.problems.append(f"seq {e.seq}: deleveraged {other}, not on the opposite side")
         elif drop > profit[other] * e.qty // abs(counterparty):
             self.problems.append(f"seq {e.seq}: {other} charged {drop}, beyond its profit on the {e.qty} closed")
-        self._settled(e.account)[ADL_PAID] += drop
+        self._settled(e.account, e.market)[ADL_PAID] += drop
 
     def _SocializedLossCharged(self, e: SocializedLossCharged, before: dict[int, int], profit: dict[int, int]) -> None:
         self._charged(e.account, e.amount, before[e.account], profit[e.account], "socialized loss", e.seq)
-        self._settled(e.bankrupt_account)[SOCIALIZED_PAID] += e.amount
+        self._settled(e.bankrupt_account, e.market)[SOCIALIZED_PAID] += e.amount
 
     def _BadDebtWrittenOff(self, e: BadDebtWrittenOff, *_: Any) -> None:
-        self._settled(e.account)[WRITTEN_OFF] += e.amount
-        if self.state.accounts[e.account].balance or any(
-            p.size for p in self.state.accounts[e.account].positions.values()
-        ):
+        self._settled(e.account, e.market)[WRITTEN_OFF] += e.amount
+        unit = self._unit(e.account, e.market)
+        if unit.balance or any(p.size for p in unit.positions.values()):
             self.problems.append(f"seq {e.seq}: write-off left {e.account} with a balance or a position")
 
     def _DeficitSettled(self, e: DeficitSettled, *_: Any) -> None:
-        sums = self.settling.pop(e.account, [0] * 6)
+        sums = self.settling.pop((e.account, e.market), [0] * 6)
         if [e.insurance, e.deleveraged, e.socialized, e.written_off, e.market_fund, e.backstop] != sums:
             self.problems.append(f"seq {e.seq}: settlement {e} does not match its events {sums}")
         if e.deficit != sum(sums):
             self.problems.append(f"seq {e.seq}: deficit {e.deficit} != {sum(sums)} placed")
-        if self._equity(e.account):
-            self.problems.append(f"seq {e.seq}: a settled bankrupt ended at equity {self._equity(e.account)}")
+        if self._equity(e.account, e.market):
+            self.problems.append(f"seq {e.seq}: a settled bankrupt ended at equity {self._equity(e.account, e.market)}")
 
     def _DeleveragingRound(self, e: DeleveragingRound, *_: Any) -> None:
         if e.deficit:  # what is left for ADL or socialized loss: every fund of the market was empty
@@ -393,10 +445,16 @@ def check_adl_orders_against_fresh_ones(engine: Engine) -> None:
     liquidator._adl_order = fetch_checked  # type: ignore[method-assign]
 
 
+def isolated(e: Any) -> bool:
+    """Does a waterfall event settle an isolated margin account (its market names one)?"""
+    return bool(e.market) if type(e) in (BadDebtWrittenOff, DeficitSettled) else False
+
+
 def stranded(engine: Engine) -> list[str]:
-    """Accounts left liquidatable: the waterfall always ends healthy, writing off what nobody could take."""
+    """Margin accounts left liquidatable: the waterfall always ends healthy, writing off what nobody could take."""
     state = engine.state
-    return [f"account {a.id} left liquidatable" for a in state.accounts.values() if liquidatable(state, a)]
+    units = [unit for account in state.accounts.values() for unit in account.units()]
+    return [f"{unit.id} {unit.market or 'cross'} left liquidatable" for unit in units if liquidatable(state, unit)]
 
 
 @settings(max_examples=150, deadline=None)
@@ -406,24 +464,30 @@ def test_liquidations_keep_every_invariant_and_replay_equals_live(commands: list
     the deficit; the events survive encoding, and replay == live."""
     engine = Engine()
     index = engine._dispatcher.liquidator.index
+    triggers = engine._dispatcher.triggers
     check_adl_orders_against_fresh_ones(engine)
     payers = Payers()
     everything: list[Any] = []
     with least_partial_closes() as partial:
         for command in commands:
             events = engine.submit(command)
+            liquidated = False
             everything += events
             assert check(engine.state) == [], (command, events)
             assert index.check() == [], command
+            assert triggers.check() == [], command
             assert stranded(engine) == [], (command, events)
             assert payers.fold(events) == [], events
             assert partial == [], events
             for e in events:  # what the example exercised: ``pytest --hypothesis-show-statistics``
                 if type(e) in (InsuranceFundPaid, SocializedLossCharged, BadDebtWrittenOff, DeficitSettled,
                                PositionTakenOver, Staked, Unstaked):  # fmt: skip
-                    event(type(e).__name__)
+                    event(type(e).__name__ + (" (isolated)" if isolated(e) else ""))
                 if type(e) is InsuranceFundPaid and e.fund:
                     event("a market fund paid")
+                if type(e) is TriggerFired:
+                    event("trigger fired" + (", after a liquidation of the command" if liquidated else ""))
+                liquidated = liquidated or type(e) is LiquidationStarted
                 if type(e) is DeleveragingRound and sum(s.amount for s in e.shares) != e.deficit:
                     event("spilled between positions")
     assert decode_events(encode(everything), "test", "all") == everything

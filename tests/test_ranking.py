@@ -46,16 +46,18 @@ def test_ratio_key_refuses_a_denominator_beyond_its_exact_range() -> None:
 
 
 def test_distress_key_orders_by_ratio_then_notional_then_id() -> None:
-    """Lowest equity / maintenance first; on equal ratios the larger notional; then the lower id; no position first."""
+    """Lowest equity / maintenance first; on equal ratios the larger notional; then the lower unit key (account,
+    then market, cross first); no position first."""
     keys = [
-        distress_key(950, 1_000, 10, 1),  # 0.95
-        distress_key(2, 4, 10, 2),  # 0.5, smaller notional
-        distress_key(1, 2, 20, 3),  # 0.5, larger notional
-        distress_key(1, 2, 20, 4),  # 0.5, same notional, higher id
-        distress_key(-5, 0, 0, 5),  # no position, negative equity: -inf
-        distress_key(900, 1_000, 10, 6),  # 0.9
+        distress_key(950, 1_000, 10, (1, "")),  # 0.95
+        distress_key(2, 4, 10, (2, "")),  # 0.5, smaller notional
+        distress_key(1, 2, 20, (3, "")),  # 0.5, larger notional
+        distress_key(1, 2, 20, (4, "ETH-PERP")),  # 0.5, same notional, higher id (its isolated ETH margin)
+        distress_key(1, 2, 20, (4, "")),  # the same account's cross margin before its isolated one
+        distress_key(-5, 0, 0, (5, "")),  # no position, negative equity: -inf
+        distress_key(900, 1_000, 10, (6, "")),  # 0.9
     ]
-    assert [key[-1] for key in sorted(keys)] == [5, 3, 4, 2, 6, 1]
+    assert [key[-1] for key in sorted(keys)] == [(5, ""), (3, ""), (4, ""), (4, "ETH-PERP"), (2, ""), (6, ""), (1, "")]
 
 
 C = 50_000_000  # entry cost of 1 BTC @ 50,000 (qty 1,000, multiplier 1)

@@ -1,9 +1,10 @@
 """Every reject reason the dispatcher can emit, each from one bad command.
 
 A rejection is exactly one ``CommandRejected`` event echoing the command's
-name, account and client id or order id, and it changes nothing but the
-sequence: the canonical state (what ``statehash.state_hash`` digests) is equal
-before and after, seq aside.
+name, account and client id, order id or trigger id, and the value of the
+limit its reason names (else 0), and it changes nothing but the sequence:
+the canonical state (what ``statehash.state_hash`` digests) is equal before
+and after, seq aside.
 
 Each case below is a builder that takes the prepared engine (``rejection_desk``)
 and returns the bad command; ``rejects`` records the reason and the expected
@@ -18,17 +19,22 @@ import pytest
 from conftest import BTC, btc_perp, canonical_except_seq, funded, listed, place
 
 from engine import (
+    AdjustMargin,
     AmendOrder,
     CancelAll,
     CancelOrder,
+    CancelTrigger,
     Deposit,
     Engine,
     FileLog,
     ListMarket,
     OrderType,
     PlaceOrder,
+    PlaceTrigger,
     RejectReason,
     SetIndexPrice,
+    SetLeverage,
+    SetMarginMode,
     SettleFunding,
     Side,
     TimeInForce,
@@ -38,6 +44,7 @@ from engine.commands import CompleteUnstake, FundInsurance, RequestUnstake, SetF
 from engine.engine import fold
 from engine.events import CommandRejected, OrderAccepted
 from engine.invariants import check
+from engine.markets import LeverageTier
 from engine.statehash import state_hash
 
 R = RejectReason
@@ -51,11 +58,14 @@ BUY, SELL = Side.BUY, Side.SELL
 CASES: list[Any] = []
 
 
-def rejects(reason: R, account: int = 0, ref: int = 0) -> Callable[[Callable[[Engine], Any]], Callable[[Engine], Any]]:
-    """Register a builder whose command must be rejected for ``reason``, echoing ``account`` and ``ref``."""
+def rejects(
+    reason: R, account: int = 0, ref: int = 0, limit: int = 0
+) -> Callable[[Callable[[Engine], Any]], Callable[[Engine], Any]]:
+    """Register a builder whose command must be rejected for ``reason``, echoing ``account``, ``ref`` and the
+    ``limit`` the reason names."""
 
     def register(build: Callable[[Engine], Any]) -> Callable[[Engine], Any]:
-        CASES.append(pytest.param(build, reason, account, ref, id=f"{reason.name}-{build.__name__}"))
+        CASES.append(pytest.param(build, reason, account, ref, limit, id=f"{reason.name}-{build.__name__}"))
         return build
 
     return register
@@ -429,6 +439,41 @@ def market_order_post_only(desk: Engine) -> Any:
     return order(price=0, order_type=OrderType.MARKET, tif=TimeInForce.POST_ONLY)
 
 
+def stop(trigger_price: int = 49_000, **kw: Any) -> PlaceTrigger:
+    """Alice's stop-market sell of 10 with client id 7, by default at 49,000 (mark 50,000: not reached)."""
+    fields: dict[str, Any] = {"ts": TS, "account": ALICE, "market": BTC, "client_id": 7, "side": SELL, "qty": 10}
+    fields.update(kw)
+    return PlaceTrigger(trigger_price=trigger_price, **fields)
+
+
+@rejects(R.UNKNOWN_TRIGGER, ALICE, 99)
+def cancel_of_an_unknown_trigger(desk: Engine) -> Any:
+    return CancelTrigger(TS, ALICE, 99)
+
+
+@rejects(R.TRIGGER_WOULD_FIRE, ALICE, 7)
+def stop_already_reached(desk: Engine) -> Any:
+    """A stop sell at 50,000 fires at a mark at or below it: the mark is 50,000 now (Binance -2021)."""
+    return stop(50_000)
+
+
+@rejects(R.INVALID_TRIGGER_PRICE, ALICE, 7)
+def stop_off_the_tick(desk: Engine) -> Any:
+    return stop(49_005)
+
+
+@rejects(R.NO_POSITION, ALICE, 7)
+def position_stop_with_no_position(desk: Engine) -> Any:
+    """A position stop-loss needs a long to close: Alice is flat."""
+    return stop(attached=True, qty=0)
+
+
+@rejects(R.INVALID_ORDER_TYPE, ALICE, 7)
+def stop_market_resting(desk: Engine) -> Any:
+    """A trigger with no limit price places a market order, which only IOC or FOK can be."""
+    return stop(tif=TimeInForce.GTC)
+
+
 # risk (3xx)
 
 
@@ -451,14 +496,14 @@ def sol_with_position_limit_20(desk: Engine) -> None:
     )
 
 
-@rejects(R.POSITION_ABOVE_MAX, ALICE, 7)
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 7, limit=20)
 def order_beyond_the_position_limit(desk: Engine) -> Any:
     """A bid of 30 against a limit of 20, though Alice could margin it (IM 30 x 1,000 x 10 % = 3,000)."""
     sol_with_position_limit_20(desk)
     return order(market="SOL-PERP", qty=30, price=1_000)
 
 
-@rejects(R.POSITION_ABOVE_MAX, ALICE, 7)
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 7, limit=20)
 def order_whose_worst_case_passes_the_position_limit(desk: Engine) -> Any:
     """Alice bids 15 and rests; 10 more would make her worst case 25 > 20 if both filled."""
     sol_with_position_limit_20(desk)
@@ -466,7 +511,58 @@ def order_whose_worst_case_passes_the_position_limit(desk: Engine) -> Any:
     return order(market="SOL-PERP", qty=10, price=990)
 
 
-@rejects(R.POSITION_ABOVE_MAX, ALICE, 9)
+def sol_with_leverage_tiers(desk: Engine) -> None:
+    """SOL-PERP (tick 10, lot 1, IM 10 %: 10x at most) at 1,000: from a notional of 10,000 (10 SOL) at most 5x,
+    from 20,000 at most 2x."""
+    tiers = (LeverageTier(10_000, 5), LeverageTier(20_000, 2))
+    desk.submit_many(
+        [ListMarket(TS, btc_perp(symbol="SOL-PERP", leverage_tiers=tiers)), SetIndexPrice(TS, "SOL-PERP", 1_000)]
+    )
+
+
+@rejects(R.LEVERAGE_ABOVE_TIER_MAX, ALICE, 7, limit=5)
+def order_past_the_tier_of_its_leverage(desk: Engine) -> Any:
+    """A bid of 15 at the default 10x: its worst case, 15 x 1,000 = 15,000, lies in the 5x tier (rate 1,000 bps
+    x 5 = 5,000 < 10^4), though Alice could margin it (IM 1,500)."""
+    sol_with_leverage_tiers(desk)
+    return order(market="SOL-PERP", qty=15, price=990)
+
+
+@rejects(R.LEVERAGE_ABOVE_TIER_MAX, ALICE, limit=5)
+def leverage_raised_past_the_tier_of_its_orders(desk: Engine) -> Any:
+    """At 5x (IM 2,000 bps: 2,000 x 5 = 10^4, allowed) Alice bids 15 (worst case 15,000, the 5x tier); back to
+    10x her open bid would breach it."""
+    sol_with_leverage_tiers(desk)
+    desk.submit(SetLeverage(TS, ALICE, "SOL-PERP", 5))
+    place(desk, ALICE, BUY, 15, 990, market="SOL-PERP")
+    return SetLeverage(TS, ALICE, "SOL-PERP", 10)
+
+
+@rejects(R.LEVERAGE_ABOVE_MAX, ALICE, limit=10)
+def leverage_above_the_markets(desk: Engine) -> Any:
+    """BTC-PERP's IM of 10 % allows 10x at most: 10^4 / 1,000."""
+    return SetLeverage(TS, ALICE, BTC, 11)
+
+
+@rejects(R.INVALID_LEVERAGE, ALICE)
+def leverage_zero(desk: Engine) -> Any:
+    return SetLeverage(TS, ALICE, BTC, 0)
+
+
+@rejects(R.OPEN_INTEREST_ABOVE_MAX, ALICE, 7, limit=30)
+def order_past_the_open_interest_cap(desk: Engine) -> Any:
+    """XRP-PERP caps open interest at 30: Bob sells Alice 25 (open interest 25); her bid of 10 more could open
+    10, and 35 > 30."""
+    desk.submit_many(
+        [ListMarket(TS, btc_perp(symbol="XRP-PERP", max_open_interest=30)), SetIndexPrice(TS, "XRP-PERP", 1_000)]
+    )
+    place(desk, BOB, SELL, 25, 1_000, market="XRP-PERP")
+    place(desk, ALICE, BUY, 25, 1_000, market="XRP-PERP", tif=TimeInForce.IOC)
+    assert desk.state.markets["XRP-PERP"].open_interest == 25
+    return order(market="XRP-PERP", qty=10, price=990)
+
+
+@rejects(R.POSITION_ABOVE_MAX, ALICE, 9, limit=20)
 def amend_whose_worst_case_passes_the_position_limit(desk: Engine) -> Any:
     """Alice's bid of 15 (client id 9) in SOL-PERP may not grow to 25 against a limit of 20."""
     sol_with_position_limit_20(desk)
@@ -499,6 +595,25 @@ def withdrawal_from_unknown_account(desk: Engine) -> Any:
 def order_from_unknown_account(desk: Engine) -> Any:
     """An order from an account that never deposited."""
     return order(account=STRANGER)
+
+
+@rejects(R.NOT_ISOLATED, ALICE)
+def margin_added_to_a_cross_market(desk: Engine) -> Any:
+    """Alice margins BTC-PERP cross: there is no isolated margin to add to."""
+    return AdjustMargin(TS, ALICE, BTC, 1_000)
+
+
+@rejects(R.NO_POSITION, ALICE)
+def margin_added_with_no_position(desk: Engine) -> Any:
+    """Alice isolates BTC-PERP but holds nothing there (Binance -4054)."""
+    desk.submit(SetMarginMode(TS, ALICE, BTC, True))
+    return AdjustMargin(TS, ALICE, BTC, 1_000)
+
+
+@rejects(R.MARGIN_MODE_IN_USE, BOB)
+def margin_mode_changed_with_open_orders(desk: Engine) -> Any:
+    """Bob's two orders rest in BTC-PERP (Binance -4047)."""
+    return SetMarginMode(TS, BOB, BTC, True)
 
 
 @rejects(R.UNKNOWN_ACCOUNT, STRANGER)
@@ -738,9 +853,9 @@ def amount_beyond_64_bits(desk: Engine) -> Any:
     return Deposit(TS, ALICE, 1 << 64)
 
 
-@pytest.mark.parametrize(("build", "reason", "account", "ref"), CASES)
+@pytest.mark.parametrize(("build", "reason", "account", "ref", "limit"), CASES)
 def test_rejection_is_one_event_and_changes_nothing_but_seq(
-    rejection_desk: Engine, build: Callable[[Engine], Any], reason: R, account: int, ref: int
+    rejection_desk: Engine, build: Callable[[Engine], Any], reason: R, account: int, ref: int, limit: int
 ) -> None:
     """A bad command yields exactly one CommandRejected echoing it, and the state is unchanged apart from seq."""
     command = build(rejection_desk)
@@ -748,7 +863,7 @@ def test_rejection_is_one_event_and_changes_nothing_but_seq(
     before = canonical_except_seq(state)
     seq = state.seq
     events = rejection_desk.submit(command)
-    assert events == [CommandRejected(seq + 1, command.ts, type(command).__name__, account, ref, reason)]
+    assert events == [CommandRejected(seq + 1, command.ts, type(command).__name__, account, ref, reason, limit)]
     assert canonical_except_seq(state) == before
     assert state.seq == seq + 1 and rejection_desk.log.last_seq() == seq + 1
     assert check(state) == []

@@ -11,7 +11,7 @@ from test_cli import perpx, perpx_json
 
 from engine import CancelAll, CancelReason, Engine, FileLog
 from engine.engine import fold
-from engine.events import OrderCancelled
+from engine.events import OrderCancelled, TriggerCancelled
 from engine.invariants import check
 from engine.statehash import state_hash
 from replay.rebuild import starts_command
@@ -31,7 +31,8 @@ def state_after(log: Path, seq: int) -> Any:
     "commands", [command_stream(seed=5, n=3_000), adl_incident()], ids=["every-command-type", "liquidations"]
 )
 def test_only_a_commands_first_event_starts_one(commands: list[Any]) -> None:
-    """Each command's first event starts a command and no later one does, but a CancelAll's user cancels."""
+    """Each command's first event starts a command and no later one does (a fired trigger's order, released
+    margin), but a CancelAll's user cancels of orders and triggers."""
     engine = Engine()
     for command in commands:
         events = engine.submit(command)
@@ -39,7 +40,7 @@ def test_only_a_commands_first_event_starts_one(commands: list[Any]) -> None:
             continue
         assert starts_command(events[0]), (command, events[0])
         later = [e for e in events[1:] if starts_command(e)]
-        assert all(type(command) is CancelAll and type(e) is OrderCancelled for e in later), (command, later)
+        assert all(type(command) is CancelAll and type(e) in (OrderCancelled, TriggerCancelled) for e in later)
         assert all(e.reason == CancelReason.USER for e in later)
 
 

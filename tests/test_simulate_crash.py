@@ -1,5 +1,5 @@
-"""``perpx simulate --scenario crash``: leveraged pairs, a 5-step fall, every layer of the waterfall, and the
-liquidation summary."""
+"""``perpx simulate --scenario crash``: leveraged pairs, stop-losses, a 5-step fall, every layer of the
+waterfall, and the liquidation summary."""
 
 import io
 import re
@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from engine import FileLog
+from engine.enums import PriceSource
 from engine.eventlog import MemoryLog
 from engine.events import (
     DeficitSettled,
@@ -22,13 +23,16 @@ from engine.events import (
     PositionDeleveraged,
     PositionTakenOver,
     SocializedLossCharged,
+    TradeExecuted,
+    TriggerFired,
+    TriggerPlaced,
     Unstaked,
     UnstakeRequested,
 )
 from engine.markets import Deleveraging
 from replay.cli import main
 from replay.incident import Layers
-from replay.rebuild import rebuild
+from replay.rebuild import rebuild, starts_command
 from replay.simulate import SCENARIOS, Crash, SimulationSummary, simulate
 
 # 100 pairs, 10 makers (2 of them stake), the vault (account 201); the fall is at steps 30 to 34. Seed 1 is one
@@ -157,20 +161,45 @@ def test_perpx_simulate_crash_prints_the_liquidation_summary(tmp_path: Path) -> 
     assert "ADL took" in lines["deficit"] and "socialized loss" in lines["deficit"]
 
 
+def test_stops_cascade_within_a_command_and_the_summary_counts_them(crashed: tuple[Path, SimulationSummary]) -> None:
+    """The fall's first step fires mark stops whose sells push the last trade through last-trade stops, in the
+    same command: a command's TriggerFired events include LAST ones that follow fills of triggered orders. The
+    summary's trigger and isolated figures equal the same counts over the log."""
+    path, summary = crashed
+    events = events_of(path)
+    commands: list[list] = [[]]
+    for e in events:
+        if starts_command(e):
+            commands.append([])
+        commands[-1].append(e)
+    cascades = [c for c in commands if [type(e) for e in c].count(TriggerFired) > 1]
+    assert cascades
+    deepest = max(cascades, key=lambda c: [type(e) for e in c].count(TriggerFired))
+    sources = [e.source for e in deepest if type(e) is TriggerFired]
+    assert sources[0] == PriceSource.MARK and PriceSource.LAST in sources
+    first_last = next(i for i, e in enumerate(deepest) if type(e) is TriggerFired and e.source == PriceSource.LAST)
+    assert any(type(e) is TradeExecuted for e in deepest[:first_last])  # fills of fired stops crossed it
+    assert summary.triggers.most_in_one_command == sum(type(e) is TriggerFired for e in deepest)
+    assert summary.triggers.placed == sum(type(e) is TriggerPlaced for e in events)
+    assert sum(summary.triggers.fired.values()) == sum(type(e) is TriggerFired for e in events)
+    isolated = [e for e in events if type(e) is LiquidationStarted and e.market]
+    assert summary.margins.isolated_liquidations == len(isolated) > 0
+
+
 class CrashBeforeLayers(Crash):
     LAYERED = False
 
 
 def test_without_layers_the_crash_is_what_it_was_before_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same story under the default waterfall (book, shared fund, the policy), with no vault and no stakes,
-    gives the figures the crash gave before layers existed (seed 0, 200 traders: recorded from main before this
-    change, and by its code)."""
+    gives the figures the crash gave before layers existed (seed 0, 200 traders: recorded from the features
+    branch before it merged the layers, stops and isolated longs and all)."""
     monkeypatch.setitem(SCENARIOS, "crash-before-layers", CrashBeforeLayers)
     summary = simulate(MemoryLog(), "crash-before-layers", 0, TRADERS, STEPS)
     o = summary.liquidation
-    assert (summary.events, summary.trades, o.liquidations, len(o.liquidated)) == (15_309, 468, 36, 36)
+    assert (summary.events, summary.trades, o.liquidations, len(o.liquidated)) == (16_061, 929, 53, 49)
     assert (o.liquidation_value, o.liquidation_fees, o.insurance_paid, o.fund_min, o.fund_final) == (
-        244_404_885_000, 702_554_615, 2_494_995_003, 0, 207_559_612,
+        64_803_621_600, 223_091_669, 2_092_466_872, 0, 130_624_797,
     )  # fmt: skip
-    assert (o.adl_value, o.deficit, o.socialized, o.uncovered) == (2_405_065_617_908, 6_861_072_799, 5_401_727_491, 0)
+    assert (o.adl_value, o.deficit, o.socialized, o.uncovered) == (3_278_304_482_642, 17_463_998_544, 9_654_005_802, 0)
     assert (o.market_funds_paid, o.backstop_value, o.layers.market_funds, o.layers.backstop) == (0, 0, 0, 0)
