@@ -79,7 +79,7 @@ def market(accounts: int, distressed: int, shock: str) -> Engine:
         state.accounts[account_id] = Account(account_id, deposit, {SYMBOL: position})
         positions[account_id] = position
         state.deposits += deposit
-    state.markets[SYMBOL].open_interest = SIZE * (accounts // 2)  # the longs' total, as the trades would leave it
+    state.markets[SYMBOL].open_interest = accounts // 2 * SIZE  # every other account is long SIZE
     if accounts <= 10_000:
         problems = check(state)
         assert not problems, problems

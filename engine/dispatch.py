@@ -215,7 +215,10 @@ class Dispatcher:
         else:
             since = self.state.ts
             self._handlers[type(command)](command)
-            self._aftermath(command.ts, out, start)
+            if self.state.triggers:
+                self._aftermath(command.ts, out, start)
+            elif self._touched or self._marked:  # with no trigger resting, one liquidation check is all
+                self.liquidator.run(command.ts, self._touched, self._marked)
             if self._fee_sharing:
                 for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
                     self._emit(event)
@@ -230,7 +233,7 @@ class Dispatcher:
         triggers they fire move anyone: each reads only what it has not read yet."""
         touched, marked = self._touched, self._marked
         while True:
-            if self.state.triggers:
+            if self.state.triggers:  # the last may have fired
                 self.triggers.run(ts, out, start)
             if not (touched or marked):
                 return
@@ -381,8 +384,11 @@ class Dispatcher:
 
     def _after_fills(self, ts: int, account: Margined, market: str) -> None:
         """After a margin account's position moved: cancel its reduce-only orders there that would no longer
-        reduce, and return a flat isolated position's margin."""
-        self._enforce_reduce_only(ts, account, market)
+        reduce, and return a flat isolated position's margin. (The first test is ``_enforce_reduce_only``'s own:
+        made here, it spares most fills a call.)"""
+        pos = account.positions.get(market)
+        if pos is not None and pos.reduce_only:
+            self._enforce_reduce_only(ts, account, market)
         if account.market:
             self.isolated.release(ts, account)
 
@@ -396,12 +402,12 @@ class Dispatcher:
             if c.price or c.tif not in (IOC, FOK):
                 return 0, R.INVALID_ORDER_TYPE
             return (hi if c.side is BUY else lo), None
-        reason = price_problem(spec, c.price)
-        if reason is not None:
-            return 0, reason
-        if not lo <= c.price <= hi:
+        price = c.price
+        if price <= 0 or price > spec.max_price or price % spec.tick_size:  # a sound price costs no call
+            return 0, price_problem(spec, price)
+        if not lo <= price <= hi:
             return 0, R.PRICE_OUTSIDE_BAND
-        return c.price, None
+        return price, None
 
     def _order_problem(
         self, c: PlaceOrder, market: Market, account: Account, unit: Margined, trigger: int

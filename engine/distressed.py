@@ -181,45 +181,43 @@ class DistressIndex:
 
         The new keys only reach the sorted lists at the next ``crossed``, so an
         account that trades many times between two price ticks is re-sorted once.
+        This runs for both sides of every fill, so it is one loop over the margin
+        accounts (most accounts have one) with no call per margin account, and the
+        one position held is found without building a list.
         """
-        account = self.state.accounts[account_id]
-        cross = (account_id, "")
-        found = [cross] if self._refresh(account, cross) else []
-        if account.isolated:
-            for symbol, isolated in account.isolated.items():
-                unit = (account_id, symbol)
-                if self._refresh(isolated, unit):
-                    found.append(unit)
-        return found
-
-    def _refresh(self, account: Margined, unit: Unit) -> bool:
-        """File one margin account; is it liquidatable?"""
         state = self.state
-        held = None  # the one position held, when it is one: a loop without a list, since this runs for
-        count = 0  # both sides of every fill
-        for item in account.positions.items():
-            if item[1].size:
-                held = item
-                count += 1
-        if not account.market and (count > 1 or account.id in self._spread):
-            self._spread_over(account.id, tuple(s for s, p in account.positions.items() if p.size) if count > 1 else ())
-        if count == 1:
-            symbol, pos = held
-            size = pos.size
-            market = state.markets[symbol]
-            spec = market.spec
-            key = liquidation_price(account.balance - pos.cost, size, spec.multiplier, spec.mm_bps, spec.mm_tiers)
-            if size > 0:
-                filed, verdict = (symbol, 1, key), market.mark < key
-            else:
-                filed, verdict = (symbol, -1, key), market.mark > key
-        else:
-            filed = None
-            verdict = liquidatable(state, account)
+        account = state.accounts[account_id]
         pending = self._pending
-        if filed != pending.get(unit, self._keyed.get(unit)):
-            pending[unit] = filed
-        return verdict
+        found = []
+        for margined in (account, *account.isolated.values()) if account.isolated else (account,):
+            held = None
+            count = 0
+            for item in margined.positions.items():
+                if item[1].size:
+                    held = item
+                    count += 1
+            if (count > 1 or account_id in self._spread) and not margined.market:  # several cross positions
+                spread = tuple(s for s, p in account.positions.items() if p.size) if count > 1 else ()
+                self._spread_over(account_id, spread)
+            if count == 1:
+                symbol, pos = held
+                size = pos.size
+                market = state.markets[symbol]
+                spec = market.spec
+                key = liquidation_price(margined.balance - pos.cost, size, spec.multiplier, spec.mm_bps, spec.mm_tiers)
+                if size > 0:
+                    filed, verdict = (symbol, 1, key), market.mark < key
+                else:
+                    filed, verdict = (symbol, -1, key), market.mark > key
+            else:
+                filed = None
+                verdict = liquidatable(state, margined)
+            unit = (account_id, margined.market)
+            if filed != pending.get(unit, self._keyed.get(unit)):
+                pending[unit] = filed
+            if verdict:
+                found.append(unit)
+        return found
 
     def crossed(self, market: str) -> list[Unit]:
         """The margin accounts liquidatable at ``market``'s current mark among those with a position there."""

@@ -65,7 +65,9 @@ def initial_margin(
     an order is admitted, and a withdrawal allowed, while the first covers the second. One pass over
     the positions for both, since every caller needs both."""
     markets = state.markets
-    chosen = account.leverage
+    chosen = account.leverage  # a leverage change counts at its new leverage (a copy; the account's is state)
+    if leverage:
+        chosen = {**chosen, market: leverage}
     equity = account.balance
     required = 0
     for symbol, pos in account.positions.items():
@@ -74,34 +76,32 @@ def initial_margin(
         unit = mkt.mark * mkt.spec.multiplier
         if size:
             equity += size * unit - pos.cost
-        lev = chosen.get(symbol, 0) if chosen else 0
         if symbol == market:
             b += bids
             a += asks
-            lev = leverage or lev
             market = ""  # seen
         worst = worst_case_size(size, b, a)
         if worst:
-            im = initial_rate(mkt.spec.im_bps, lev) if lev else mkt.spec.im_bps
+            im = mkt.spec.im_bps
+            if chosen and symbol in chosen:
+                im = initial_rate(im, chosen[symbol])
             required += margin_requirement(worst * unit, im)
     if account.isolated:
         for symbol, isolated in account.isolated.items():
             pos = isolated.positions.get(symbol)
             size, b, a = (pos.size, pos.bids, pos.asks) if pos else (0, 0, 0)
-            lev = chosen.get(symbol, 0)
             if symbol == market:
                 b += bids
                 a += asks
-                lev = leverage or lev
                 market = ""  # seen
             if b or a:
                 mkt = markets[symbol]
                 spec = mkt.spec
-                worst = worst_case_size(size, b, a)
-                required += isolated_growth(size, worst, mkt.mark, spec.multiplier, initial_rate(spec.im_bps, lev))
+                im = initial_rate(spec.im_bps, chosen.get(symbol, 0))
+                required += isolated_growth(size, worst_case_size(size, b, a), mkt.mark, spec.multiplier, im)
     if market:
         mkt = markets[market]
-        im = initial_rate(mkt.spec.im_bps, leverage or chosen.get(market, 0))
+        im = initial_rate(mkt.spec.im_bps, chosen.get(market, 0))
         required += margin_requirement(max(bids, asks) * mkt.mark * mkt.spec.multiplier, im)
     return equity, required
 
