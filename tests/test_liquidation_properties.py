@@ -439,7 +439,8 @@ def check_adl_orders_against_fresh_ones(engine: Engine) -> None:
 
     def fetch_checked(market: str, side: int) -> AdlOrder:
         order = fetch(market, side)
-        assert list(order) == list(AdlOrder(engine.state, market, side))
+        fresh = AdlOrder(engine.state, market, side)
+        assert (list(order), len(order)) == (list(fresh), len(fresh))
         return order
 
     liquidator._adl_order = fetch_checked  # type: ignore[method-assign]
