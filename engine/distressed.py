@@ -117,9 +117,7 @@ _ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
 # A sorted list that more than 1/REBUILD_SHARE of its keys left is rebuilt rather than edited key by key:
 # a SortedList.remove costs about 30 times what copying one key into a new list does.
 REBUILD_SHARE = 32
-SPAN_BITS = 65
-SPAN = 1 << SPAN_BITS  # a filed key is K x SPAN + 2 x account id + isolated, and account ids are below 2^64
-CODE_MASK = SPAN - 1
+SPAN = 1 << 65  # a filed key is K x SPAN + 2 x account id + isolated, and account ids are below 2^64
 
 
 def account_fields(kind: type) -> tuple[str, ...]:
@@ -156,16 +154,6 @@ def liquidatable(state: ExchangeState, account: Margined) -> bool:
     """The exact test: equity below the sum of tiered maintenance margins, at mark."""
     equity, maintenance = risk.health(state, account)
     return equity < maintenance
-
-
-def listed_price(key: int) -> int:
-    """The K of a key filed in a market's list."""
-    return key >> SPAN_BITS
-
-
-def listed_accounts(keys: list[int]) -> list[int]:
-    """The account ids of keys filed in a market's list."""
-    return [(key & CODE_MASK) >> 1 for key in keys]
 
 
 def _unit(key: int, market: str) -> Unit:
@@ -241,14 +229,6 @@ class DistressIndex:
         accounts = self.state.accounts
         found += [(a, "") for a in self._multi.get(market, ()) if liquidatable(self.state, accounts[a])]
         return found
-
-    def listed(self, market: str, side: int) -> tuple[list[int], dict[Unit, tuple[str, int, int]], set[int]]:
-        """What ``ranking.AdlOrder`` walks, as of the accounts last refreshed, in copies (the index moves on while
-        the order lives): the keys filed on one side of ``market``, lowest K first (``listed_price``,
-        ``listed_accounts``); every margin account's (market, side, K) as filed; and the cross accounts with
-        several positions, one in ``market``, which are not keyed."""
-        self._flush()
-        return list(self._keys(market, side)), dict(self._keyed), set(self._multi.get(market, ()))
 
     def _keys(self, market: str, side: int) -> SortedList:
         books = self._longs if side > 0 else self._shorts

@@ -253,8 +253,7 @@ class Liquidator:
         Accounts the events named are re-filed here, in a batch, rather than
         at every event: one that several events name is re-filed once. A side
         is ranked at its first use in a run, and only the side deleveraging
-        takes from, from the distress index brought current first (the
-        liquidation under way has not refreshed the accounts it named yet).
+        takes from.
         """
         if self._stale:
             for order in self._adl.values():
@@ -263,9 +262,7 @@ class Liquidator:
             self._stale.clear()
         order = self._adl.get((market, side))
         if order is None:
-            for account_id in self._named:
-                self.index.refresh(account_id)
-            order = self._adl[market, side] = AdlOrder(self.state, market, side, self.index)
+            order = self._adl[market, side] = AdlOrder(self.state, market, side)
         return order
 
     def _enqueue(self, unit: Unit) -> None:
