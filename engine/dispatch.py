@@ -195,6 +195,7 @@ class Dispatcher:
         self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
         self.liquidator = Liquidator(state, self._apply, self._after_fills)
         self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
+        self._lights_due = 0  # no market's ADL lights come due before this ts (0: ask after the next command)
 
     def handle(self, command: Any, out: list[Any]) -> Any:
         """Decide and apply one command, then fire the triggers and liquidate whoever it left
@@ -210,21 +211,25 @@ class Dispatcher:
             command = _typed(_encode(command))
         except (msgspec.MsgspecError, TypeError, OverflowError):
             command = Malformed(self.state.ts, type(command).__name__)
-        if command.ts < self.state.ts:
+        state = self.state
+        since = state.ts
+        if command.ts < since:
             self._reject(command, R.TIMESTAMP_REGRESSED)
-        else:
-            since = self.state.ts
-            self._handlers[type(command)](command)
-            if self.state.triggers:
-                self._aftermath(command.ts, out, start)
-            elif self._touched or self._marked:  # with no trigger resting, one liquidation check is all
-                self.liquidator.run(command.ts, self._touched, self._marked)
-            if self._fee_sharing:
-                for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
-                    self._emit(event)
-            self.liquidator.publish_lights(since)
-            self._touched.clear()  # and what the events after the check noted: the next command starts afresh
-            self._marked.clear()
+            return command
+        self._handlers[type(command)](command)
+        touched, marked = self._touched, self._marked
+        if state.triggers:
+            self._aftermath(command.ts, out, start)
+        elif touched or marked:  # with no trigger resting, one liquidation check is all
+            self.liquidator.run(command.ts, touched, marked)
+        if self._fee_sharing:
+            for event in funds.fees_shared(state, out[start:], state.seq + 1, command.ts):
+                self._emit(event)
+        if state.ts >= self._lights_due:
+            self._lights_due = self.liquidator.publish_lights(since)
+        if touched or marked:  # what the events after the check noted: the next command starts afresh
+            touched.clear()
+            marked.clear()
         return command
 
     def _aftermath(self, ts: int, out: list[Any], start: int) -> None:
@@ -278,6 +283,7 @@ class Dispatcher:
             return self._reject(c, R.INVALID_MARKET_SPEC)
         self._emit(MarketListed(self.state.seq + 1, c.ts, c.spec))
         self._fee_sharing = self._fee_sharing or c.spec.fund_fee_bps > 0
+        self._lights_due = 0  # the new market's first boundary is not counted in yet
 
     def _deposit(self, c: Deposit) -> None:
         if c.account <= 0:

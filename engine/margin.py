@@ -107,8 +107,13 @@ def fill_pnl(size: int, cost: int, qty: int, value: int) -> int:
 
 
 def worst_case_size(size: int, bids: int, asks: int) -> int:
-    """|q| if every open buy fills or if every open sell fills, whichever is larger."""
-    return max(abs(size + bids), abs(size - asks))
+    """|q| if every open buy fills or if every open sell fills, whichever is larger: max(|q + b|, |q - a|).
+
+    With b, a >= 0, q + b >= q - a, so the larger is q + b when it is the one farther from zero, else
+    a - q: max(q + b, a - q), one comparison and no builtin call (this runs for every order admitted).
+    """
+    long, short = size + bids, asks - size
+    return long if long > short else short
 
 
 def price_band(mark: int, band_bps: int, tick: int) -> tuple[int, int]:
