@@ -130,11 +130,10 @@ from engine.margin import (
     premium_ppm,
     price_band,
     realized_pnl,
-    worst_case_size,
 )
 from engine.markets import position_limit, price_problem, qty_problem, spec_problem
 from engine.reasons import RejectReason as R
-from engine.state import Account, ExchangeState, Margined, Market, Position
+from engine.state import Account, ExchangeState, Margined, Market
 from engine.triggers import Triggers
 from engine.units import MAX_MONEY
 
@@ -443,23 +442,20 @@ class Dispatcher:
         the limit it passes."""
         bids, asks = (more, 0) if side is BUY else (0, more)
         spec = market.spec
-        symbol = spec.symbol
-        pos = unit.positions.get(symbol)
-        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else more
+        worst, equity, required = risk.admission(self.state, account, spec.symbol, bids, asks)
         if worst > position_limit(spec):
             return R.POSITION_ABOVE_MAX, position_limit(spec)
         if spec.leverage_tiers or spec.max_open_interest:
-            breach = self._cap_problem(market, account, pos, side, more, worst)
+            breach = self._cap_problem(market, account, unit, side, more, worst)
             if breach is not None:
                 return breach
-        equity, required = risk.initial_margin(self.state, account, symbol, bids, asks)
         if equity < required:
             return R.INSUFFICIENT_MARGIN, 0
         return None
 
     @staticmethod
     def _cap_problem(
-        market: Market, account: Account, pos: Position | None, side: Side, more: int, worst: int
+        market: Market, account: Account, unit: Margined, side: Side, more: int, worst: int
     ) -> tuple[R, int] | None:
         """The leverage its tier allows at the worst case, and the market's open interest (``engine.limits``)."""
         spec = market.spec
@@ -468,6 +464,7 @@ class Dispatcher:
             if not within_tier(initial_rate(spec.im_bps, account.leverage.get(spec.symbol, 0)), cap):
                 return R.LEVERAGE_ABOVE_TIER_MAX, cap
         most = spec.max_open_interest
+        pos = unit.positions.get(spec.symbol)
         if most and market.open_interest + opening(pos.size if pos else 0, side, more) > most:
             return R.OPEN_INTEREST_ABOVE_MAX, most
         return None
