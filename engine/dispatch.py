@@ -194,6 +194,8 @@ class Dispatcher:
         self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
         self.liquidator = Liquidator(state, self._apply, self._after_fills)
         self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
+        # each market's position limit, worked out once (every order is checked against it)
+        self._limits = {symbol: position_limit(m.spec) for symbol, m in state.markets.items()}
         self._lights_due = 0  # no market's ADL lights come due before this ts (0: ask after the next command)
 
     def handle(self, command: Any, out: list[Any]) -> Any:
@@ -282,6 +284,7 @@ class Dispatcher:
             return self._reject(c, R.INVALID_MARKET_SPEC)
         self._emit(MarketListed(self.state.seq + 1, c.ts, c.spec))
         self._fee_sharing = self._fee_sharing or c.spec.fund_fee_bps > 0
+        self._limits[c.spec.symbol] = position_limit(c.spec)
         self._lights_due = 0  # the new market's first boundary is not counted in yet
 
     def _deposit(self, c: Deposit) -> None:
@@ -443,8 +446,9 @@ class Dispatcher:
         bids, asks = (more, 0) if side is BUY else (0, more)
         spec = market.spec
         worst, equity, required = risk.admission(self.state, account, spec.symbol, bids, asks)
-        if worst > position_limit(spec):
-            return R.POSITION_ABOVE_MAX, position_limit(spec)
+        limit = self._limits[spec.symbol]
+        if worst > limit:
+            return R.POSITION_ABOVE_MAX, limit
         if spec.leverage_tiers or spec.max_open_interest:
             breach = self._cap_problem(market, account, unit, side, more, worst)
             if breach is not None:
