@@ -166,7 +166,6 @@ class Liquidator:
         self._named: set[int] = set()  # accounts the events of the liquidation under way named
         self._memo: tuple[int, Margined | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
         self._held: list[str] = []  # the markets whose layers the margin account being liquidated falls down
-        self._lights_due = (0, 0)  # (ts, markets): no market listed then has a lights boundary before that ts
         self._steps: dict[Stage, Callable[[int, Margined], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -209,16 +208,15 @@ class Liquidator:
         self._adl.clear()
         self._stale.clear()
 
-    def publish_lights(self, since: int) -> None:
+    def publish_lights(self, since: int) -> int:
         """Publish the ADL lights of each market with positions whose ``adl_lights_interval`` came round
         between ``since`` (the clock before the command) and now: at most once an interval, on the first
         command at or after each multiple of it. Ranking every position is O(n), so never after each
-        liquidation; ``ranking.adl_quantiles`` gives the current lights on demand."""
+        liquidation; ``ranking.adl_quantiles`` gives the current lights on demand. Returns the markets'
+        earliest next boundary: every command could ask, and the dispatcher asks only from then on (or
+        once a market is listed)."""
         state = self.state
         ts = state.ts
-        due, listed = self._lights_due
-        if ts == since or (ts < due and len(state.markets) == listed):
-            return  # every command asks, and this answers most of them without a loop over the markets
         boundaries = []
         for symbol in sorted(state.markets):
             interval = state.markets[symbol].spec.adl_lights_interval
@@ -227,7 +225,7 @@ class Liquidator:
                 if longs or shorts:
                     self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
             boundaries.append((floor_div(ts, interval) + 1) * interval)
-        self._lights_due = (min(boundaries, default=ts + 1), len(state.markets))
+        return min(boundaries, default=ts + 1)
 
     def _emit(self, event: Any) -> None:
         """Record and apply ``event``; note the accounts it names, to re-check after the liquidation and for this
