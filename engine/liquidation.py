@@ -164,7 +164,10 @@ class Liquidator:
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
         self._named: set[int] = set()  # accounts the events of the liquidation under way named
-        self._memo: tuple[int, Margined | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
+        self._memo_seq = -1  # the seq at which ``_memo_account``'s health was ``_memo_health`` (``_health``)
+        self._memo_account: Margined | None = None
+        self._memo_health = (0, 0)
+        self._fields: dict[type, tuple[str, ...]] = {}  # event type: its fields that name an account (``_emit``)
         self._held: list[str] = []  # the markets whose layers the margin account being liquidated falls down
         self._lights_due = (0, 0)  # (ts, markets): no market listed then has a lights boundary before that ts
         self._steps: dict[Stage, Callable[[int, Margined], None]] = {
@@ -239,13 +242,24 @@ class Liquidator:
         """
         seq = self.state.seq
         self._record(event)
-        named = [getattr(event, name) for name in account_fields(type(event))]
-        memo_seq, account, health = self._memo
-        if memo_seq == seq and account is not None and account.id not in named:
-            self._memo = (self.state.seq, account, health)
-        self._named.update(named)
-        if self._adl:
-            self._stale.update(named)
+        kind = type(event)
+        fields = self._fields.get(kind)
+        if fields is None:
+            fields = self._fields[kind] = account_fields(kind)
+        named = [getattr(event, name) for name in fields] if fields else ()
+        if self._memo_seq == seq and self._memo_account.id not in named:
+            self._memo_seq = seq + 1
+        if named:
+            self._named.update(named)
+            if self._adl:
+                self._stale.update(named)
+
+    def _emit_moving(self, event: Any, account: Margined, health: tuple[int, int]) -> None:
+        """``_emit`` an event of ``account``'s liquidation that leaves it at ``health`` (equity, maintenance),
+        which the caller worked out from the event's own amounts: the next ``_health`` takes it rather than
+        walking the positions again. (The property tests check every ``_health`` against ``risk.health``.)"""
+        self._emit(event)
+        self._memo_seq, self._memo_account, self._memo_health = self.state.seq, account, health
 
     def _adl_order(self, market: str, side: int) -> AdlOrder:
         """This run's deleveraging order of one side of ``market``, current with the state.
@@ -413,10 +427,12 @@ class Liquidator:
         limit = bankruptcy_price(size, self._bankruptcy_value(account, symbol), spec.multiplier, spec.tick_size)
         lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
         notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
-        charge = min(fee(notional, spec.liquidation_fee_bps), max(0, self._health(account)[0]))
+        equity, maintenance = self._health(account)
+        charge = min(fee(notional, spec.liquidation_fee_bps), max(0, equity))
         if charge:
             share = funds.fee_share(charge, spec.fund_fee_bps) if spec.fund_fee_bps else 0
-            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share))
+            fee_charged = LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share)
+            self._emit_moving(fee_charged, account, (equity - charge, maintenance))
 
     def _trade(self, ts: int, account: Margined, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
         """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
@@ -426,14 +442,20 @@ class Liquidator:
         (``_fund_budget``); the fill is cut to that (``margin.affordable_qty``).
         Nothing is paid here: the funds pay the deficit once the position is
         closed (``deleverage``).
+        The account's health is carried from fill to fill: a fill of c at p
+        moves equity by c x (M - p) x m against the side closed, and
+        maintenance by the position's MM after less its MM before.
         Returns the notional closed.
         """
         state = self.state
         market = state.markets[symbol]
         spec = market.spec
         multiplier = spec.multiplier
+        unit = market.mark * multiplier
         pos = account.positions[symbol]
         side, resting = (SELL, BUY) if pos.size > 0 else (BUY, SELL)
+        equity, maintenance = self._health(account)
+        held = maintenance_margin(abs(pos.size) * unit, spec.mm_bps, spec.mm_tiers)  # the position's MM
         makers: set[int] = set()
         notional = 0
         while qty:
@@ -444,7 +466,7 @@ class Liquidator:
             fill = min(qty, maker.qty)
             loss = side * (price - market.mark) * multiplier  # per unit, against mark
             if insured and loss > 0:
-                budget = self._health(account)[0] + self._fund_budget(symbol)
+                budget = equity + self._fund_budget(symbol)
                 fill = min(fill, affordable_qty(budget, loss, spec.lot_size))
                 if not fill:
                     break
@@ -454,15 +476,19 @@ class Liquidator:
             value = fill * price * multiplier
             maker_pos = market.positions[maker.account]
             size = pos.size
-            self._emit(
-                LiquidationFilled(
-                    self._seq(), ts, symbol, account.id, maker.account, maker.id, side, price, fill,
-                    max(0, fee(value, spec.maker_fee_bps)),
-                    realized_pnl(size, pos.cost, side * fill, price, multiplier),
-                    realized_pnl(maker_pos.size, maker_pos.cost, -side * fill, price, multiplier),
-                    size + side * fill, maker_pos.size - side * fill,
-                )
+            after = size + side * fill
+            filled = LiquidationFilled(
+                self._seq(), ts, symbol, account.id, maker.account, maker.id, side, price, fill,
+                max(0, fee(value, spec.maker_fee_bps)),
+                realized_pnl(size, pos.cost, side * fill, price, multiplier),
+                realized_pnl(maker_pos.size, maker_pos.cost, -side * fill, price, multiplier),
+                after, maker_pos.size - side * fill,
             )  # fmt: skip
+            equity -= fill * loss
+            maintenance -= held
+            held = maintenance_margin(abs(after) * unit, spec.mm_bps, spec.mm_tiers)
+            maintenance += held
+            self._emit_moving(filled, account, (equity, maintenance))
             qty -= fill
             notional += value
             makers.add(maker.account)
@@ -660,13 +686,13 @@ class Liquidator:
         """``risk.health``, kept while no event names the account: the waterfall asks at every step.
 
         The memo holds the seq it is good for; ``_emit`` moves it past each event
-        that names another account, and any other event (the dispatcher's too)
-        leaves it behind, so the next call works it out again."""
-        seq, memo_account, health = self._memo
-        if seq != self.state.seq or memo_account is not account:
-            health = risk.health(self.state, account)
-            self._memo = (self.state.seq, account, health)
-        return health
+        that names another account, ``_emit_moving`` carries it through one that
+        moves this account by known amounts, and any other event (the
+        dispatcher's too) leaves it behind, so the next call works it out again."""
+        if self._memo_seq != self.state.seq or self._memo_account is not account:
+            self._memo_seq, self._memo_account = self.state.seq, account
+            self._memo_health = risk.health(self.state, account)
+        return self._memo_health
 
     def _notional(self, account: Margined) -> int:
         markets = self.state.markets
