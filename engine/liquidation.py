@@ -232,13 +232,17 @@ class Liquidator:
             boundaries.append((floor_div(ts, interval) + 1) * interval)
         self._lights_due = (min(boundaries, default=ts + 1), len(state.markets))
 
-    def _emit(self, event: Any) -> None:
+    def _emit(self, event: Any, moved: Margined | None = None, health: tuple[int, int] = (0, 0)) -> None:
         """Record and apply ``event``; note the accounts it names, to re-check after the liquidation and for this
         run's ADL orders (the dispatcher's events within a liquidation, order cancels, move no money).
 
         An event changes the health only of the accounts it names (the
         liquidator never moves a mark), so the ``_health`` memo outlives one that
-        names another account.
+        names another account. ``moved``: the account being liquidated, when the
+        event leaves it at ``health`` (equity, maintenance), which the caller
+        worked out from the event's own amounts: the next ``_health`` takes it
+        rather than walking the positions again. (The property tests check every
+        ``_health`` against ``risk.health``.)
         """
         seq = self.state.seq
         self._record(event)
@@ -246,20 +250,18 @@ class Liquidator:
         fields = self._fields.get(kind)
         if fields is None:
             fields = self._fields[kind] = account_fields(kind)
-        named = [getattr(event, name) for name in fields] if fields else ()
-        if self._memo_seq == seq and self._memo_account.id not in named:
-            self._memo_seq = seq + 1
-        if named:
-            self._named.update(named)
-            if self._adl:
-                self._stale.update(named)
-
-    def _emit_moving(self, event: Any, account: Margined, health: tuple[int, int]) -> None:
-        """``_emit`` an event of ``account``'s liquidation that leaves it at ``health`` (equity, maintenance),
-        which the caller worked out from the event's own amounts: the next ``_health`` takes it rather than
-        walking the positions again. (The property tests check every ``_health`` against ``risk.health``.)"""
-        self._emit(event)
-        self._memo_seq, self._memo_account, self._memo_health = self.state.seq, account, health
+        if not fields:
+            if self._memo_seq == seq:
+                self._memo_seq = event.seq
+            return
+        named = [getattr(event, name) for name in fields]
+        self._named.update(named)
+        if self._adl:
+            self._stale.update(named)
+        if moved is not None:
+            self._memo_seq, self._memo_account, self._memo_health = event.seq, moved, health
+        elif self._memo_seq == seq and self._memo_account.id not in named:
+            self._memo_seq = event.seq
 
     def _adl_order(self, market: str, side: int) -> AdlOrder:
         """This run's deleveraging order of one side of ``market``, current with the state.
@@ -318,16 +320,19 @@ class Liquidator:
             market = self.state.markets[symbol]
             spec = market.spec
             size = account.positions[symbol].size
-            others = maintenance - self._maintenance(market, size)
+            own = self._maintenance(market, size)
             qty = partial_close_size(
-                equity, others, size, market.mark, spec.multiplier,
+                equity, maintenance - own, size, market.mark, spec.multiplier,
                 spec.mm_bps, spec.mm_tiers, spec.liquidation_fee_bps, spec.lot_size,
             )  # fmt: skip
-            self._close_within_bankruptcy(ts, account, symbol, qty)
+            self._close_within_bankruptcy(ts, account, market, qty, own)
 
     def close_fully(self, ts: int, account: Margined) -> None:
+        markets = self.state.markets
         for symbol in self._closable(account):
-            self._close_within_bankruptcy(ts, account, symbol, abs(account.positions[symbol].size))
+            market = markets[symbol]
+            size = account.positions[symbol].size
+            self._close_within_bankruptcy(ts, account, market, abs(size), self._maintenance(market, size))
 
     def close_insured(self, ts: int, account: Margined) -> None:
         for symbol in self._closable(account):
@@ -335,7 +340,8 @@ class Liquidator:
             spec = market.spec
             size = account.positions[symbol].size
             lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
-            self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
+            own = self._maintenance(market, size)
+            self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, own, insured=True)
 
     def deleverage(self, ts: int, account: Margined) -> None:
         """Close what the book could not take and settle the deficit down each position's waterfall: its funds
@@ -419,23 +425,29 @@ class Liquidator:
 
     # closing through the book
 
-    def _close_within_bankruptcy(self, ts: int, account: Margined, symbol: str, qty: int) -> None:
-        """Close ``qty`` at prices no worse than the bankruptcy price, then charge the liquidation fee."""
-        market = self.state.markets[symbol]
+    def _close_within_bankruptcy(self, ts: int, account: Margined, market: Market, qty: int, own: int) -> None:
+        """Close ``qty`` of the account's position in ``market``, whose MM is ``own``, at prices no worse than its
+        bankruptcy price (its equity share, ``margin.equity_share``), then charge the liquidation fee."""
         spec = market.spec
+        symbol = spec.symbol
         size = account.positions[symbol].size
-        limit = bankruptcy_price(size, self._bankruptcy_value(account, symbol), spec.multiplier, spec.tick_size)
+        equity, maintenance = self._health(account)
+        value = bankruptcy_value(size, market.mark, spec.multiplier, equity_share(equity, own, maintenance))
+        limit = bankruptcy_price(size, value, spec.multiplier, spec.tick_size)
         lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
-        notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
+        notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi), own)
         equity, maintenance = self._health(account)
         charge = min(fee(notional, spec.liquidation_fee_bps), max(0, equity))
         if charge:
             share = funds.fee_share(charge, spec.fund_fee_bps) if spec.fund_fee_bps else 0
             fee_charged = LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share)
-            self._emit_moving(fee_charged, account, (equity - charge, maintenance))
+            self._emit(fee_charged, account, (equity - charge, maintenance))
 
-    def _trade(self, ts: int, account: Margined, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
-        """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
+    def _trade(
+        self, ts: int, account: Margined, symbol: str, qty: int, limit: int, held: int, insured: bool = False
+    ) -> int:
+        """Sell (buy) up to ``qty`` of the account's long (short), whose MM is ``held``, into the book down (up)
+        to ``limit``.
 
         ``insured``: a fill's loss against mark may take the account's equity
         below zero only as far as the market's fund layers could pay it back
@@ -455,7 +467,6 @@ class Liquidator:
         pos = account.positions[symbol]
         side, resting = (SELL, BUY) if pos.size > 0 else (BUY, SELL)
         equity, maintenance = self._health(account)
-        held = maintenance_margin(abs(pos.size) * unit, spec.mm_bps, spec.mm_tiers)  # the position's MM
         makers: set[int] = set()
         notional = 0
         while qty:
@@ -488,7 +499,7 @@ class Liquidator:
             maintenance -= held
             held = maintenance_margin(abs(after) * unit, spec.mm_bps, spec.mm_tiers)
             maintenance += held
-            self._emit_moving(filled, account, (equity, maintenance))
+            self._emit(filled, account, (equity, maintenance))
             qty -= fill
             notional += value
             makers.add(maker.account)
@@ -686,8 +697,8 @@ class Liquidator:
         """``risk.health``, kept while no event names the account: the waterfall asks at every step.
 
         The memo holds the seq it is good for; ``_emit`` moves it past each event
-        that names another account, ``_emit_moving`` carries it through one that
-        moves this account by known amounts, and any other event (the
+        that names another account and carries it through one that moves this
+        account by known amounts, and any other event (the
         dispatcher's too) leaves it behind, so the next call works it out again."""
         if self._memo_seq != self.state.seq or self._memo_account is not account:
             self._memo_seq, self._memo_account = self.state.seq, account
@@ -721,13 +732,6 @@ class Liquidator:
 
     def _policy(self, symbol: str) -> Deleveraging:
         return self.state.markets[symbol].spec.deleveraging
-
-    def _bankruptcy_value(self, account: Margined, symbol: str) -> int:
-        market = self.state.markets[symbol]
-        size = account.positions[symbol].size
-        equity, maintenance = self._health(account)
-        share = equity_share(equity, self._maintenance(market, size), maintenance)
-        return bankruptcy_value(size, market.mark, market.spec.multiplier, share)
 
 
 def _fund(layer: Layer, symbol: str) -> str:
