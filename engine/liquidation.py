@@ -153,11 +153,23 @@ class Liquidator:
         state: ExchangeState,
         emit: Callable[[Any], None],
         after_fills: Callable[[int, Margined, str], None],
+        record: Callable[[Any], None],
+        on_filled: Callable[..., None],
     ) -> None:
         """``emit`` applies and records an event; ``after_fills(ts, account, market)`` tidies a margin
-        account after its position moved (its reduce-only orders, a flat isolated position's margin)."""
+        account after its position moved (its reduce-only orders, a flat isolated position's margin).
+
+        The hot events, as in ``engine.dispatch``: ``record`` records an event
+        whose change the liquidator makes next itself, ``on_filled`` a
+        ``LiquidationFilled``'s (``apply.liquidation_fill``, with the objects in
+        hand), and an audit event (``LiquidationStarted``, ``LiquidationEnded``)
+        changes nothing but the seq and the clock. The reference dispatcher
+        passes ``emit`` as ``record`` and an ``on_filled`` that does nothing.
+        """
         self.state = state
-        self._record = emit
+        self._apply = emit
+        self._record = record
+        self._on_filled = on_filled
         self._after_fills = after_fills
         self.index = DistressIndex(state)
         self._queue = DistressQueue()
@@ -233,8 +245,18 @@ class Liquidator:
         self._lights_due = (min(boundaries, default=ts + 1), len(state.markets))
 
     def _emit(self, event: Any, moved: Margined | None = None, health: tuple[int, int] = (0, 0)) -> None:
-        """Record and apply ``event``; note the accounts it names, to re-check after the liquidation and for this
-        run's ADL orders (the dispatcher's events within a liquidation, order cancels, move no money).
+        """Record and apply ``event``, and note it (``_noted``)."""
+        self._apply(event)
+        self._noted(event, moved, health)
+
+    def _announce(self, event: Any) -> None:
+        """Record an audit event, which changes nothing but the seq and the clock, and note it."""
+        self._record(event)
+        self._noted(event)
+
+    def _noted(self, event: Any, moved: Margined | None = None, health: tuple[int, int] = (0, 0)) -> None:
+        """Note the accounts the event just applied names, to re-check after the liquidation and for this run's
+        ADL orders (the dispatcher's events within a liquidation, order cancels, move no money).
 
         An event changes the health only of the accounts it names (the
         liquidator never moves a mark), so the ``_health`` memo outlives one that
@@ -244,24 +266,23 @@ class Liquidator:
         rather than walking the positions again. (The property tests check every
         ``_health`` against ``risk.health``.)
         """
-        seq = self.state.seq
-        self._record(event)
+        seq = event.seq
         kind = type(event)
         fields = self._fields.get(kind)
         if fields is None:
             fields = self._fields[kind] = account_fields(kind)
         if not fields:
-            if self._memo_seq == seq:
-                self._memo_seq = event.seq
+            if self._memo_seq == seq - 1:
+                self._memo_seq = seq
             return
         named = [getattr(event, name) for name in fields]
         self._named.update(named)
         if self._adl:
             self._stale.update(named)
         if moved is not None:
-            self._memo_seq, self._memo_account, self._memo_health = event.seq, moved, health
-        elif self._memo_seq == seq and self._memo_account.id not in named:
-            self._memo_seq = event.seq
+            self._memo_seq, self._memo_account, self._memo_health = seq, moved, health
+        elif self._memo_seq == seq - 1 and self._memo_account.id not in named:
+            self._memo_seq = seq
 
     def _adl_order(self, market: str, side: int) -> AdlOrder:
         """This run's deleveraging order of one side of ``market``, current with the state.
@@ -293,7 +314,7 @@ class Liquidator:
         self._held = [account.market] if account.market else held  # an isolated one: its market's, even flat
         equity, maintenance = self._health(account)
         notional = self._notional(account)
-        self._emit(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
+        self._announce(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
         stage = Stage.CANCEL_ORDERS
         while True:
             self._steps[stage](ts, account)
@@ -302,7 +323,7 @@ class Liquidator:
             if after is Stage.DONE:
                 break
             stage = after
-        self._emit(LiquidationEnded(self._seq(), ts, account.id, stage, equity, maintenance, account.market))
+        self._announce(LiquidationEnded(self._seq(), ts, account.id, stage, equity, maintenance, account.market))
         if account.market:
             self._after_fills(ts, account, account.market)
 
@@ -481,11 +502,12 @@ class Liquidator:
                 fill = min(fill, affordable_qty(budget, loss, spec.lot_size))
                 if not fill:
                     break
-            fill = self._maker_fill(ts, market, maker, side, fill)
+            maker_account = state.unit(maker.account, symbol)
+            fill = self._maker_fill(ts, market, maker, maker_account, side, fill)
             if not fill:
                 continue
             value = fill * price * multiplier
-            maker_pos = market.positions[maker.account]
+            maker_pos = maker_account.positions[symbol]
             size = pos.size
             after = size + side * fill
             filled = LiquidationFilled(
@@ -499,7 +521,9 @@ class Liquidator:
             maintenance -= held
             held = maintenance_margin(abs(after) * unit, spec.mm_bps, spec.mm_tiers)
             maintenance += held
-            self._emit(filled, account, (equity, maintenance))
+            self._record(filled)
+            self._on_filled(state, filled, market, maker, maker_account, maker_pos, account, pos)
+            self._noted(filled, account, (equity, maintenance))
             qty -= fill
             notional += value
             makers.add(maker.account)
@@ -507,12 +531,11 @@ class Liquidator:
             self._after_fills(ts, state.unit(maker_id, symbol), symbol)
         return notional
 
-    def _maker_fill(self, ts: int, market: Market, maker: Order, side: Side, fill: int) -> int:
-        """How much of ``fill`` the resting ``maker`` may take, under the matching rules for resting
-        orders; 0 after cancelling it when it may take nothing."""
+    def _maker_fill(self, ts: int, market: Market, maker: Order, account: Margined, side: Side, fill: int) -> int:
+        """How much of ``fill`` the resting ``maker``, of the margin account ``account``, may take, under the
+        matching rules for resting orders; 0 after cancelling it when it may take nothing."""
         state = self.state
         spec = market.spec
-        account = state.unit(maker.account, spec.symbol)
         size = account.positions[spec.symbol].size
         if maker.reduce_only:
             fill = min(fill, abs(size) if size * maker.side < 0 else 0)
