@@ -13,8 +13,9 @@ The hot path
     such an event is recorded (``_record``: onto the command's events, with
     the seq and clock kept here), then its own change in ``engine.apply``
     (``accept``, ``rest``, ``cancel``, ``trade``) is made with the objects in
-    hand (``_on_accepted`` and the like). Every other event goes through
-    ``emit``. ``Dispatcher(state, direct=False)`` is the reference the tests
+    hand (``_on_accepted`` and the like); the liquidator does the same with
+    its fills (``apply.liquidation_fill``) and its audit events. Every other
+    event goes through ``emit``. ``Dispatcher(state, direct=False)`` is the reference the tests
     run the same commands through, event for event and hash for hash: there
     ``_record`` is ``emit``, which applies the event through ``apply``, and the
     ``_on_*`` changes do nothing more.
@@ -77,7 +78,7 @@ from typing import Any
 import msgspec
 
 from engine import funds, risk
-from engine.apply import accept, apply, cancel, rest, trade
+from engine.apply import accept, apply, cancel, liquidation_fill, rest, trade
 from engine.book import Order
 from engine.clientids import client_id_problem
 from engine.commands import (
@@ -192,7 +193,10 @@ class Dispatcher:
             AdjustMargin: self.isolated.adjust,
         }
         self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
-        self.liquidator = Liquidator(state, self._apply, self._after_fills)
+        self.liquidator = Liquidator(
+            state, self._apply, self._after_fills, self._record_direct if direct else self._apply,
+            liquidation_fill if direct else _applied,
+        )  # fmt: skip
         self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
         # each market's position limit, worked out once (every order is checked against it)
         self._limits = {symbol: position_limit(m.spec) for symbol, m in state.markets.items()}

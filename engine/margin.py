@@ -321,7 +321,10 @@ def partial_close_size(
     least = first_true(clears, lots, guess)
     if least is None:
         return held
-    return next((n * lot for n in range(least, lots + 1) if restores(n)), held)
+    for n in range(least, lots + 1):
+        if restores(n):
+            return n * lot
+    return held
 
 
 def first_true(holds: Callable[[int], bool], top: int, guess: int) -> int | None:
