@@ -307,18 +307,27 @@ def _insurance_funded(state: ExchangeState, e: InsuranceFunded) -> None:
 
 
 def _liquidation_filled(state: ExchangeState, e: LiquidationFilled) -> None:
-    """The maker side books like a TradeExecuted maker; the liquidated side has no order and pays no fee."""
     symbol = e.market
-    market = state.markets[symbol]
-    value = e.side * e.qty * e.price * market.spec.multiplier
     maker = state.orders[e.maker_order_id]
     maker_account = state.unit(maker.account, symbol)
-    _fill_maker(
-        state, market, maker, maker_account, maker_account.positions[symbol],
-        e.qty, e.side, value, e.maker_pnl, e.maker_fee,
-    )  # fmt: skip
     account = state.unit(e.account, symbol)
-    _settle(state, account, account.positions[symbol], symbol, e.side * e.qty, value, e.pnl, 0)
+    liquidation_fill(
+        state, e, state.markets[symbol], maker, maker_account, maker_account.positions[symbol],
+        account, account.positions[symbol],
+    )  # fmt: skip
+
+
+def liquidation_fill(
+    state: ExchangeState, e: LiquidationFilled, market: Market, maker: Order, maker_account: Margined,
+    maker_pos: Position, account: Margined, pos: Position,
+) -> None:  # fmt: skip
+    """LiquidationFilled in ``market``: the liquidated margin account ``account`` (holding ``pos``) trades with
+    the resting ``maker`` (whose margin account there is ``maker_account``, holding ``maker_pos``). The maker
+    side books like a TradeExecuted maker; the liquidated side has no order and pays no fee."""
+    symbol = e.market
+    value = e.side * e.qty * e.price * market.spec.multiplier
+    _fill_maker(state, market, maker, maker_account, maker_pos, e.qty, e.side, value, e.maker_pnl, e.maker_fee)
+    _settle(state, account, pos, symbol, e.side * e.qty, value, e.pnl, 0)
     state.fee_pool += e.maker_fee
     buyer, seller = (e.position, e.maker_position) if e.side == BUY else (e.maker_position, e.position)
     market.open_interest += longs_moved(buyer, seller, e.qty)

@@ -13,8 +13,9 @@ The hot path
     such an event is recorded (``_record``: onto the command's events, with
     the seq and clock kept here), then its own change in ``engine.apply``
     (``accept``, ``rest``, ``cancel``, ``trade``) is made with the objects in
-    hand (``_on_accepted`` and the like). Every other event goes through
-    ``emit``. ``Dispatcher(state, direct=False)`` is the reference the tests
+    hand (``_on_accepted`` and the like); the liquidator does the same with
+    its fills (``apply.liquidation_fill``) and its audit events. Every other
+    event goes through ``emit``. ``Dispatcher(state, direct=False)`` is the reference the tests
     run the same commands through, event for event and hash for hash: there
     ``_record`` is ``emit``, which applies the event through ``apply``, and the
     ``_on_*`` changes do nothing more.
@@ -77,7 +78,7 @@ from typing import Any
 import msgspec
 
 from engine import funds, risk
-from engine.apply import accept, apply, cancel, rest, trade
+from engine.apply import accept, apply, cancel, liquidation_fill, rest, trade
 from engine.book import Order
 from engine.clientids import client_id_problem
 from engine.commands import (
@@ -130,11 +131,10 @@ from engine.margin import (
     premium_ppm,
     price_band,
     realized_pnl,
-    worst_case_size,
 )
 from engine.markets import position_limit, price_problem, qty_problem, spec_problem
 from engine.reasons import RejectReason as R
-from engine.state import Account, ExchangeState, Margined, Market, Position
+from engine.state import Account, ExchangeState, Margined, Market
 from engine.triggers import Triggers
 from engine.units import MAX_MONEY
 
@@ -193,8 +193,14 @@ class Dispatcher:
             AdjustMargin: self.isolated.adjust,
         }
         self._handlers.update(dict.fromkeys(funds.COMMANDS, self._fund_command))
-        self.liquidator = Liquidator(state, self._apply, self._after_fills)
+        self.liquidator = Liquidator(
+            state, self._apply, self._after_fills, self._record_direct if direct else self._apply,
+            liquidation_fill if direct else _applied,
+        )  # fmt: skip
         self._fee_sharing = any(m.spec.fund_fee_bps for m in state.markets.values())
+        # each market's position limit, worked out once (every order is checked against it)
+        self._limits = {symbol: position_limit(m.spec) for symbol, m in state.markets.items()}
+        self._lights_due = 0  # no market's ADL lights come due before this ts (0: ask after the next command)
 
     def handle(self, command: Any, out: list[Any]) -> Any:
         """Decide and apply one command, then fire the triggers and liquidate whoever it left
@@ -210,21 +216,25 @@ class Dispatcher:
             command = _typed(_encode(command))
         except (msgspec.MsgspecError, TypeError, OverflowError):
             command = Malformed(self.state.ts, type(command).__name__)
-        if command.ts < self.state.ts:
+        state = self.state
+        since = state.ts
+        if command.ts < since:
             self._reject(command, R.TIMESTAMP_REGRESSED)
-        else:
-            since = self.state.ts
-            self._handlers[type(command)](command)
-            if self.state.triggers:
-                self._aftermath(command.ts, out, start)
-            elif self._touched or self._marked:  # with no trigger resting, one liquidation check is all
-                self.liquidator.run(command.ts, self._touched, self._marked)
-            if self._fee_sharing:
-                for event in funds.fees_shared(self.state, out[start:], self.state.seq + 1, command.ts):
-                    self._emit(event)
-            self.liquidator.publish_lights(since)
-            self._touched.clear()  # and what the events after the check noted: the next command starts afresh
-            self._marked.clear()
+            return command
+        self._handlers[type(command)](command)
+        touched, marked = self._touched, self._marked
+        if state.triggers:
+            self._aftermath(command.ts, out, start)
+        elif touched or marked:  # with no trigger resting, one liquidation check is all
+            self.liquidator.run(command.ts, touched, marked)
+        if self._fee_sharing:
+            for event in funds.fees_shared(state, out[start:], state.seq + 1, command.ts):
+                self._emit(event)
+        if state.ts >= self._lights_due:
+            self._lights_due = self.liquidator.publish_lights(since)
+        if touched or marked:  # what the events after the check noted: the next command starts afresh
+            touched.clear()
+            marked.clear()
         return command
 
     def _aftermath(self, ts: int, out: list[Any], start: int) -> None:
@@ -278,6 +288,8 @@ class Dispatcher:
             return self._reject(c, R.INVALID_MARKET_SPEC)
         self._emit(MarketListed(self.state.seq + 1, c.ts, c.spec))
         self._fee_sharing = self._fee_sharing or c.spec.fund_fee_bps > 0
+        self._limits[c.spec.symbol] = position_limit(c.spec)
+        self._lights_due = 0  # the new market's first boundary is not counted in yet
 
     def _deposit(self, c: Deposit) -> None:
         if c.account <= 0:
@@ -437,23 +449,21 @@ class Dispatcher:
         the limit it passes."""
         bids, asks = (more, 0) if side is BUY else (0, more)
         spec = market.spec
-        symbol = spec.symbol
-        pos = unit.positions.get(symbol)
-        worst = worst_case_size(pos.size, pos.bids + bids, pos.asks + asks) if pos else more
-        if worst > position_limit(spec):
-            return R.POSITION_ABOVE_MAX, position_limit(spec)
+        worst, equity, required = risk.admission(self.state, account, spec.symbol, bids, asks)
+        limit = self._limits[spec.symbol]
+        if worst > limit:
+            return R.POSITION_ABOVE_MAX, limit
         if spec.leverage_tiers or spec.max_open_interest:
-            breach = self._cap_problem(market, account, pos, side, more, worst)
+            breach = self._cap_problem(market, account, unit, side, more, worst)
             if breach is not None:
                 return breach
-        equity, required = risk.initial_margin(self.state, account, symbol, bids, asks)
         if equity < required:
             return R.INSUFFICIENT_MARGIN, 0
         return None
 
     @staticmethod
     def _cap_problem(
-        market: Market, account: Account, pos: Position | None, side: Side, more: int, worst: int
+        market: Market, account: Account, unit: Margined, side: Side, more: int, worst: int
     ) -> tuple[R, int] | None:
         """The leverage its tier allows at the worst case, and the market's open interest (``engine.limits``)."""
         spec = market.spec
@@ -462,6 +472,7 @@ class Dispatcher:
             if not within_tier(initial_rate(spec.im_bps, account.leverage.get(spec.symbol, 0)), cap):
                 return R.LEVERAGE_ABOVE_TIER_MAX, cap
         most = spec.max_open_interest
+        pos = unit.positions.get(spec.symbol)
         if most and market.open_interest + opening(pos.size if pos else 0, side, more) > most:
             return R.OPEN_INTEREST_ABOVE_MAX, most
         return None

@@ -44,9 +44,10 @@ class EventLog(Protocol):
 
 def check_continues(last_seq: int, events: Sequence[Any]) -> None:
     """Raise unless ``events`` carry seqs last_seq + 1, last_seq + 2, ..."""
-    for offset, event in enumerate(events, last_seq + 1):
-        if event.seq != offset:
-            raise SequenceGap(offset, event.seq)
+    for event in events:  # not ``enumerate``: every append runs this, mostly for one or two events
+        last_seq += 1
+        if event.seq != last_seq:
+            raise SequenceGap(last_seq, event.seq)
 
 
 def continuity(expected: int, first: int, last: int, count: int) -> str | None:

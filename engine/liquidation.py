@@ -153,20 +153,34 @@ class Liquidator:
         state: ExchangeState,
         emit: Callable[[Any], None],
         after_fills: Callable[[int, Margined, str], None],
+        record: Callable[[Any], None],
+        on_filled: Callable[..., None],
     ) -> None:
         """``emit`` applies and records an event; ``after_fills(ts, account, market)`` tidies a margin
-        account after its position moved (its reduce-only orders, a flat isolated position's margin)."""
+        account after its position moved (its reduce-only orders, a flat isolated position's margin).
+
+        The hot events, as in ``engine.dispatch``: ``record`` records an event
+        whose change the liquidator makes next itself, ``on_filled`` a
+        ``LiquidationFilled``'s (``apply.liquidation_fill``, with the objects in
+        hand), and an audit event (``LiquidationStarted``, ``LiquidationEnded``)
+        changes nothing but the seq and the clock. The reference dispatcher
+        passes ``emit`` as ``record`` and an ``on_filled`` that does nothing.
+        """
         self.state = state
-        self._record = emit
+        self._apply = emit
+        self._record = record
+        self._on_filled = on_filled
         self._after_fills = after_fills
         self.index = DistressIndex(state)
         self._queue = DistressQueue()
         self._adl: dict[tuple[str, int], AdlOrder] = {}  # this run's deleveraging orders, kept current
         self._stale: set[int] = set()  # accounts the events named since the ADL orders were last brought current
         self._named: set[int] = set()  # accounts the events of the liquidation under way named
-        self._memo: tuple[int, Margined | None, tuple[int, int]] = (-1, None, (0, 0))  # seq, account, its health
+        self._memo_seq = -1  # the seq at which ``_memo_account``'s health was ``_memo_health`` (``_health``)
+        self._memo_account: Margined | None = None
+        self._memo_health = (0, 0)
+        self._fields: dict[type, tuple[str, ...]] = {}  # event type: its fields that name an account (``_emit``)
         self._held: list[str] = []  # the markets whose layers the margin account being liquidated falls down
-        self._lights_due = (0, 0)  # (ts, markets): no market listed then has a lights boundary before that ts
         self._steps: dict[Stage, Callable[[int, Margined], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
             Stage.PARTIAL_CLOSE: self.close_partially,
@@ -209,16 +223,15 @@ class Liquidator:
         self._adl.clear()
         self._stale.clear()
 
-    def publish_lights(self, since: int) -> None:
+    def publish_lights(self, since: int) -> int:
         """Publish the ADL lights of each market with positions whose ``adl_lights_interval`` came round
         between ``since`` (the clock before the command) and now: at most once an interval, on the first
         command at or after each multiple of it. Ranking every position is O(n), so never after each
-        liquidation; ``ranking.adl_quantiles`` gives the current lights on demand."""
+        liquidation; ``ranking.adl_quantiles`` gives the current lights on demand. Returns the markets'
+        earliest next boundary: every command could ask, and the dispatcher asks only from then on (or
+        once a market is listed)."""
         state = self.state
         ts = state.ts
-        due, listed = self._lights_due
-        if ts == since or (ts < due and len(state.markets) == listed):
-            return  # every command asks, and this answers most of them without a loop over the markets
         boundaries = []
         for symbol in sorted(state.markets):
             interval = state.markets[symbol].spec.adl_lights_interval
@@ -227,25 +240,47 @@ class Liquidator:
                 if longs or shorts:
                     self._emit(AdlRanksPublished(self._seq(), ts, symbol, longs, shorts))
             boundaries.append((floor_div(ts, interval) + 1) * interval)
-        self._lights_due = (min(boundaries, default=ts + 1), len(state.markets))
+        return min(boundaries, default=ts + 1)
 
-    def _emit(self, event: Any) -> None:
-        """Record and apply ``event``; note the accounts it names, to re-check after the liquidation and for this
-        run's ADL orders (the dispatcher's events within a liquidation, order cancels, move no money).
+    def _emit(self, event: Any, moved: Margined | None = None, health: tuple[int, int] = (0, 0)) -> None:
+        """Record and apply ``event``, and note it (``_noted``)."""
+        self._apply(event)
+        self._noted(event, moved, health)
+
+    def _announce(self, event: Any) -> None:
+        """Record an audit event, which changes nothing but the seq and the clock, and note it."""
+        self._record(event)
+        self._noted(event)
+
+    def _noted(self, event: Any, moved: Margined | None = None, health: tuple[int, int] = (0, 0)) -> None:
+        """Note the accounts the event just applied names, to re-check after the liquidation and for this run's
+        ADL orders (the dispatcher's events within a liquidation, order cancels, move no money).
 
         An event changes the health only of the accounts it names (the
         liquidator never moves a mark), so the ``_health`` memo outlives one that
-        names another account.
+        names another account. ``moved``: the account being liquidated, when the
+        event leaves it at ``health`` (equity, maintenance), which the caller
+        worked out from the event's own amounts: the next ``_health`` takes it
+        rather than walking the positions again. (The property tests check every
+        ``_health`` against ``risk.health``.)
         """
-        seq = self.state.seq
-        self._record(event)
-        named = [getattr(event, name) for name in account_fields(type(event))]
-        memo_seq, account, health = self._memo
-        if memo_seq == seq and account is not None and account.id not in named:
-            self._memo = (self.state.seq, account, health)
+        seq = event.seq
+        kind = type(event)
+        fields = self._fields.get(kind)
+        if fields is None:
+            fields = self._fields[kind] = account_fields(kind)
+        if not fields:
+            if self._memo_seq == seq - 1:
+                self._memo_seq = seq
+            return
+        named = [getattr(event, name) for name in fields]
         self._named.update(named)
         if self._adl:
             self._stale.update(named)
+        if moved is not None:
+            self._memo_seq, self._memo_account, self._memo_health = seq, moved, health
+        elif self._memo_seq == seq - 1 and self._memo_account.id not in named:
+            self._memo_seq = seq
 
     def _adl_order(self, market: str, side: int) -> AdlOrder:
         """This run's deleveraging order of one side of ``market``, current with the state.
@@ -277,7 +312,7 @@ class Liquidator:
         self._held = [account.market] if account.market else held  # an isolated one: its market's, even flat
         equity, maintenance = self._health(account)
         notional = self._notional(account)
-        self._emit(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
+        self._announce(LiquidationStarted(self._seq(), ts, account.id, equity, maintenance, notional, account.market))
         stage = Stage.CANCEL_ORDERS
         while True:
             self._steps[stage](ts, account)
@@ -286,7 +321,7 @@ class Liquidator:
             if after is Stage.DONE:
                 break
             stage = after
-        self._emit(LiquidationEnded(self._seq(), ts, account.id, stage, equity, maintenance, account.market))
+        self._announce(LiquidationEnded(self._seq(), ts, account.id, stage, equity, maintenance, account.market))
         if account.market:
             self._after_fills(ts, account, account.market)
 
@@ -304,16 +339,19 @@ class Liquidator:
             market = self.state.markets[symbol]
             spec = market.spec
             size = account.positions[symbol].size
-            others = maintenance - self._maintenance(market, size)
+            own = self._maintenance(market, size)
             qty = partial_close_size(
-                equity, others, size, market.mark, spec.multiplier,
+                equity, maintenance - own, size, market.mark, spec.multiplier,
                 spec.mm_bps, spec.mm_tiers, spec.liquidation_fee_bps, spec.lot_size,
             )  # fmt: skip
-            self._close_within_bankruptcy(ts, account, symbol, qty)
+            self._close_within_bankruptcy(ts, account, market, qty, own)
 
     def close_fully(self, ts: int, account: Margined) -> None:
+        markets = self.state.markets
         for symbol in self._closable(account):
-            self._close_within_bankruptcy(ts, account, symbol, abs(account.positions[symbol].size))
+            market = markets[symbol]
+            size = account.positions[symbol].size
+            self._close_within_bankruptcy(ts, account, market, abs(size), self._maintenance(market, size))
 
     def close_insured(self, ts: int, account: Margined) -> None:
         for symbol in self._closable(account):
@@ -321,7 +359,8 @@ class Liquidator:
             spec = market.spec
             size = account.positions[symbol].size
             lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
-            self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, insured=True)
+            own = self._maintenance(market, size)
+            self._trade(ts, account, symbol, abs(size), lo if size > 0 else hi, own, insured=True)
 
     def deleverage(self, ts: int, account: Margined) -> None:
         """Close what the book could not take and settle the deficit down each position's waterfall: its funds
@@ -405,35 +444,48 @@ class Liquidator:
 
     # closing through the book
 
-    def _close_within_bankruptcy(self, ts: int, account: Margined, symbol: str, qty: int) -> None:
-        """Close ``qty`` at prices no worse than the bankruptcy price, then charge the liquidation fee."""
-        market = self.state.markets[symbol]
+    def _close_within_bankruptcy(self, ts: int, account: Margined, market: Market, qty: int, own: int) -> None:
+        """Close ``qty`` of the account's position in ``market``, whose MM is ``own``, at prices no worse than its
+        bankruptcy price (its equity share, ``margin.equity_share``), then charge the liquidation fee."""
         spec = market.spec
+        symbol = spec.symbol
         size = account.positions[symbol].size
-        limit = bankruptcy_price(size, self._bankruptcy_value(account, symbol), spec.multiplier, spec.tick_size)
+        equity, maintenance = self._health(account)
+        value = bankruptcy_value(size, market.mark, spec.multiplier, equity_share(equity, own, maintenance))
+        limit = bankruptcy_price(size, value, spec.multiplier, spec.tick_size)
         lo, hi = price_band(market.mark, spec.price_band_bps, spec.tick_size)
-        notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi))
-        charge = min(fee(notional, spec.liquidation_fee_bps), max(0, self._health(account)[0]))
+        notional = self._trade(ts, account, symbol, qty, max(limit, lo) if size > 0 else min(limit, hi), own)
+        equity, maintenance = self._health(account)
+        charge = min(fee(notional, spec.liquidation_fee_bps), max(0, equity))
         if charge:
             share = funds.fee_share(charge, spec.fund_fee_bps) if spec.fund_fee_bps else 0
-            self._emit(LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share))
+            fee_charged = LiquidationFeeCharged(self._seq(), ts, symbol, account.id, notional, charge, share)
+            self._emit(fee_charged, account, (equity - charge, maintenance))
 
-    def _trade(self, ts: int, account: Margined, symbol: str, qty: int, limit: int, insured: bool = False) -> int:
-        """Sell (buy) up to ``qty`` of the account's long (short) into the book down (up) to ``limit``.
+    def _trade(
+        self, ts: int, account: Margined, symbol: str, qty: int, limit: int, held: int, insured: bool = False
+    ) -> int:
+        """Sell (buy) up to ``qty`` of the account's long (short), whose MM is ``held``, into the book down (up)
+        to ``limit``.
 
         ``insured``: a fill's loss against mark may take the account's equity
         below zero only as far as the market's fund layers could pay it back
         (``_fund_budget``); the fill is cut to that (``margin.affordable_qty``).
         Nothing is paid here: the funds pay the deficit once the position is
         closed (``deleverage``).
+        The account's health is carried from fill to fill: a fill of c at p
+        moves equity by c x (M - p) x m against the side closed, and
+        maintenance by the position's MM after less its MM before.
         Returns the notional closed.
         """
         state = self.state
         market = state.markets[symbol]
         spec = market.spec
         multiplier = spec.multiplier
+        unit = market.mark * multiplier
         pos = account.positions[symbol]
         side, resting = (SELL, BUY) if pos.size > 0 else (BUY, SELL)
+        equity, maintenance = self._health(account)
         makers: set[int] = set()
         notional = 0
         while qty:
@@ -444,25 +496,32 @@ class Liquidator:
             fill = min(qty, maker.qty)
             loss = side * (price - market.mark) * multiplier  # per unit, against mark
             if insured and loss > 0:
-                budget = self._health(account)[0] + self._fund_budget(symbol)
+                budget = equity + self._fund_budget(symbol)
                 fill = min(fill, affordable_qty(budget, loss, spec.lot_size))
                 if not fill:
                     break
-            fill = self._maker_fill(ts, market, maker, side, fill)
+            maker_account = state.unit(maker.account, symbol)
+            fill = self._maker_fill(ts, market, maker, maker_account, side, fill)
             if not fill:
                 continue
             value = fill * price * multiplier
-            maker_pos = market.positions[maker.account]
+            maker_pos = maker_account.positions[symbol]
             size = pos.size
-            self._emit(
-                LiquidationFilled(
-                    self._seq(), ts, symbol, account.id, maker.account, maker.id, side, price, fill,
-                    max(0, fee(value, spec.maker_fee_bps)),
-                    realized_pnl(size, pos.cost, side * fill, price, multiplier),
-                    realized_pnl(maker_pos.size, maker_pos.cost, -side * fill, price, multiplier),
-                    size + side * fill, maker_pos.size - side * fill,
-                )
+            after = size + side * fill
+            filled = LiquidationFilled(
+                self._seq(), ts, symbol, account.id, maker.account, maker.id, side, price, fill,
+                max(0, fee(value, spec.maker_fee_bps)),
+                realized_pnl(size, pos.cost, side * fill, price, multiplier),
+                realized_pnl(maker_pos.size, maker_pos.cost, -side * fill, price, multiplier),
+                after, maker_pos.size - side * fill,
             )  # fmt: skip
+            equity -= fill * loss
+            maintenance -= held
+            held = maintenance_margin(abs(after) * unit, spec.mm_bps, spec.mm_tiers)
+            maintenance += held
+            self._record(filled)
+            self._on_filled(state, filled, market, maker, maker_account, maker_pos, account, pos)
+            self._noted(filled, account, (equity, maintenance))
             qty -= fill
             notional += value
             makers.add(maker.account)
@@ -470,12 +529,11 @@ class Liquidator:
             self._after_fills(ts, state.unit(maker_id, symbol), symbol)
         return notional
 
-    def _maker_fill(self, ts: int, market: Market, maker: Order, side: Side, fill: int) -> int:
-        """How much of ``fill`` the resting ``maker`` may take, under the matching rules for resting
-        orders; 0 after cancelling it when it may take nothing."""
+    def _maker_fill(self, ts: int, market: Market, maker: Order, account: Margined, side: Side, fill: int) -> int:
+        """How much of ``fill`` the resting ``maker``, of the margin account ``account``, may take, under the
+        matching rules for resting orders; 0 after cancelling it when it may take nothing."""
         state = self.state
         spec = market.spec
-        account = state.unit(maker.account, spec.symbol)
         size = account.positions[spec.symbol].size
         if maker.reduce_only:
             fill = min(fill, abs(size) if size * maker.side < 0 else 0)
@@ -660,13 +718,13 @@ class Liquidator:
         """``risk.health``, kept while no event names the account: the waterfall asks at every step.
 
         The memo holds the seq it is good for; ``_emit`` moves it past each event
-        that names another account, and any other event (the dispatcher's too)
-        leaves it behind, so the next call works it out again."""
-        seq, memo_account, health = self._memo
-        if seq != self.state.seq or memo_account is not account:
-            health = risk.health(self.state, account)
-            self._memo = (self.state.seq, account, health)
-        return health
+        that names another account and carries it through one that moves this
+        account by known amounts, and any other event (the
+        dispatcher's too) leaves it behind, so the next call works it out again."""
+        if self._memo_seq != self.state.seq or self._memo_account is not account:
+            self._memo_seq, self._memo_account = self.state.seq, account
+            self._memo_health = risk.health(self.state, account)
+        return self._memo_health
 
     def _notional(self, account: Margined) -> int:
         markets = self.state.markets
@@ -695,13 +753,6 @@ class Liquidator:
 
     def _policy(self, symbol: str) -> Deleveraging:
         return self.state.markets[symbol].spec.deleveraging
-
-    def _bankruptcy_value(self, account: Margined, symbol: str) -> int:
-        market = self.state.markets[symbol]
-        size = account.positions[symbol].size
-        equity, maintenance = self._health(account)
-        share = equity_share(equity, self._maintenance(market, size), maintenance)
-        return bankruptcy_value(size, market.mark, market.spec.multiplier, share)
 
 
 def _fund(layer: Layer, symbol: str) -> str:

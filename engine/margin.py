@@ -107,8 +107,14 @@ def fill_pnl(size: int, cost: int, qty: int, value: int) -> int:
 
 
 def worst_case_size(size: int, bids: int, asks: int) -> int:
-    """|q| if every open buy fills or if every open sell fills, whichever is larger."""
-    return max(abs(size + bids), abs(size - asks))
+    """|q| if every open buy fills or if every open sell fills, whichever is larger: max(|q + b|, |q - a|).
+
+    That is the largest of q + b, -q - b, q - a and a - q; with b, a >= 0, q - a <= q + b and
+    -q - b <= a - q, so it is max(q + b, a - q): one comparison and no builtin call (``risk.admission``
+    runs this for every order).
+    """
+    long, short = size + bids, asks - size
+    return long if long > short else short
 
 
 def price_band(mark: int, band_bps: int, tick: int) -> tuple[int, int]:
@@ -315,7 +321,10 @@ def partial_close_size(
     least = first_true(clears, lots, guess)
     if least is None:
         return held
-    return next((n * lot for n in range(least, lots + 1) if restores(n)), held)
+    for n in range(least, lots + 1):
+        if restores(n):
+            return n * lot
+    return held
 
 
 def first_true(holds: Callable[[int], bool], top: int, guess: int) -> int | None:

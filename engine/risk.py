@@ -62,14 +62,24 @@ def initial_margin(
 ) -> tuple[int, int]:
     """(cross equity, what it must cover: see the module doc), with ``bids``/``asks`` more open in
     ``market`` (a new order) and, when ``leverage`` is given, that leverage there (a leverage change):
-    an order is admitted, and a withdrawal allowed, while the first covers the second. One pass over
-    the positions for both, since every caller needs both."""
+    an order is admitted, and a withdrawal allowed, while the first covers the second."""
+    _, equity, required = admission(state, account, market, bids, asks, leverage)
+    return equity, required
+
+
+def admission(
+    state: ExchangeState, account: Account, market: str = "", bids: int = 0, asks: int = 0, leverage: int = 0
+) -> tuple[int, int, int]:
+    """(the worst case |size| in ``market`` with ``bids``/``asks`` more open there, and ``initial_margin``'s
+    two figures) in one pass over the positions, since admitting an order needs all three: the worst case
+    against the position limit and the caps, then the margin."""
     markets = state.markets
     chosen = account.leverage  # a leverage change counts at its new leverage (a copy; the account's is state)
     if leverage:
         chosen = {**chosen, market: leverage}
     equity = account.balance
     required = 0
+    here = 0  # the worst case in ``market``
     for symbol, pos in account.positions.items():
         size, b, a = pos.size, pos.bids, pos.asks
         mkt = markets[symbol]
@@ -77,10 +87,10 @@ def initial_margin(
         if size:
             equity += size * unit - pos.cost
         if symbol == market:
-            b += bids
-            a += asks
+            worst = here = worst_case_size(size, b + bids, a + asks)
             market = ""  # seen
-        worst = worst_case_size(size, b, a)
+        else:
+            worst = worst_case_size(size, b, a)
         if worst:
             im = mkt.spec.im_bps
             if chosen and symbol in chosen:
@@ -94,16 +104,18 @@ def initial_margin(
                 b += bids
                 a += asks
                 market = ""  # seen
+                here = worst_case_size(size, b, a)
             if b or a:
                 mkt = markets[symbol]
                 spec = mkt.spec
                 im = initial_rate(spec.im_bps, chosen.get(symbol, 0))
                 required += isolated_growth(size, worst_case_size(size, b, a), mkt.mark, spec.multiplier, im)
-    if market:
+    if market:  # nothing held there yet
+        here = max(bids, asks)
         mkt = markets[market]
         im = initial_rate(mkt.spec.im_bps, chosen.get(market, 0))
-        required += margin_requirement(max(bids, asks) * mkt.mark * mkt.spec.multiplier, im)
-    return equity, required
+        required += margin_requirement(here * mkt.mark * mkt.spec.multiplier, im)
+    return here, equity, required
 
 
 def margin_after(state: ExchangeState, account: Margined, market: str = "", fill: int = 0) -> tuple[int, int]:

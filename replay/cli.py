@@ -22,14 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
-
-try:
-    import redis  # noqa: F401 (engine.redislog and replay's sources need it)
-    import structlog
-    from tqdm import tqdm
-except ModuleNotFoundError as missing:  # a core-only install: name the extra, not a traceback
-    print(f"perpx: the command line needs {missing.name!r}: pip install 'perpx[cli]'", file=sys.stderr)
-    raise SystemExit(2) from None
+import structlog
+from tqdm import tqdm
 
 from engine.errors import LogUnavailable, PerpxError
 from engine.eventlog import EventLog, locating

@@ -101,7 +101,7 @@ def test_liquidation_scenarios_do_liquidate() -> None:
     and released, and fired triggers (a check on the test itself)."""
     found: set[Any] = set()
 
-    @settings(max_examples=40, deadline=None, database=None)
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True)  # a fixed draw: never flaky
     @given(scenarios())
     def collect(commands: list[Any]) -> None:
         events = both_ways(commands)

