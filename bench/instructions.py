@@ -17,6 +17,8 @@ Workloads
                            ``liquidations.py`` on ACCOUNTS accounts of which PCT %
                            (default 1) are distressed; per liquidation
     ``quiet:ACCOUNTS``     1,000 index moves that distress nobody; per tick
+    ``fold``               replay's fold (``engine.fold``) of the events the
+                           standard workload made, into a fresh state; per event
 
 How
     Each workload runs twice, each time in a fresh interpreter under callgrind
@@ -43,7 +45,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from liquidations import market, shock  # noqa: E402
 from workload import standard  # noqa: E402
 
-from engine import AnyCommand, Engine, SetIndexPrice  # noqa: E402
+from engine import AnyCommand, Engine, SetIndexPrice, fold  # noqa: E402
 from engine.events import LiquidationStarted  # noqa: E402
 
 DEFAULT = [
@@ -58,9 +60,17 @@ DEFAULT = [
     "adl:100000",
     "quiet:10000",
     "quiet:100000",
+    "fold",
 ]
 TICKS = 1_000
-UNITS = {"submit": "command", "submit_many": "command", "quiet": "tick", "book": "liquidation", "adl": "liquidation"}
+UNITS = {
+    "submit": "command",
+    "submit_many": "command",
+    "quiet": "tick",
+    "book": "liquidation",
+    "adl": "liquidation",
+    "fold": "event",
+}
 _commands = msgspec.msgpack.Decoder(tuple[list[AnyCommand], list[AnyCommand]])
 
 
@@ -79,6 +89,19 @@ def engine_run(workload: str, path: str, measure: bool) -> tuple[int, int]:
             for start in range(0, len(commands), size):
                 engine.submit_many(commands[start : start + size])
     return len(commands), len(commands) and engine.state.seq
+
+
+def fold_run(path: str, measure: bool) -> tuple[int, int]:
+    """Run the standard workload (not measured), and fold its events into a fresh state if ``measure``."""
+    setup, commands = _commands.decode(Path(path).read_bytes())
+    engine = Engine()
+    engine.submit_many(setup)
+    for command in commands:
+        engine.submit(command)
+    events = list(engine.log.read(after=0))
+    if measure:
+        fold(events)
+    return len(events), len(events)
 
 
 def shock_run(workload: str, measure: bool) -> tuple[int, int]:
@@ -100,7 +123,12 @@ def shock_run(workload: str, measure: bool) -> tuple[int, int]:
 
 def inside(workload: str, path: str, measure: bool) -> None:
     """What each valgrind run executes: print (items, events), then leave at once."""
-    run = engine_run(workload, path, measure) if workload.startswith("submit") else shock_run(workload, measure)
+    if workload == "fold":
+        run = fold_run(path, measure)
+    elif workload.startswith("submit"):
+        run = engine_run(workload, path, measure)
+    else:
+        run = shock_run(workload, measure)
     print(*run, flush=True)
     os._exit(0)
 
@@ -140,7 +168,7 @@ def main() -> None:
         return inside(args.inside, args.path, bool(args.measure))
     with tempfile.TemporaryDirectory() as scratch:
         path = ""
-        if any(w.startswith("submit") for w in args.workloads):
+        if any(w.startswith(("submit", "fold")) for w in args.workloads):
             workload = standard()
             commands = workload.commands[: args.commands or None]
             path = str(Path(scratch) / "workload.msgpack")
