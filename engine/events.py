@@ -374,8 +374,8 @@ class LiquidationEnded(Event):
 
 
 class AdlRanksPublished(Event):
-    """Every position's place in ``market``'s ADL queues after a liquidation round: each side's
-    accounts, next in line first.
+    """Every position's place in ``market``'s ADL queues, each side's accounts next in line first:
+    published once an ``adl_lights_interval`` (the first command at or after each multiple of it).
 
     The place is the lights too (rank r of c shows 5 - floor(5r/c), ``ranking.lights``), so each
     position is one bare account id: a round over a million positions writes a million integers.
