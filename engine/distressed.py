@@ -67,13 +67,14 @@ The queue (``DistressQueue``)
 import heapq
 from collections.abc import Iterable
 from itertools import filterfalse
-from typing import Any
+from typing import Any, get_args
 
 from sortedcontainers import SortedList
 
 from engine import risk
 from engine.events import (
     AdlRanksPublished,
+    AnyEvent,
     CommandRejected,
     DeleveragingRound,
     FundingSettled,
@@ -114,20 +115,15 @@ _QUIET = (
     TriggerRejected,
     LeverageSet,  # the initial rate only: maintenance does not change
 )
-_ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {kind: () for kind in _QUIET}
+# every event type: its fields that name an account whose money or positions it may move (none for _QUIET's)
+ACCOUNT_FIELDS: dict[type, tuple[str, ...]] = {
+    kind: () if kind in _QUIET else tuple(f for f in kind.__struct_fields__ if f == "account" or f.endswith("_account"))
+    for kind in get_args(AnyEvent)
+}
 # A sorted list that more than 1/REBUILD_SHARE of its keys left is rebuilt rather than edited key by key:
 # a SortedList.remove costs about 30 times what copying one key into a new list does.
 REBUILD_SHARE = 32
 SPAN = 1 << 65  # a filed key is K x SPAN + 2 x account id + isolated, and account ids are below 2^64
-
-
-def account_fields(kind: type) -> tuple[str, ...]:
-    """The fields of an event type that name an account whose money or positions it may move."""
-    names = _ACCOUNT_FIELDS.get(kind)
-    if names is None:
-        names = tuple(f for f in kind.__struct_fields__ if f == "account" or f.endswith("_account"))
-        _ACCOUNT_FIELDS[kind] = names
-    return names
 
 
 def note(event: Any, accounts: set[int], markets: set[str]) -> None:
@@ -137,8 +133,7 @@ def note(event: Any, accounts: set[int], markets: set[str]) -> None:
     if kind is PricesUpdated:
         markets.add(event.market)
         return
-    names = _ACCOUNT_FIELDS.get(kind)
-    for name in account_fields(kind) if names is None else names:
+    for name in ACCOUNT_FIELDS[kind]:
         accounts.add(getattr(event, name))
 
 

@@ -102,7 +102,7 @@ from typing import Any
 from engine import funds, risk
 from engine.backstop import takeover_qty
 from engine.book import Order
-from engine.distressed import DistressIndex, DistressQueue, Unit, account_fields
+from engine.distressed import ACCOUNT_FIELDS, DistressIndex, DistressQueue, Unit
 from engine.enums import CancelReason, Side
 from engine.events import (
     AdlRanksPublished,
@@ -179,7 +179,6 @@ class Liquidator:
         self._memo_seq = -1  # the seq at which ``_memo_account``'s health was ``_memo_health`` (``_health``)
         self._memo_account: Margined | None = None
         self._memo_health = (0, 0)
-        self._fields: dict[type, tuple[str, ...]] = {}  # event type: its fields that name an account (``_emit``)
         self._held: list[str] = []  # the markets whose layers the margin account being liquidated falls down
         self._steps: dict[Stage, Callable[[int, Margined], None]] = {
             Stage.CANCEL_ORDERS: self.cancel_orders,
@@ -265,10 +264,7 @@ class Liquidator:
         ``_health`` against ``risk.health``.)
         """
         seq = event.seq
-        kind = type(event)
-        fields = self._fields.get(kind)
-        if fields is None:
-            fields = self._fields[kind] = account_fields(kind)
+        fields = ACCOUNT_FIELDS[type(event)]
         if not fields:
             if self._memo_seq == seq - 1:
                 self._memo_seq = seq
