@@ -74,30 +74,37 @@ UNITS = {
 _commands = msgspec.msgpack.Decoder(tuple[list[AnyCommand], list[AnyCommand]])
 
 
-def engine_run(workload: str, path: str, measure: bool) -> tuple[int, int]:
-    """Set up an engine for ``submit`` or ``submit_many:SIZE``, and run the commands if ``measure``."""
+def ready(path: str) -> tuple[Engine, list[AnyCommand]]:
+    """An engine with the standard workload's setup done, and the workload's commands."""
     setup, commands = _commands.decode(Path(path).read_bytes())
     engine = Engine()
     engine.submit_many(setup)
+    return engine, commands
+
+
+def run(engine: Engine, commands: list[AnyCommand], size: int = 0) -> None:
+    """``commands`` through ``engine``: one ``submit`` each, or ``submit_many`` of ``size``."""
+    if not size:
+        submit = engine.submit
+        for command in commands:
+            submit(command)
+        return
+    for start in range(0, len(commands), size):
+        engine.submit_many(commands[start : start + size])
+
+
+def engine_run(workload: str, path: str, measure: bool) -> tuple[int, int]:
+    """Set up an engine for ``submit`` or ``submit_many:SIZE``, and run the commands if ``measure``."""
+    engine, commands = ready(path)
     if measure:
-        if workload == "submit":
-            submit = engine.submit
-            for command in commands:
-                submit(command)
-        else:
-            size = int(workload.split(":")[1])
-            for start in range(0, len(commands), size):
-                engine.submit_many(commands[start : start + size])
+        run(engine, commands, 0 if workload == "submit" else int(workload.split(":")[1]))
     return len(commands), len(commands) and engine.state.seq
 
 
 def fold_run(path: str, measure: bool) -> tuple[int, int]:
     """Run the standard workload (not measured), and fold its events into a fresh state if ``measure``."""
-    setup, commands = _commands.decode(Path(path).read_bytes())
-    engine = Engine()
-    engine.submit_many(setup)
-    for command in commands:
-        engine.submit(command)
+    engine, commands = ready(path)
+    run(engine, commands)
     events = list(engine.log.read(after=0))
     if measure:
         fold(events)
